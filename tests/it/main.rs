@@ -1,0 +1,3 @@
+//! recplan's integration tests: one binary, one module per area.
+
+mod schedule;
