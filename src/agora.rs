@@ -1,1 +1,18 @@
-//! TODO
+//! Agora Cloud Recording's REST API: the request and response bodies, with
+//! Agora's own field names, and the client that sends them.
+//!
+//! Field names here are Agora's, verbatim (camelCase, and snake_case where
+//! Agora uses it, as in `layoutConfig` items and `async_stop`), so Agora's
+//! documentation applies to plans and to these types as written.
+
+mod mode;
+pub mod request;
+mod secret;
+pub mod storage;
+
+pub use mode::Mode;
+pub use secret::{SECRET_FIELDS, Secret, mask_secrets};
+
+pub mod client;
+pub mod error;
+pub mod response;

@@ -1,3 +1,5 @@
 //! recplan's integration tests: one binary, one module per area.
 
+mod client;
 mod schedule;
+mod sim;
