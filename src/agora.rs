@@ -5,11 +5,13 @@
 //! Agora uses it, as in `layoutConfig` items and `async_stop`), so Agora's
 //! documentation applies to plans and to these types as written.
 
+mod endpoint;
 mod mode;
 pub mod request;
 mod secret;
 pub mod storage;
 
+pub use endpoint::Endpoint;
 pub use mode::Mode;
 pub use secret::{SECRET_FIELDS, Secret, mask_secrets};
 

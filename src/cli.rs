@@ -1,1 +1,123 @@
-//! TODO
+//! The command line: argument parsing, output, and exit codes. Each
+//! subcommand lives in its own file and calls into the library.
+
+mod next;
+mod render;
+mod validate;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::plan::{Diagnostic, PlanError};
+
+/// Exit codes, as documented in the README.
+pub mod exit {
+    /// Everything was recorded and stopped, or the command succeeded.
+    pub const OK: u8 = 0;
+    /// A run failed: a recording could not be started, kept or stopped.
+    pub const FAILED: u8 = 1;
+    /// The command line was wrong (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// A plan is invalid: nothing was sent.
+    pub const INVALID_PLAN: u8 = 3;
+    /// `run` without `--now`/`--at`: no occurrence is due.
+    pub const NOTHING_DUE: u8 = 4;
+    /// Interrupted by Ctrl-C or SIGTERM; every started recording was stopped.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "recplan", version, about = "Declarative recording plans for Agora Cloud Recording", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Validate(validate::Args),
+    Render(render::Args),
+    Next(next::Args),
+    /// Prints the plan format's JSON Schema.
+    ///
+    /// Example: recplan schema > recplan.schema.json
+    Schema,
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_tracing();
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Render(args) => render::run(&args),
+        Command::Next(args) => next::run(&args),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::plan::schema()).unwrap_or_default()
+            );
+            exit::OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RECPLAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Parses a TIME argument: RFC 3339 with an offset.
+fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(text).map_err(|e| {
+        format!("`{text}` is not an RFC 3339 time ({e}); e.g. 2026-11-27T09:00:00+01:00")
+    })
+}
+
+/// Loads and validates one plan for a command that will act on it: absent
+/// environment values are errors. Prints diagnostics; `Err` is the exit code.
+fn load_plan(path: &Path, env: &crate::plan::Env) -> Result<crate::plan::Plan, u8> {
+    let options = crate::plan::Options {
+        env: env.clone(),
+        missing_env: crate::plan::MissingEnv::Refuse,
+        now: Utc::now(),
+    };
+    match crate::plan::load(path, &options) {
+        Ok(validated) => {
+            print_diagnostics(&validated.warnings);
+            Ok(validated.plan)
+        }
+        Err(error) => {
+            report_plan_error(&error);
+            Err(exit::INVALID_PLAN)
+        }
+    }
+}
+
+fn report_plan_error(error: &PlanError) {
+    print_diagnostics(&error.diagnostics());
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        eprintln!("{diagnostic}\n");
+    }
+}

@@ -1,1 +1,67 @@
-//! TODO
+//! Recording plans: loading, templating and validation.
+//!
+//! A plan goes through three stages, each a type: [`raw::RawPlan`] mirrors
+//! the YAML; [`Plan`] is what validation makes of it; [`Occurrence`] is one
+//! start of it rendered per channel into [`SessionSpec`]s, the exact bodies
+//! sent to Agora.
+
+mod duration;
+mod error;
+mod issues;
+mod layout;
+mod model;
+pub mod raw;
+mod render;
+mod rules;
+mod source;
+mod suggest;
+mod template;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use duration::{format as format_duration, parse as parse_duration};
+pub use error::{Diagnostic, PlanError, Severity};
+pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
+pub use source::{MAX_PLAN_BYTES, Source};
+pub use template::{Env, MissingEnv};
+pub use validate::{Options, Validated, load, validate};
+
+/// The plan files `paths` name: files as given, directories searched
+/// (not recursively) for `*.yaml` and `*.yml`, in name order.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PlanError> {
+    let mut found = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|source| PlanError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let mut plans: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|p| p.is_file() && is_plan_file(p))
+                .collect();
+            if plans.is_empty() {
+                return Err(PlanError::NoPlans { path: path.clone() });
+            }
+            plans.sort();
+            found.extend(plans);
+        } else {
+            found.push(path.clone());
+        }
+    }
+    Ok(found)
+}
+
+fn is_plan_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
+}
+
+/// The JSON Schema of the plan format.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(raw::RawPlan)).unwrap_or_default()
+}

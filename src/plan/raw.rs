@@ -1,0 +1,121 @@
+//! The plan file as written: a serde mirror of the YAML, with template
+//! strings not yet rendered and nothing cross-checked. [`super::validate`]
+//! turns it into a [`super::Plan`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::agora::Mode;
+use crate::agora::request::{
+    AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
+    UpdateLayoutClientRequest,
+};
+
+/// A recording plan. recplan's own keys are snake_case; the `acquire`,
+/// `start`, `steps[].update`, `steps[].updateLayout` and `stop` blocks are
+/// Agora's clientRequest bodies with Agora's field names.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "recplan plan")]
+pub struct RawPlan {
+    /// Plan name, `[a-z0-9-]`; defaults to the file stem.
+    pub name: Option<String>,
+    /// Agora App ID; defaults to `$AGORA_APP_ID`. May be a template.
+    pub app_id: Option<String>,
+    /// individual | composite | web.
+    pub mode: Mode,
+    /// Free values for templates: `{{vars.NAME}}`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, VarValue>,
+    /// When occurrences start and how long they last. Without `cron`, the
+    /// plan only runs with `run --now` or `--at`.
+    pub schedule: Option<RawSchedule>,
+    /// What to do when a recording dies mid-occurrence.
+    pub on_failure: Option<OnFailure>,
+    /// One recording per channel per occurrence.
+    pub channels: Vec<RawChannel>,
+    /// Agora's acquire clientRequest; `scene` follows the mode.
+    pub acquire: Option<AcquireClientRequest>,
+    /// Agora's start clientRequest.
+    pub start: StartClientRequest,
+    /// Calls at offsets from the start of the occurrence.
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+    /// Agora's stop clientRequest.
+    pub stop: Option<StopClientRequest>,
+}
+
+/// A `vars` value: text, a number or a boolean.
+#[derive(Clone, Debug, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(untagged)]
+pub enum VarValue {
+    Bool(bool),
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Crontab line: 5 fields, or 6 with seconds first.
+    pub cron: Option<String>,
+    /// IANA timezone name; default UTC.
+    pub timezone: Option<String>,
+    /// Length of each occurrence: `45s`, `30m`, `1h30m`.
+    pub duration: String,
+    /// How late an occurrence may still start; default `5m`.
+    pub starting_deadline: Option<String>,
+    /// When the previous occurrence still runs: skip (default), allow,
+    /// stop_previous.
+    pub overlap: Option<Overlap>,
+    /// Dates (YYYY-MM-DD, in the plan's timezone) with no occurrence.
+    pub skip_dates: Option<Vec<String>>,
+    /// A paused plan has no occurrences.
+    pub paused: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overlap {
+    #[default]
+    Skip,
+    Allow,
+    StopPrevious,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Restart,
+    Stop,
+    Ignore,
+}
+
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// Channel name (web mode: any session key). May be a template.
+    pub cname: String,
+    /// The recorder's own uid: an integer string, 1..4294967295.
+    pub uid: String,
+    /// The uid a restarted recording uses.
+    pub backup_uid: Option<String>,
+}
+
+/// One call at an offset: exactly one of `update` and `updateLayout`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Offset from the start of the occurrence: `10m`, `1h30m`.
+    pub at: String,
+    /// Agora's update clientRequest.
+    pub update: Option<UpdateClientRequest>,
+    /// Agora's updateLayout clientRequest (composite only). Fields left out
+    /// keep the layout in force; recplan always sends the full layout.
+    #[serde(rename = "updateLayout")]
+    pub update_layout: Option<UpdateLayoutClientRequest>,
+}

@@ -1,0 +1,324 @@
+//! Raw plan → validated [`Plan`], every finding at once.
+//!
+//! Structure (types, unknown keys) is checked by the parser; what it cannot
+//! see (schedule, durations, step placement) is checked here; and every
+//! Agora rule is checked on the bodies a sample occurrence renders to, so a
+//! template that yields a bad value is caught before anything is sent.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use super::error::{Diagnostic, PlanError};
+use super::issues::Issues;
+use super::model::{Plan, Step, StepAction, Timing};
+use super::raw::{Overlap, RawPlan, RawSchedule, RawStep, VarValue};
+use super::source::{Source, parse_diagnostic};
+use super::template::{Env, MissingEnv};
+use super::{duration, layout};
+use crate::agora::Mode;
+use crate::agora::request::UpdateLayoutClientRequest;
+use crate::schedule::{Schedule, Tz, parse_timezone};
+
+/// How late an occurrence may still start when a plan does not say.
+const DEFAULT_STARTING_DEADLINE: Duration = Duration::from_secs(300);
+
+/// How a plan is checked.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The environment templates see.
+    pub env: Env,
+    /// Whether an absent `env` value is an error or a warning.
+    pub missing_env: MissingEnv,
+    /// "Now", for choosing the sample occurrence templates are checked with.
+    pub now: DateTime<Utc>,
+}
+
+/// A valid plan and the warnings found on the way.
+#[derive(Debug)]
+pub struct Validated {
+    pub plan: Plan,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Reads and validates the plan file at `path`.
+pub fn load(path: &Path, options: &Options) -> Result<Validated, PlanError> {
+    validate(Source::read(path)?, options)
+}
+
+/// Validates a plan's text.
+pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanError> {
+    let raw: RawPlan = match source.parse() {
+        Ok(raw) => raw,
+        Err(error) => {
+            let index = source.span_index();
+            let diagnostic =
+                parse_diagnostic(&source, &index, &error).with_source_line(&source.text);
+            return Err(PlanError::Invalid {
+                diagnostics: vec![diagnostic],
+            });
+        }
+    };
+    let source = Arc::new(source);
+    let mut issues = Issues::default();
+    let plan = build(&raw, &source, &mut issues);
+    let sample = plan.sample_start(options.now);
+    plan.render_sessions(&sample, &options.env, options.missing_env, &mut issues);
+    let diagnostics = issues.into_diagnostics(&source, &source.span_index());
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        Err(PlanError::Invalid { diagnostics })
+    } else {
+        Ok(Validated {
+            plan,
+            warnings: diagnostics,
+        })
+    }
+}
+
+/// Checks what needs no rendering and builds the plan. Parts found wrong
+/// are reported and left out, so that the rest is still checked; the plan
+/// is only used if no error was found.
+fn build(raw: &RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
+    let name = plan_name(raw, &source.path, issues);
+    let timing = timing(raw.schedule.as_ref(), issues);
+    if raw.channels.is_empty() {
+        issues
+            .error("channels", "a plan needs at least one channel")
+            .hint("add `- {cname: NAME, uid: \"1001\"}`");
+    }
+    let steps = steps(
+        &raw.steps,
+        raw.mode,
+        raw.start.recording_config.as_ref(),
+        &timing,
+        issues,
+    );
+    let vars = raw
+        .vars
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                VarValue::Bool(b) => serde_json::Value::Bool(*b),
+                VarValue::Integer(i) => serde_json::Value::from(*i),
+                VarValue::Float(f) => serde_json::Value::from(*f),
+                VarValue::Text(t) => serde_json::Value::String(t.clone()),
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    Plan {
+        name,
+        content_hash: hex::encode(Sha256::digest(source.text.as_bytes())),
+        source: Arc::clone(source),
+        app_id: raw.app_id.clone(),
+        mode: raw.mode,
+        vars,
+        timing,
+        on_failure: raw.on_failure.unwrap_or_default(),
+        channels: raw.channels.clone(),
+        acquire: raw.acquire.clone().unwrap_or_default(),
+        start: raw.start.clone(),
+        steps,
+        stop: raw.stop.clone().unwrap_or_default(),
+    }
+}
+
+fn plan_name(raw: &RawPlan, path: &Path, issues: &mut Issues) -> String {
+    let valid = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if let Some(name) = &raw.name {
+        if !valid(name) {
+            issues
+                .error("name", format!("`{name}` is not a valid plan name"))
+                .hint("use lowercase letters, digits and `-`, up to 64");
+        }
+        return name.clone();
+    }
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plan")
+        .to_ascii_lowercase();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    if valid(&name) {
+        name
+    } else {
+        "plan".to_owned()
+    }
+}
+
+/// The plan's timing; a part that is wrong is reported and left at its
+/// default, so that the rest of the plan is still checked.
+fn timing(schedule: Option<&RawSchedule>, issues: &mut Issues) -> Timing {
+    let Some(raw) = schedule else {
+        // No schedule: the plan runs only when asked (`run --now --duration`).
+        return Timing {
+            schedule: None,
+            timezone: Tz::UTC,
+            duration: None,
+            starting_deadline: DEFAULT_STARTING_DEADLINE,
+            overlap: Overlap::default(),
+            skip_dates: Vec::new(),
+            paused: false,
+        };
+    };
+    let timezone = match raw.timezone.as_deref() {
+        None => Some(Tz::UTC),
+        Some(name) => parse_timezone(name)
+            .map_err(|e| {
+                issues.error("schedule.timezone", e.to_string()).hint(
+                    e.hint()
+                        .unwrap_or_else(|| "an IANA name such as Europe/Berlin".to_owned()),
+                );
+            })
+            .ok(),
+    };
+    let schedule = raw.cron.as_ref().and_then(|cron| {
+        Schedule::new(cron, timezone.unwrap_or(Tz::UTC))
+            .map_err(|e| {
+                issues.error("schedule.cron", e.to_string()).hint(
+                    e.hint()
+                        .unwrap_or_else(|| "a crontab line such as `0 9 * * MON-FRI`".to_owned()),
+                );
+            })
+            .ok()
+    });
+    let duration = parse_duration(&raw.duration, "schedule.duration", issues);
+    if duration == Some(Duration::ZERO) {
+        issues
+            .error("schedule.duration", "the duration must be positive")
+            .hint("e.g. `30m` or `1h30m`");
+    }
+    let starting_deadline = match &raw.starting_deadline {
+        Some(text) => parse_duration(text, "schedule.starting_deadline", issues),
+        None => Some(DEFAULT_STARTING_DEADLINE),
+    };
+    let mut skip_dates = Vec::new();
+    for (i, text) in raw.skip_dates.iter().flatten().enumerate() {
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) => skip_dates.push(date),
+            Err(_) => issues
+                .error(
+                    format!("schedule.skip_dates[{i}]"),
+                    format!("`{text}` is not a date"),
+                )
+                .hint("write dates as YYYY-MM-DD"),
+        }
+    }
+    Timing {
+        schedule,
+        timezone: timezone.unwrap_or(Tz::UTC),
+        duration: duration.filter(|d| !d.is_zero()),
+        starting_deadline: starting_deadline.unwrap_or(DEFAULT_STARTING_DEADLINE),
+        overlap: raw.overlap.unwrap_or_default(),
+        skip_dates,
+        paused: raw.paused.unwrap_or(false),
+    }
+}
+
+fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duration> {
+    duration::parse(text)
+        .map_err(|message| {
+            issues
+                .error(path, message)
+                .hint("durations look like `45s`, `30m`, `1h30m`");
+        })
+        .ok()
+}
+
+/// Parses step offsets, checks each step fits the mode and the occurrence,
+/// and turns each layout step into the full layout in force from then on.
+fn steps(
+    raw: &[RawStep],
+    mode: Mode,
+    recording: Option<&crate::agora::request::RecordingConfig>,
+    timing: &Timing,
+    issues: &mut Issues,
+) -> Vec<Step> {
+    let mut parsed = Vec::with_capacity(raw.len());
+    for (i, step) in raw.iter().enumerate() {
+        let path = format!("steps[{i}]");
+        let at = parse_duration(&step.at, &format!("{path}.at"), issues);
+        if let (Some(at), Some(length)) = (at, timing.duration)
+            && at >= length
+        {
+            issues
+                .error(
+                    format!("{path}.at"),
+                    format!(
+                        "step at {} is not inside the occurrence ({} long)",
+                        duration::format(at),
+                        duration::format(length)
+                    ),
+                )
+                .hint("a step's `at` must be less than schedule.duration");
+        }
+        let action = match (&step.update, &step.update_layout) {
+            (Some(update), None) => Some(StepAction::Update(Box::new(update.clone()))),
+            (None, Some(layout)) if mode == Mode::Composite => {
+                Some(StepAction::UpdateLayout(layout.clone()))
+            }
+            (None, Some(_)) => {
+                issues
+                    .error(
+                        format!("{path}.updateLayout"),
+                        format!("updateLayout is for composite recording, not {mode}"),
+                    )
+                    .hint("remove the step, or use `mode: composite`");
+                None
+            }
+            (Some(_), Some(_)) => {
+                issues
+                    .error(
+                        path.clone(),
+                        "a step has one call: `update` or `updateLayout`, not both",
+                    )
+                    .hint("split it into two steps");
+                None
+            }
+            (None, None) => {
+                issues
+                    .error(path.clone(), "a step needs `update` or `updateLayout`")
+                    .hint("e.g. `- {at: 10m, update: {streamSubscribe: …}}`");
+                None
+            }
+        };
+        parsed.push((i, at, action));
+    }
+    let mut steps: Vec<(usize, Step)> = parsed
+        .into_iter()
+        .filter_map(|(i, at, action)| {
+            Some((
+                i,
+                Step {
+                    at: at?,
+                    action: action?,
+                },
+            ))
+        })
+        .collect();
+    steps.sort_by_key(|(_, step)| step.at);
+    let initial = recording
+        .and_then(|r| r.transcoding_config.as_ref())
+        .map(layout::of_transcoding)
+        .unwrap_or_default();
+    let mut current: UpdateLayoutClientRequest = initial;
+    for (_, step) in &mut steps {
+        if let StepAction::UpdateLayout(change) = &mut step.action {
+            current = layout::apply(&current, change);
+            *change = current.clone();
+        }
+    }
+    steps.into_iter().map(|(_, step)| step).collect()
+}
