@@ -18,3 +18,6 @@ pub use secret::{SECRET_FIELDS, Secret, mask_secrets};
 pub mod client;
 pub mod error;
 pub mod response;
+
+pub use client::{ApiBase, Client, ClientConfig, Credentials, Recording};
+pub use error::{ApiError, ConfigError, Endpoint};
