@@ -20,4 +20,4 @@ pub mod error;
 pub mod response;
 
 pub use client::{ApiBase, Client, ClientConfig, Credentials, Recording};
-pub use error::{ApiError, ConfigError, Endpoint};
+pub use error::{ApiError, ConfigError};

@@ -16,7 +16,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ConfigError, Endpoint};
+use super::Endpoint;
+use super::error::{ApiError, ConfigError};
 use super::request::{
     AcquireClientRequest, Envelope, StartClientRequest, StopClientRequest, UpdateClientRequest,
     UpdateLayoutClientRequest,
@@ -243,21 +244,6 @@ pub struct Recording {
     pub uid: String,
 }
 
-impl Recording {
-    /// `resourceid/{id}/sid/{sid}/mode/{mode}/{action}`.
-    fn path<'a>(&'a self, action: &'a str) -> [&'a str; 7] {
-        [
-            "resourceid",
-            &self.resource_id,
-            "sid",
-            &self.sid,
-            "mode",
-            self.mode.url_segment(),
-            action,
-        ]
-    }
-}
-
 /// The Cloud Recording client. Cloning is cheap: clones share one connection
 /// pool and one configuration.
 #[derive(Clone)]
@@ -313,7 +299,8 @@ impl Client {
         request: &AcquireClientRequest,
     ) -> Result<AcquireResponse, ApiError> {
         let body = encode(Endpoint::Acquire, cname, uid, request)?;
-        self.send(Endpoint::Acquire, Method::POST, &["acquire"], Some(body))
+        let path = Endpoint::Acquire.segments(&self.config.app_id, Mode::Individual, "", "");
+        self.send(Endpoint::Acquire, Method::POST, &path, Some(body))
             .await
     }
 
@@ -328,13 +315,7 @@ impl Client {
         request: &StartClientRequest,
     ) -> Result<Recording, ApiError> {
         let body = encode(Endpoint::Start, cname, uid, request)?;
-        let path = [
-            "resourceid",
-            resource_id,
-            "mode",
-            mode.url_segment(),
-            "start",
-        ];
+        let path = Endpoint::Start.segments(&self.config.app_id, mode, resource_id, "");
         let started: StartResponse = self
             .send(Endpoint::Start, Method::POST, &path, Some(body))
             .await?;
@@ -351,8 +332,8 @@ impl Client {
 
     /// `GET query`: the recording's status and files so far.
     pub async fn query(&self, recording: &Recording) -> Result<QueryResponse, ApiError> {
-        self.send(Endpoint::Query, Method::GET, &recording.path("query"), None)
-            .await
+        let path = self.recording_path(Endpoint::Query, recording);
+        self.send(Endpoint::Query, Method::GET, &path, None).await
     }
 
     /// `POST update`: subscriptions, web pause/resume, CDN push, storage
@@ -363,7 +344,7 @@ impl Client {
         request: &UpdateClientRequest,
     ) -> Result<UpdateResponse, ApiError> {
         let body = encode(Endpoint::Update, &recording.cname, &recording.uid, request)?;
-        let path = recording.path("update");
+        let path = self.recording_path(Endpoint::Update, recording);
         self.send(Endpoint::Update, Method::POST, &path, Some(body))
             .await
     }
@@ -377,7 +358,7 @@ impl Client {
     ) -> Result<UpdateResponse, ApiError> {
         let endpoint = Endpoint::UpdateLayout;
         let body = encode(endpoint, &recording.cname, &recording.uid, request)?;
-        let path = recording.path(endpoint.name());
+        let path = self.recording_path(endpoint, recording);
         self.send(endpoint, Method::POST, &path, Some(body)).await
     }
 
@@ -389,12 +370,22 @@ impl Client {
         request: &StopClientRequest,
     ) -> Result<StopResponse, ApiError> {
         let body = encode(Endpoint::Stop, &recording.cname, &recording.uid, request)?;
-        let path = recording.path("stop");
+        let path = self.recording_path(Endpoint::Stop, recording);
         self.send(Endpoint::Stop, Method::POST, &path, Some(body))
             .await
     }
 
-    /// Sends one request under `/v1/apps/{appid}/cloud_recording/` and
+    /// The path of a call on a started recording.
+    fn recording_path<'a>(&'a self, endpoint: Endpoint, recording: &'a Recording) -> Vec<&'a str> {
+        endpoint.segments(
+            &self.config.app_id,
+            recording.mode,
+            &recording.resource_id,
+            &recording.sid,
+        )
+    }
+
+    /// Sends one request to `path` (from [`Endpoint::segments`]) and
     /// parses a 200 as `T`; anything else becomes an [`ApiError`]. Agora
     /// reports some failures as 201 and 206, so only 200 is success. Older
     /// documents list a `code` in 200 bodies too; it does not make a 200 a
@@ -406,8 +397,7 @@ impl Client {
         path: &[&str],
         body: Option<Vec<u8>>,
     ) -> Result<T, ApiError> {
-        let prefix = ["v1", "apps", &self.config.app_id, "cloud_recording"];
-        let url = self.config.base.join(&[&prefix[..], path].concat());
+        let url = self.config.base.join(path);
         let credentials = &self.config.credentials;
         let mut request = self
             .http

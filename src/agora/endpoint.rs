@@ -33,19 +33,42 @@ impl Endpoint {
         }
     }
 
-    /// The path below the API base, per the reference's endpoint table.
-    /// `resource_id` and `sid` are ignored where the path has none.
-    pub fn path(self, app_id: &str, mode: Mode, resource_id: &str, sid: &str) -> String {
-        let base = format!("/v1/apps/{app_id}/cloud_recording");
-        let mode = mode.url_segment();
+    /// The path's segments below the API base, per the reference's
+    /// endpoint table. `resource_id` and `sid` are ignored where the path
+    /// has none.
+    pub fn segments<'a>(
+        self,
+        app_id: &'a str,
+        mode: Mode,
+        resource_id: &'a str,
+        sid: &'a str,
+    ) -> Vec<&'a str> {
+        let mut segments = vec!["v1", "apps", app_id, "cloud_recording"];
         match self {
-            Endpoint::Acquire => format!("{base}/acquire"),
-            Endpoint::Start => format!("{base}/resourceid/{resource_id}/mode/{mode}/start"),
-            _ => format!(
-                "{base}/resourceid/{resource_id}/sid/{sid}/mode/{mode}/{}",
-                self.name()
-            ),
+            Endpoint::Acquire => {}
+            Endpoint::Start => {
+                segments.extend(["resourceid", resource_id, "mode", mode.url_segment()])
+            }
+            _ => segments.extend([
+                "resourceid",
+                resource_id,
+                "sid",
+                sid,
+                "mode",
+                mode.url_segment(),
+            ]),
         }
+        segments.push(self.name());
+        segments
+    }
+
+    /// The path below the API base, for showing to a person (the client
+    /// percent-encodes the segments instead).
+    pub fn path(self, app_id: &str, mode: Mode, resource_id: &str, sid: &str) -> String {
+        format!(
+            "/{}",
+            self.segments(app_id, mode, resource_id, sid).join("/")
+        )
     }
 }
 

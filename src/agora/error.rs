@@ -5,48 +5,13 @@
 //! and the transport's own errors are all they carry.
 
 use std::fmt;
+
+use super::Endpoint;
 use std::time::Duration;
 
 /// Longest excerpt of a non-JSON error body kept as the reason (a proxy's
 /// HTML page, say): enough to recognize it, not enough to flood a log.
 const MAX_REASON_CHARS: usize = 200;
-
-/// One of Agora's Cloud Recording endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    /// `POST acquire`
-    Acquire,
-    /// `POST start`
-    Start,
-    /// `GET query`
-    Query,
-    /// `POST update`
-    Update,
-    /// `POST updateLayout`
-    UpdateLayout,
-    /// `POST stop`
-    Stop,
-}
-
-impl Endpoint {
-    /// The endpoint's name as in Agora's URLs (`updateLayout`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Endpoint::Acquire => "acquire",
-            Endpoint::Start => "start",
-            Endpoint::Query => "query",
-            Endpoint::Update => "update",
-            Endpoint::UpdateLayout => "updateLayout",
-            Endpoint::Stop => "stop",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// A call to Agora that did not succeed.
 #[derive(Debug, thiserror::Error)]
