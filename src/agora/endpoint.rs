@@ -47,7 +47,7 @@ impl Endpoint {
         match self {
             Endpoint::Acquire => {}
             Endpoint::Start => {
-                segments.extend(["resourceid", resource_id, "mode", mode.url_segment()])
+                segments.extend(["resourceid", resource_id, "mode", mode.url_segment()]);
             }
             _ => segments.extend([
                 "resourceid",

@@ -289,7 +289,7 @@ fn resolve_region(storage: Option<&mut StorageConfig>, path: &str, issues: &mut 
     match &storage.region {
         RegionRef::Name(name) => {
             if let Some(index) = vendor.region_by_name(name) {
-                storage.region = RegionRef::Code(index)
+                storage.region = RegionRef::Code(index);
             } else {
                 let names: Vec<String> = vendor.region_names().collect();
                 let hint = match super::suggest::closest(name, names.iter().map(String::as_str)) {
