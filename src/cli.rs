@@ -92,17 +92,24 @@ fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     })
 }
 
-/// Loads and validates one plan for a command that will act on it: absent
-/// environment values are errors. Prints diagnostics; `Err` is the exit code.
-fn load_plan(path: &Path, env: &crate::plan::Env) -> Result<crate::plan::Plan, u8> {
+/// Loads and validates one plan. Commands that render requests refuse
+/// absent environment values (`MissingEnv::Refuse`); `next`, which only
+/// reads the schedule, tolerates them. Prints errors; `Err` is the exit code.
+fn load_plan(
+    path: &Path,
+    env: &crate::plan::Env,
+    missing_env: crate::plan::MissingEnv,
+) -> Result<crate::plan::Plan, u8> {
     let options = crate::plan::Options {
         env: env.clone(),
-        missing_env: crate::plan::MissingEnv::Refuse,
+        missing_env,
         now: Utc::now(),
     };
     match crate::plan::load(path, &options) {
         Ok(validated) => {
-            print_diagnostics(&validated.warnings);
+            if missing_env == crate::plan::MissingEnv::Refuse {
+                print_diagnostics(&validated.warnings);
+            }
             Ok(validated.plan)
         }
         Err(error) => {

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use super::{exit, load_plan, parse_time};
-use crate::plan::Env;
+use crate::plan::{Env, MissingEnv};
 
 /// Prints a plan's next start times, one per line, RFC 3339 with the plan's
 /// UTC offset.
@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let plan = match load_plan(&args.plan, &Env::from_process()) {
+    let plan = match load_plan(&args.plan, &Env::from_process(), MissingEnv::Warn) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

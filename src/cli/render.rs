@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use super::{exit, load_plan, parse_time};
 use crate::agora::{Endpoint, mask_secrets};
-use crate::plan::{Env, Occurrence, format_duration, parse_duration};
+use crate::plan::{Env, MissingEnv, Occurrence, format_duration, parse_duration};
 use crate::session::{PlannedCall, timeline};
 
 /// Shows an occurrence's timeline and the exact requests it would send,
@@ -33,7 +33,7 @@ fn parse_duration_arg(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> u8 {
     let env = Env::from_process();
-    let plan = match load_plan(&args.plan, &env) {
+    let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
