@@ -3,6 +3,8 @@
 
 mod next;
 mod render;
+mod run;
+mod sim;
 mod validate;
 
 use std::path::Path;
@@ -41,6 +43,8 @@ enum Command {
     Validate(validate::Args),
     Render(render::Args),
     Next(next::Args),
+    Run(run::Args),
+    Sim(sim::Args),
     /// Prints the plan format's JSON Schema.
     ///
     /// Example: recplan schema > recplan.schema.json
@@ -65,6 +69,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Next(args) => next::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Sim(args) => sim::run(&args),
         Command::Schema => {
             println!(
                 "{}",

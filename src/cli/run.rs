@@ -1,0 +1,276 @@
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::{exit, load_plan, parse_time};
+use crate::agora::{ApiBase, Client, ClientConfig, Credentials, Recording, Secret};
+use crate::clock::Clock;
+use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
+use crate::session::{OccurrenceReport, Outcome, Phase, Progress, run_occurrence};
+use crate::sim::{self, SimConfig, SimHandle, Simulator};
+
+/// Runs one occurrence of a plan for every channel: acquire, start, steps
+/// at their offsets, monitoring, stop.
+///
+/// With neither --now nor --at it runs the occurrence that is due (the
+/// latest scheduled start within the plan's starting_deadline): what cron,
+/// systemd timers and Kubernetes CronJobs invoke. Ctrl-C or SIGTERM stops
+/// every started recording before exiting.
+///
+/// Example: recplan run plans/demo.yaml --now --sim
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    plan: PathBuf,
+    /// Start the occurrence now.
+    #[arg(long, conflicts_with = "at")]
+    now: bool,
+    /// Run the occurrence starting at this time (RFC 3339); a time already
+    /// past runs the remainder of that occurrence.
+    #[arg(long, value_parser = parse_time)]
+    at: Option<DateTime<FixedOffset>>,
+    /// Length of the occurrence, overriding the plan's duration.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Run against the built-in simulator, started in-process with demo
+    /// credentials, instead of Agora.
+    #[arg(long)]
+    sim: bool,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return exit::FAILED;
+        }
+    };
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: &Args) -> u8 {
+    let mut env = Env::from_process();
+    let simulator = if args.sim {
+        match Simulator::start(SimConfig::default()).await {
+            Ok(handle) => {
+                eprintln!("simulator listening on {}", handle.uri());
+                if env.get("AGORA_APP_ID").is_none() {
+                    env = env.with("AGORA_APP_ID", sim::DEMO_APP_ID);
+                }
+                Some(handle)
+            }
+            Err(error) => {
+                eprintln!("error: cannot start the simulator: {error}");
+                return exit::FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
+    let clock = Clock::system();
+    let start = match choose_start(&plan, args, clock.now()) {
+        Ok(start) => start,
+        Err(code) => return code,
+    };
+    let occurrence = match plan.occurrence(start, &env, args.duration) {
+        Ok(occurrence) => occurrence,
+        Err(error) => {
+            super::report_plan_error(&error);
+            return exit::INVALID_PLAN;
+        }
+    };
+    if occurrence.end().to_utc() <= clock.now() {
+        eprintln!("error: the occurrence {} ended at {}; nothing to record", occurrence.start.to_rfc3339(), occurrence.end().to_rfc3339());
+        return exit::FAILED;
+    }
+    let client = match client(&env, simulator.as_ref(), &occurrence) {
+        Ok(client) => client,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
+    let live = LiveRecordings::default();
+    let show_progress = !args.json || std::io::stderr().is_terminal();
+    let printer = tokio::spawn(print_progress(progress_rx, live.clone(), show_progress, clock));
+    let signals = tokio::spawn(watch_signals(shutdown_tx, live));
+    let report = run_occurrence(&client, &occurrence, clock, shutdown_rx.clone(), progress_tx).await;
+    signals.abort();
+    let _ = printer.await;
+    let interrupted = *shutdown_rx.borrow();
+    print_report(&report, args.json);
+    if let Some(handle) = simulator {
+        let _ = handle.shutdown().await;
+    }
+    exit_code(&report, interrupted)
+}
+
+fn exit_code(report: &OccurrenceReport, interrupted: bool) -> u8 {
+    let left_running = report.sessions.iter().any(crate::session::SessionReport::maybe_running);
+    if report.all_completed() {
+        exit::OK
+    } else if interrupted && !left_running {
+        exit::INTERRUPTED
+    } else {
+        exit::FAILED
+    }
+}
+
+/// The start of the occurrence to run: `--now`, `--at`, or the one due.
+fn choose_start(plan: &Plan, args: &Args, now: DateTime<Utc>) -> Result<DateTime<crate::schedule::Tz>, u8> {
+    if args.now {
+        return Ok(plan.localize(now));
+    }
+    if let Some(at) = args.at {
+        return Ok(plan.localize(at.to_utc()));
+    }
+    match plan.due_start(now) {
+        Some(start) => Ok(start),
+        None => {
+            let next = plan.next_starts(now, 1).into_iter().next();
+            match next {
+                Some(next) => eprintln!("{}: no occurrence is due; the next starts at {}", args.plan.display(), next.to_rfc3339()),
+                None => eprintln!("{}: no occurrence is due, and the plan schedules none (use --now or --at)", args.plan.display()),
+            }
+            Err(exit::NOTHING_DUE)
+        }
+    }
+}
+
+fn client(env: &Env, simulator: Option<&SimHandle>, occurrence: &crate::plan::Occurrence) -> Result<Client, String> {
+    let app_id = occurrence.sessions.first().map(|s| s.app_id.clone()).unwrap_or_default();
+    let config = match simulator {
+        Some(handle) => ClientConfig {
+            base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
+            app_id,
+            credentials: Credentials::new(sim::DEMO_CUSTOMER_ID, Secret::new(sim::DEMO_CUSTOMER_SECRET)),
+            timeout: ClientConfig::DEFAULT_TIMEOUT,
+        },
+        None => ClientConfig::from_env(|name| {
+            env.get(name).map(str::to_owned).or_else(|| (name == "AGORA_APP_ID").then(|| app_id.clone()))
+        })
+        .map_err(|e| e.to_string())?,
+    };
+    Client::new(config).map_err(|e| e.to_string())
+}
+
+/// Recordings started and not yet stopped, by channel and uid: what a
+/// forced exit must name.
+#[derive(Clone, Default)]
+struct LiveRecordings(std::sync::Arc<std::sync::Mutex<HashMap<(String, String), Recording>>>);
+
+impl LiveRecordings {
+    fn update(&self, progress: &Progress) {
+        let Ok(mut live) = self.0.lock() else { return };
+        let key = (progress.cname.clone(), progress.uid.clone());
+        match (&progress.recording, progress.phase) {
+            (_, Phase::Stopped) | (None, _) => {
+                if progress.phase == Phase::Stopped {
+                    live.remove(&key);
+                }
+            }
+            (Some(recording), _) => {
+                live.insert(key, recording.clone());
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Vec<Recording> {
+        self.0.lock().map(|live| live.values().cloned().collect()).unwrap_or_default()
+    }
+}
+
+async fn print_progress(mut progress: mpsc::UnboundedReceiver<Progress>, live: LiveRecordings, show: bool, clock: Clock) {
+    let began = clock.now();
+    while let Some(event) = progress.recv().await {
+        live.update(&event);
+        if show {
+            let elapsed = (clock.now() - began).to_std().unwrap_or_default();
+            eprintln!("[+{:>6}] {}/{}: {:?}: {}", format_duration(Duration::from_secs(elapsed.as_secs())), event.cname, event.uid, event.phase, event.message);
+        }
+    }
+}
+
+/// First Ctrl-C or SIGTERM: stop every started recording. Second: exit at
+/// once, naming what was left running.
+async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
+    if wait_for_signal().await.is_err() {
+        return;
+    }
+    eprintln!("stopping every started recording (press Ctrl-C again to exit at once)");
+    let _ = shutdown.send(true);
+    if wait_for_signal().await.is_err() {
+        return;
+    }
+    let left = live.snapshot();
+    if left.is_empty() {
+        eprintln!("exiting; no recording was left running");
+    } else {
+        eprintln!("exiting with {} recording(s) possibly still running; stop them with these ids:", left.len());
+        for recording in left {
+            eprintln!("  cname {} uid {} mode {} resourceId {} sid {}", recording.cname, recording.uid, recording.mode, recording.resource_id, recording.sid);
+        }
+    }
+    std::process::exit(i32::from(exit::FAILED));
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+fn print_report(report: &OccurrenceReport, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        return;
+    }
+    println!("plan {}: {} to {}", report.plan, report.start.to_rfc3339(), report.end.to_rfc3339());
+    for session in &report.sessions {
+        let outcome = match session.outcome {
+            Outcome::Completed => "recorded and stopped",
+            Outcome::Interrupted => "interrupted and stopped",
+            Outcome::Failed => "FAILED",
+            Outcome::Missed => "missed",
+        };
+        println!("  {} uid {}: {outcome}", session.cname, session.uid);
+        if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {
+            println!("    resourceId {resource}\n    sid {sid}");
+        }
+        for step in &session.steps {
+            let late = step.late_ms.map(|ms| format!(" ({ms} ms late)")).unwrap_or_default();
+            println!("    step +{} {}: {}{late}", step.at, step.endpoint, step.outcome);
+        }
+        for file in &session.files {
+            println!("    file {}", file.file_name);
+        }
+        if let Some(status) = &session.uploading_status {
+            println!("    upload: {status}");
+        }
+        for error in &session.errors {
+            println!("    error: {error}");
+        }
+    }
+}
