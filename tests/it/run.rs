@@ -11,7 +11,7 @@ use recplan::session::{Outcome, run_occurrence};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use tokio::sync::{mpsc, watch};
 
-const PLAN: &str = r#"
+const PLAN: &str = r##"
 mode: composite
 schedule: {duration: 10m}
 channels:
@@ -32,7 +32,7 @@ steps:
     update:
       streamSubscribe:
         audioUidList: {subscribeAudioUids: ["#allstream#"]}
-"#;
+"##;
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z").unwrap().to_utc()
