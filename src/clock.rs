@@ -24,7 +24,10 @@ impl Clock {
 
     /// A clock that reads `wall` now: tests start here and `advance`.
     pub fn anchored(wall: DateTime<Utc>) -> Clock {
-        Clock { wall, instant: Instant::now() }
+        Clock {
+            wall,
+            instant: Instant::now(),
+        }
     }
 
     pub fn now(&self) -> DateTime<Utc> {

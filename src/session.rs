@@ -29,7 +29,9 @@ pub struct OccurrenceReport {
 
 impl OccurrenceReport {
     pub fn all_completed(&self) -> bool {
-        self.sessions.iter().all(|s| s.outcome == Outcome::Completed)
+        self.sessions
+            .iter()
+            .all(|s| s.outcome == Outcome::Completed)
     }
 }
 
@@ -43,10 +45,19 @@ pub async fn run_occurrence(
     progress: mpsc::UnboundedSender<Progress>,
 ) -> OccurrenceReport {
     let start = clock.instant_at(occurrence.start.to_utc());
-    let window = Window { start, end: start + occurrence.duration };
+    let window = Window {
+        start,
+        end: start + occurrence.duration,
+    };
     let mut tasks = JoinSet::new();
     for (index, spec) in occurrence.sessions.iter().enumerate() {
-        let session = Session::new(client.with_app_id(&spec.app_id), spec.clone(), window, shutdown.clone(), progress.clone());
+        let session = Session::new(
+            client.with_app_id(&spec.app_id),
+            spec.clone(),
+            window,
+            shutdown.clone(),
+            progress.clone(),
+        );
         tasks.spawn(async move { (index, session.run().await) });
     }
     let mut reports: Vec<(usize, SessionReport)> = Vec::with_capacity(occurrence.sessions.len());
@@ -67,5 +78,8 @@ pub async fn run_occurrence(
 
 /// The time left in an occurrence at `now`, if any.
 pub fn remaining(occurrence: &Occurrence, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    (occurrence.end().to_utc() - now).to_std().ok().filter(|d| !d.is_zero())
+    (occurrence.end().to_utc() - now)
+        .to_std()
+        .ok()
+        .filter(|d| !d.is_zero())
 }

@@ -1,5 +1,4 @@
 use std::collections::HashMap;
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,7 +44,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -91,7 +93,11 @@ async fn run_async(args: &Args) -> u8 {
         }
     };
     if occurrence.end().to_utc() <= clock.now() {
-        eprintln!("error: the occurrence {} ended at {}; nothing to record", occurrence.start.to_rfc3339(), occurrence.end().to_rfc3339());
+        eprintln!(
+            "error: the occurrence {} ended at {}; nothing to record",
+            occurrence.start.to_rfc3339(),
+            occurrence.end().to_rfc3339()
+        );
         return exit::FAILED;
     }
     let client = match client(&env, simulator.as_ref(), &occurrence) {
@@ -104,10 +110,16 @@ async fn run_async(args: &Args) -> u8 {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let live = LiveRecordings::default();
-    let show_progress = !args.json || std::io::stderr().is_terminal();
-    let printer = tokio::spawn(print_progress(progress_rx, live.clone(), show_progress, clock));
+    let printer = tokio::spawn(print_progress(progress_rx, live.clone(), clock));
     let signals = tokio::spawn(watch_signals(shutdown_tx, live));
-    let report = run_occurrence(&client, &occurrence, clock, shutdown_rx.clone(), progress_tx).await;
+    let report = run_occurrence(
+        &client,
+        &occurrence,
+        clock,
+        shutdown_rx.clone(),
+        progress_tx,
+    )
+    .await;
     signals.abort();
     let _ = printer.await;
     let interrupted = *shutdown_rx.borrow();
@@ -119,7 +131,10 @@ async fn run_async(args: &Args) -> u8 {
 }
 
 fn exit_code(report: &OccurrenceReport, interrupted: bool) -> u8 {
-    let left_running = report.sessions.iter().any(crate::session::SessionReport::maybe_running);
+    let left_running = report
+        .sessions
+        .iter()
+        .any(crate::session::SessionReport::maybe_running);
     if report.all_completed() {
         exit::OK
     } else if interrupted && !left_running {
@@ -130,7 +145,11 @@ fn exit_code(report: &OccurrenceReport, interrupted: bool) -> u8 {
 }
 
 /// The start of the occurrence to run: `--now`, `--at`, or the one due.
-fn choose_start(plan: &Plan, args: &Args, now: DateTime<Utc>) -> Result<DateTime<crate::schedule::Tz>, u8> {
+fn choose_start(
+    plan: &Plan,
+    args: &Args,
+    now: DateTime<Utc>,
+) -> Result<DateTime<crate::schedule::Tz>, u8> {
     if args.now {
         return Ok(plan.localize(now));
     }
@@ -142,25 +161,45 @@ fn choose_start(plan: &Plan, args: &Args, now: DateTime<Utc>) -> Result<DateTime
         None => {
             let next = plan.next_starts(now, 1).into_iter().next();
             match next {
-                Some(next) => eprintln!("{}: no occurrence is due; the next starts at {}", args.plan.display(), next.to_rfc3339()),
-                None => eprintln!("{}: no occurrence is due, and the plan schedules none (use --now or --at)", args.plan.display()),
+                Some(next) => eprintln!(
+                    "{}: no occurrence is due; the next starts at {}",
+                    args.plan.display(),
+                    next.to_rfc3339()
+                ),
+                None => eprintln!(
+                    "{}: no occurrence is due, and the plan schedules none (use --now or --at)",
+                    args.plan.display()
+                ),
             }
             Err(exit::NOTHING_DUE)
         }
     }
 }
 
-fn client(env: &Env, simulator: Option<&SimHandle>, occurrence: &crate::plan::Occurrence) -> Result<Client, String> {
-    let app_id = occurrence.sessions.first().map(|s| s.app_id.clone()).unwrap_or_default();
+fn client(
+    env: &Env,
+    simulator: Option<&SimHandle>,
+    occurrence: &crate::plan::Occurrence,
+) -> Result<Client, String> {
+    let app_id = occurrence
+        .sessions
+        .first()
+        .map(|s| s.app_id.clone())
+        .unwrap_or_default();
     let config = match simulator {
         Some(handle) => ClientConfig {
             base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
             app_id,
-            credentials: Credentials::new(sim::DEMO_CUSTOMER_ID, Secret::new(sim::DEMO_CUSTOMER_SECRET)),
+            credentials: Credentials::new(
+                sim::DEMO_CUSTOMER_ID,
+                Secret::new(sim::DEMO_CUSTOMER_SECRET),
+            ),
             timeout: ClientConfig::DEFAULT_TIMEOUT,
         },
         None => ClientConfig::from_env(|name| {
-            env.get(name).map(str::to_owned).or_else(|| (name == "AGORA_APP_ID").then(|| app_id.clone()))
+            env.get(name)
+                .map(str::to_owned)
+                .or_else(|| (name == "AGORA_APP_ID").then(|| app_id.clone()))
         })
         .map_err(|e| e.to_string())?,
     };
@@ -189,18 +228,29 @@ impl LiveRecordings {
     }
 
     fn snapshot(&self) -> Vec<Recording> {
-        self.0.lock().map(|live| live.values().cloned().collect()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|live| live.values().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
-async fn print_progress(mut progress: mpsc::UnboundedReceiver<Progress>, live: LiveRecordings, show: bool, clock: Clock) {
+/// Prints each session's progress on stderr (stdout is kept for the
+/// summary, so `--json` output stays parseable).
+async fn print_progress(
+    mut progress: mpsc::UnboundedReceiver<Progress>,
+    live: LiveRecordings,
+    clock: Clock,
+) {
     let began = clock.now();
     while let Some(event) = progress.recv().await {
         live.update(&event);
-        if show {
-            let elapsed = (clock.now() - began).to_std().unwrap_or_default();
-            eprintln!("[+{:>6}] {}/{}: {:?}: {}", format_duration(Duration::from_secs(elapsed.as_secs())), event.cname, event.uid, event.phase, event.message);
-        }
+        let elapsed = (clock.now() - began).to_std().unwrap_or_default();
+        let elapsed = format_duration(Duration::from_secs(elapsed.as_secs()));
+        eprintln!(
+            "[+{elapsed:>6}] {}/{}: {:?}: {}",
+            event.cname, event.uid, event.phase, event.message
+        );
     }
 }
 
@@ -219,9 +269,19 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
     if left.is_empty() {
         eprintln!("exiting; no recording was left running");
     } else {
-        eprintln!("exiting with {} recording(s) possibly still running; stop them with these ids:", left.len());
+        eprintln!(
+            "exiting with {} recording(s) possibly still running; stop them with these ids:",
+            left.len()
+        );
         for recording in left {
-            eprintln!("  cname {} uid {} mode {} resourceId {} sid {}", recording.cname, recording.uid, recording.mode, recording.resource_id, recording.sid);
+            eprintln!(
+                "  cname {} uid {} mode {} resourceId {} sid {}",
+                recording.cname,
+                recording.uid,
+                recording.mode,
+                recording.resource_id,
+                recording.sid
+            );
         }
     }
     std::process::exit(i32::from(exit::FAILED));
@@ -230,7 +290,8 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
 async fn wait_for_signal() -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             result = tokio::signal::ctrl_c() => result,
             _ = terminate.recv() => Ok(()),
@@ -244,10 +305,18 @@ async fn wait_for_signal() -> std::io::Result<()> {
 
 fn print_report(report: &OccurrenceReport, json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
         return;
     }
-    println!("plan {}: {} to {}", report.plan, report.start.to_rfc3339(), report.end.to_rfc3339());
+    println!(
+        "plan {}: {} to {}",
+        report.plan,
+        report.start.to_rfc3339(),
+        report.end.to_rfc3339()
+    );
     for session in &report.sessions {
         let outcome = match session.outcome {
             Outcome::Completed => "recorded and stopped",
@@ -260,8 +329,14 @@ fn print_report(report: &OccurrenceReport, json: bool) {
             println!("    resourceId {resource}\n    sid {sid}");
         }
         for step in &session.steps {
-            let late = step.late_ms.map(|ms| format!(" ({ms} ms late)")).unwrap_or_default();
-            println!("    step +{} {}: {}{late}", step.at, step.endpoint, step.outcome);
+            let late = step
+                .late_ms
+                .map(|ms| format!(" ({ms} ms late)"))
+                .unwrap_or_default();
+            println!(
+                "    step +{} {}: {}{late}",
+                step.at, step.endpoint, step.outcome
+            );
         }
         for file in &session.files {
             println!("    file {}", file.file_name);

@@ -124,7 +124,14 @@ impl Session {
             uploading_status: None,
             errors: Vec::new(),
         };
-        Session { client, spec, window, shutdown, progress, report }
+        Session {
+            client,
+            spec,
+            window,
+            shutdown,
+            progress,
+            report,
+        }
     }
 
     /// Runs the session to its end and reports. Whatever happens after a
@@ -152,14 +159,28 @@ impl Session {
     async fn start(&mut self) -> Option<Recording> {
         let spec = &self.spec;
         self.emit(Phase::Acquiring, "acquire", None);
-        let acquired = match self.client.acquire(&spec.cname, &spec.uid, &spec.acquire).await {
+        let acquired = match self
+            .client
+            .acquire(&spec.cname, &spec.uid, &spec.acquire)
+            .await
+        {
             Ok(acquired) => acquired,
             Err(error) => return self.fail(&error),
         };
         self.report.resource_id = Some(acquired.resource_id.clone());
         self.emit(Phase::Starting, "start", None);
         // Started at once: a resource ID lives five minutes.
-        match self.client.start(spec.mode, &acquired.resource_id, &spec.cname, &spec.uid, &spec.start).await {
+        match self
+            .client
+            .start(
+                spec.mode,
+                &acquired.resource_id,
+                &spec.cname,
+                &spec.uid,
+                &spec.start,
+            )
+            .await
+        {
             Ok(recording) => {
                 self.report.sid = Some(recording.sid.clone());
                 let message = format!("started, sid {}", recording.sid);
@@ -179,7 +200,11 @@ impl Session {
     /// queries until the end or a stop signal.
     async fn record(&mut self, recording: &Recording) -> Outcome {
         if !self.confirm(recording).await {
-            return if *self.shutdown.borrow() { Outcome::Interrupted } else { Outcome::Failed };
+            return if *self.shutdown.borrow() {
+                Outcome::Interrupted
+            } else {
+                Outcome::Failed
+            };
         }
         let interval = query_interval(&self.spec);
         let mut next_query = Instant::now() + interval;
@@ -188,7 +213,10 @@ impl Session {
         // Steps whose offset passed before this (late-started) session began
         // are reported, not sent: their moment is gone.
         while let Some(step) = pending.peek() {
-            if self.window.start + step.at >= Instant::now() - CONFIRM_AFTER - Duration::from_secs(1) || step.at.is_zero() {
+            if self.window.start + step.at
+                >= Instant::now() - CONFIRM_AFTER - Duration::from_secs(1)
+                || step.at.is_zero()
+            {
                 break;
             }
             self.report.steps.push(StepReport {
@@ -199,10 +227,18 @@ impl Session {
             });
             pending.next();
         }
-        self.emit(Phase::Recording, &self.next_note(pending.peek().copied()), Some(recording));
+        self.emit(
+            Phase::Recording,
+            &Self::next_note(pending.peek().copied()),
+            Some(recording),
+        );
         loop {
             let next_step = pending.peek().map(|s| self.window.start + s.at);
-            let wake = [Some(next_query), next_step, Some(self.window.end)].into_iter().flatten().min().unwrap_or(self.window.end);
+            let wake = [Some(next_query), next_step, Some(self.window.end)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(self.window.end);
             if !self.wait_until(wake).await {
                 return Outcome::Interrupted;
             }
@@ -228,22 +264,32 @@ impl Session {
                     late_ms: Some(u64::try_from(late.as_millis()).unwrap_or(u64::MAX)),
                     outcome,
                 });
-                self.emit(Phase::Recording, &self.next_note(pending.peek().copied()), Some(recording));
+                self.emit(
+                    Phase::Recording,
+                    &Self::next_note(pending.peek().copied()),
+                    Some(recording),
+                );
                 continue;
             }
             if now >= next_query {
                 next_query = now + interval;
                 match self.client.query(recording).await {
                     Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                        self.report.errors.push("the recording exited before the end".to_owned());
+                        self.report
+                            .errors
+                            .push("the recording exited before the end".to_owned());
                         return Outcome::Failed;
                     }
                     Ok(_) => {}
                     Err(error) if error.is_not_found_worker() => {
-                        self.report.errors.push("the recording is gone (404 failed to find worker)".to_owned());
+                        self.report
+                            .errors
+                            .push("the recording is gone (404 failed to find worker)".to_owned());
                         return Outcome::Failed;
                     }
-                    Err(error) => tracing::warn!(cname = %self.spec.cname, %error, "routine query failed"),
+                    Err(error) => {
+                        tracing::warn!(cname = %self.spec.cname, %error, "routine query failed")
+                    }
                 }
             }
         }
@@ -258,16 +304,24 @@ impl Session {
                 return false;
             }
             match self.client.query(recording).await {
-                Ok(answer) if answer.status().is_some_and(RecordingStatus::is_healthy) => return true,
+                Ok(answer) if answer.status().is_some_and(RecordingStatus::is_healthy) => {
+                    return true;
+                }
                 Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                    self.report.errors.push("the recording exited while starting".to_owned());
+                    self.report
+                        .errors
+                        .push("the recording exited while starting".to_owned());
                     return false;
                 }
                 Ok(_) => {}
-                Err(error) => tracing::debug!(cname = %self.spec.cname, %error, "confirming query failed"),
+                Err(error) => {
+                    tracing::debug!(cname = %self.spec.cname, %error, "confirming query failed")
+                }
             }
             if Instant::now() + wait > deadline {
-                self.report.errors.push("the recording did not reach status 4 or 5 within 90 s".to_owned());
+                self.report
+                    .errors
+                    .push("the recording did not reach status 4 or 5 within 90 s".to_owned());
                 return false;
             }
             wait = (wait * 2).min(Duration::from_secs(20));
@@ -277,7 +331,9 @@ impl Session {
     async fn send_step(&self, recording: &Recording, action: &StepAction) -> Result<(), ApiError> {
         match action {
             StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
-            StepAction::UpdateLayout(layout) => self.client.update_layout(recording, layout).await.map(drop),
+            StepAction::UpdateLayout(layout) => {
+                self.client.update_layout(recording, layout).await.map(drop)
+            }
         }
     }
 
@@ -286,14 +342,19 @@ impl Session {
         match self.client.stop(recording, &self.spec.stop).await {
             Ok(answer) => {
                 self.report.files = answer.files().to_vec();
-                self.report.uploading_status = answer.uploading_status().map(|s| s.as_str().to_owned());
+                self.report.uploading_status =
+                    answer.uploading_status().map(|s| s.as_str().to_owned());
                 self.report.outcome = outcome;
             }
             // 49: already exiting (idle, kicked, or a stop already sent);
             // 404: the task is gone. Either way nothing is left running.
             Err(error) if error.code() == Some(49) || error.is_not_found_worker() => {
                 self.report.uploading_status = Some("unknown".to_owned());
-                self.report.outcome = if outcome == Outcome::Completed { Outcome::Completed } else { outcome };
+                self.report.outcome = if outcome == Outcome::Completed {
+                    Outcome::Completed
+                } else {
+                    outcome
+                };
                 self.report.errors.push(format!("stop: {error}"));
             }
             Err(error) => {
@@ -301,9 +362,25 @@ impl Session {
                 self.report.outcome = Outcome::Failed;
             }
         }
-        let phase = if self.report.maybe_running() { Phase::Failed } else { Phase::Stopped };
-        let message = format!("{} file(s), upload {}", self.report.files.len(), self.report.uploading_status.as_deref().unwrap_or("unknown"));
-        self.emit(phase, &message, if phase == Phase::Failed { Some(recording) } else { None });
+        let phase = if self.report.maybe_running() {
+            Phase::Failed
+        } else {
+            Phase::Stopped
+        };
+        let message = format!(
+            "{} file(s), upload {}",
+            self.report.files.len(),
+            self.report.uploading_status.as_deref().unwrap_or("unknown")
+        );
+        self.emit(
+            phase,
+            &message,
+            if phase == Phase::Failed {
+                Some(recording)
+            } else {
+                None
+            },
+        );
     }
 
     /// Sleeps until `deadline`; false if a stop was signalled first.
@@ -317,9 +394,13 @@ impl Session {
         }
     }
 
-    fn next_note(&self, next: Option<&crate::plan::Step>) -> String {
+    fn next_note(next: Option<&crate::plan::Step>) -> String {
         match next {
-            Some(step) => format!("recording; next {} at +{}", step.action.endpoint(), format_duration(step.at)),
+            Some(step) => format!(
+                "recording; next {} at +{}",
+                step.action.endpoint(),
+                format_duration(step.at)
+            ),
             None => "recording; no more steps".to_owned(),
         }
     }

@@ -3,4 +3,5 @@
 mod client;
 mod run;
 mod schedule;
+mod signals;
 mod sim;

@@ -35,7 +35,9 @@ steps:
 "##;
 
 fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z").unwrap().to_utc()
+    DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+        .unwrap()
+        .to_utc()
 }
 
 fn env() -> Env {
@@ -46,7 +48,10 @@ fn client(handle: &SimHandle) -> Client {
     Client::new(ClientConfig {
         base: ApiBase::parse(&handle.uri()).unwrap(),
         app_id: sim::DEMO_APP_ID.to_owned(),
-        credentials: Credentials::new(sim::DEMO_CUSTOMER_ID, Secret::new(sim::DEMO_CUSTOMER_SECRET)),
+        credentials: Credentials::new(
+            sim::DEMO_CUSTOMER_ID,
+            Secret::new(sim::DEMO_CUSTOMER_SECRET),
+        ),
         timeout: Duration::from_secs(30),
     })
     .unwrap()
@@ -55,8 +60,14 @@ fn client(handle: &SimHandle) -> Client {
 #[tokio::test(start_paused = true)]
 async fn composite_occurrence_sends_the_exact_sequence_on_time() {
     let handle = Simulator::start(SimConfig::default()).await.unwrap();
-    let options = Options { env: env(), missing_env: MissingEnv::Refuse, now: now() };
-    let plan = validate(Source::from_text("it.yaml", PLAN), &options).unwrap().plan;
+    let options = Options {
+        env: env(),
+        missing_env: MissingEnv::Refuse,
+        now: now(),
+    };
+    let plan = validate(Source::from_text("it.yaml", PLAN), &options)
+        .unwrap()
+        .plan;
     let clock = Clock::anchored(now());
     let occurrence = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
     let (_shutdown_tx, shutdown) = watch::channel(false);
@@ -79,7 +90,9 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
     let requests = handle.requests();
     let paths: Vec<String> = requests
         .iter()
-        .filter(|r| r.path.contains("room-a") || r.body.as_ref().is_some_and(|b| b["cname"] == "room-a"))
+        .filter(|r| {
+            r.path.contains("room-a") || r.body.as_ref().is_some_and(|b| b["cname"] == "room-a")
+        })
         .map(|r| r.path.rsplit('/').next().unwrap().to_owned())
         .collect();
     assert_eq!(paths.first().map(String::as_str), Some("acquire"));
@@ -87,7 +100,10 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
     assert_eq!(paths.last().map(String::as_str), Some("stop"));
     let layout = requests
         .iter()
-        .find(|r| r.path.ends_with("/updateLayout") && r.body.as_ref().is_some_and(|b| b["cname"] == "room-a"))
+        .find(|r| {
+            r.path.ends_with("/updateLayout")
+                && r.body.as_ref().is_some_and(|b| b["cname"] == "room-a")
+        })
         .and_then(|r| r.body.clone())
         .unwrap();
     // The full layout: the background colour set at start is sent again.
@@ -95,23 +111,49 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
         layout["clientRequest"],
         serde_json::json!({"mixedVideoLayout": 2, "maxResolutionUid": "1001", "backgroundColor": "#112233"})
     );
-    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/acquire")).count(), 2);
-    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/start")).count(), 2);
-    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/stop")).count(), 2);
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/acquire"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/start"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/stop"))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_stops_every_started_recording() {
     let handle = Simulator::start(SimConfig::default()).await.unwrap();
-    let options = Options { env: env(), missing_env: MissingEnv::Refuse, now: now() };
-    let plan = validate(Source::from_text("it.yaml", PLAN), &options).unwrap().plan;
+    let options = Options {
+        env: env(),
+        missing_env: MissingEnv::Refuse,
+        now: now(),
+    };
+    let plan = validate(Source::from_text("it.yaml", PLAN), &options)
+        .unwrap()
+        .plan;
     let clock = Clock::anchored(now());
     let occurrence = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (progress, _events) = mpsc::unbounded_channel();
     let client = client(&handle);
 
-    let run = tokio::spawn(async move { run_occurrence(&client, &occurrence, clock, shutdown, progress).await });
+    let run = tokio::spawn(async move {
+        run_occurrence(&client, &occurrence, clock, shutdown, progress).await
+    });
     tokio::time::sleep(Duration::from_secs(60)).await;
     shutdown_tx.send(true).unwrap();
     let report = run.await.unwrap();
@@ -121,6 +163,18 @@ async fn shutdown_stops_every_started_recording() {
         assert!(session.steps.is_empty(), "no step was due yet");
     }
     let requests = handle.requests();
-    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/start")).count(), 2);
-    assert_eq!(requests.iter().filter(|r| r.path.ends_with("/stop")).count(), 2);
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/start"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/stop"))
+            .count(),
+        2
+    );
 }
