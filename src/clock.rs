@@ -43,12 +43,11 @@ impl Clock {
     /// The tokio instant of a wall time; times before the anchor map to
     /// the anchor minus the difference where representable.
     pub fn instant_at(&self, wall: DateTime<Utc>) -> Instant {
-        match (wall - self.wall).to_std() {
-            Ok(ahead) => self.instant + ahead,
-            Err(_) => {
-                let behind = (self.wall - wall).to_std().unwrap_or(Duration::ZERO);
-                self.instant.checked_sub(behind).unwrap_or(self.instant)
-            }
+        if let Ok(ahead) = (wall - self.wall).to_std() {
+            self.instant + ahead
+        } else {
+            let behind = (self.wall - wall).to_std().unwrap_or(Duration::ZERO);
+            self.instant.checked_sub(behind).unwrap_or(self.instant)
         }
     }
 }

@@ -156,23 +156,22 @@ fn choose_start(
     if let Some(at) = args.at {
         return Ok(plan.localize(at.to_utc()));
     }
-    match plan.due_start(now) {
-        Some(start) => Ok(start),
-        None => {
-            let next = plan.next_starts(now, 1).into_iter().next();
-            match next {
-                Some(next) => eprintln!(
-                    "{}: no occurrence is due; the next starts at {}",
-                    args.plan.display(),
-                    next.to_rfc3339()
-                ),
-                None => eprintln!(
-                    "{}: no occurrence is due, and the plan schedules none (use --now or --at)",
-                    args.plan.display()
-                ),
-            }
-            Err(exit::NOTHING_DUE)
+    if let Some(start) = plan.due_start(now) {
+        Ok(start)
+    } else {
+        let next = plan.next_starts(now, 1).into_iter().next();
+        match next {
+            Some(next) => eprintln!(
+                "{}: no occurrence is due; the next starts at {}",
+                args.plan.display(),
+                next.to_rfc3339()
+            ),
+            None => eprintln!(
+                "{}: no occurrence is due, and the plan schedules none (use --now or --at)",
+                args.plan.display()
+            ),
         }
+        Err(exit::NOTHING_DUE)
     }
 }
 

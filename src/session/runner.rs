@@ -288,7 +288,7 @@ impl Session {
                         return Outcome::Failed;
                     }
                     Err(error) => {
-                        tracing::warn!(cname = %self.spec.cname, %error, "routine query failed")
+                        tracing::warn!(cname = %self.spec.cname, %error, "routine query failed");
                     }
                 }
             }
@@ -315,7 +315,7 @@ impl Session {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::debug!(cname = %self.spec.cname, %error, "confirming query failed")
+                    tracing::debug!(cname = %self.spec.cname, %error, "confirming query failed");
                 }
             }
             if Instant::now() + wait > deadline {
