@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
 use recplan::clock::Clock;
-use recplan::plan::{Env, MissingEnv, Options, Source, validate};
+use recplan::plan::{Env, MissingEnv, Occurrence, Options, Source, validate};
 use recplan::session::{Outcome, run_occurrence};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use tokio::sync::{mpsc, watch};
@@ -57,8 +57,9 @@ fn client(handle: &SimHandle) -> Client {
     .unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn composite_occurrence_sends_the_exact_sequence_on_time() {
+/// A simulator and the plan's occurrence starting at `now()`, on a clock
+/// anchored there.
+async fn setup() -> (SimHandle, Occurrence, Clock) {
     let handle = Simulator::start(SimConfig::default()).await.unwrap();
     let options = Options {
         env: env(),
@@ -70,6 +71,12 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
         .plan;
     let clock = Clock::anchored(now());
     let occurrence = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
+    (handle, occurrence, clock)
+}
+
+#[tokio::test(start_paused = true)]
+async fn composite_occurrence_sends_the_exact_sequence_on_time() {
+    let (handle, occurrence, clock) = setup().await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
     let (progress, _events) = mpsc::unbounded_channel();
 
@@ -136,17 +143,7 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_stops_every_started_recording() {
-    let handle = Simulator::start(SimConfig::default()).await.unwrap();
-    let options = Options {
-        env: env(),
-        missing_env: MissingEnv::Refuse,
-        now: now(),
-    };
-    let plan = validate(Source::from_text("it.yaml", PLAN), &options)
-        .unwrap()
-        .plan;
-    let clock = Clock::anchored(now());
-    let occurrence = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
+    let (handle, occurrence, clock) = setup().await;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (progress, _events) = mpsc::unbounded_channel();
     let client = client(&handle);
