@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde_saphyr::Location;
 
+/// The longest source line a diagnostic echoes, in bytes.
+const MAX_SHOWN_LINE: usize = 500;
+
 /// How bad a diagnostic is: errors make a plan invalid, warnings don't.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,12 +67,15 @@ impl Diagnostic {
         self
     }
 
+    /// Keeps the line the position is on for display, unless it is too
+    /// long to be worth echoing (minified or hostile input).
     #[must_use]
     pub fn with_source_line(mut self, text: &str) -> Diagnostic {
         let index = usize::try_from(self.line).unwrap_or(0);
         self.source_line = index
             .checked_sub(1)
             .and_then(|i| text.lines().nth(i))
+            .filter(|line| line.len() <= MAX_SHOWN_LINE)
             .map(str::to_owned);
         self
     }

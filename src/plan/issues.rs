@@ -46,6 +46,10 @@ impl Issues {
         Hint(&mut self.0[index])
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn has_errors(&self) -> bool {
         self.0.iter().any(|i| i.severity == Severity::Error)
     }

@@ -36,6 +36,9 @@ pub struct Plan {
     pub(super) acquire: AcquireClientRequest,
     pub(super) start: StartClientRequest,
     pub(super) steps: Vec<Step>,
+    /// The index in the file of each of `steps` (which are sorted by
+    /// offset), so that findings about a step point at the step as written.
+    pub(super) step_sources: Vec<usize>,
     pub(super) stop: StopClientRequest,
 }
 

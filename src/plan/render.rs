@@ -37,7 +37,7 @@ impl Plan {
                 .hint("pass `--duration 30m`, or add `schedule: {duration: 30m}` to the plan");
         }
         if let (Some(length), Some(_)) = (length, duration) {
-            for (i, step) in self.steps.iter().enumerate() {
+            for (step, i) in self.steps.iter().zip(&self.step_sources) {
                 if step.at >= length {
                     issues.error(
                         format!("steps[{i}].at"),
@@ -95,8 +95,8 @@ impl Plan {
             let steps = self
                 .steps
                 .iter()
-                .enumerate()
-                .map(|(j, step)| Step {
+                .zip(&self.step_sources)
+                .map(|(step, &j)| Step {
                     at: step.at,
                     action: render_step(&context, &step.action, j, issues),
                 })
@@ -126,10 +126,15 @@ impl Plan {
                 steps,
                 stop,
             };
-            rules::check(&spec, i, self.timing.duration, issues);
+            rules::check(&spec, i, &self.step_sources, self.timing.duration, issues);
+            // Values that failed to render are all the same placeholder: they
+            // were reported already and say nothing about duplicates. (Absent
+            // env values are not: each name has its own marker.)
+            let unrendered = template::unknown();
+            let known = spec.cname != unrendered && spec.uid != unrendered;
             if let Some(first) = sessions
                 .iter()
-                .position(|s| s.cname == spec.cname && s.uid == spec.uid)
+                .position(|s| known && s.cname == spec.cname && s.uid == spec.uid)
             {
                 issues
                     .error(

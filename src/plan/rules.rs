@@ -21,8 +21,15 @@ const CNAME_PUNCTUATION: &str = " !#$%&()+-:;<=.>?@[]^_{}|~,";
 const MAX_LIST: usize = 32;
 const MAX_REGIONS: usize = 17;
 
-/// Checks one session's bodies; channel-specific findings name `channels[i]`.
-pub fn check(spec: &SessionSpec, channel: usize, duration: Option<Duration>, issues: &mut Issues) {
+/// Checks one session's bodies; channel-specific findings name `channels[i]`,
+/// and step findings the step's index in the file, `step_sources[i]`.
+pub fn check(
+    spec: &SessionSpec,
+    channel: usize,
+    step_sources: &[usize],
+    duration: Option<Duration>,
+    issues: &mut Issues,
+) {
     check_uid(&spec.uid, &format!("channels[{channel}].uid"), issues);
     if let Some(backup) = &spec.backup_uid {
         check_uid(backup, &format!("channels[{channel}].backup_uid"), issues);
@@ -66,7 +73,7 @@ pub fn check(spec: &SessionSpec, channel: usize, duration: Option<Duration>, iss
         }
     }
     check_start(&spec.start, spec.mode, duration, issues);
-    for (i, step) in spec.steps.iter().enumerate() {
+    for (step, i) in spec.steps.iter().zip(step_sources) {
         match &step.action {
             StepAction::Update(update) => {
                 check_update(update, spec.mode, &format!("steps[{i}].update"), issues);

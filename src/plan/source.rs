@@ -57,6 +57,19 @@ impl Source {
         }
     }
 
+    /// Whether the text holds no YAML content: only blank lines, comments
+    /// and document markers.
+    pub fn is_blank(&self) -> bool {
+        self.text.lines().all(|line| {
+            let line = line.trim();
+            let line = line
+                .strip_prefix("---")
+                .or_else(|| line.strip_prefix("..."))
+                .map_or(line, str::trim_start);
+            line.is_empty() || line.starts_with('#')
+        })
+    }
+
     /// Deserializes the whole document as `T`, with the parser's budgets
     /// bounding alias expansion and nesting.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_saphyr::Error> {
@@ -74,11 +87,17 @@ impl Source {
     }
 }
 
+/// How deep collections may nest. The deepest plan field is about ten levels
+/// down; each level of a document being deserialized costs tens of KB of
+/// stack in a debug build, and a plan may be loaded on a 2 MB thread.
+const MAX_DEPTH: usize = 32;
+
 /// Limits that keep a hostile document (alias bombs, deep nesting, huge
 /// collections) cheap to reject.
 fn parse_options() -> Options {
     let mut budget = Budget::default();
-    budget.max_depth = 64;
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
     budget.max_nodes = 100_000;
     budget.max_total_scalar_bytes = usize::try_from(MAX_PLAN_BYTES).unwrap_or(usize::MAX);
     let mut options = Options::default();
@@ -183,7 +202,8 @@ pub fn parse_diagnostic(
         .and_then(|offset| index.path_at(offset))
         .unwrap_or_default()
         .to_owned();
-    let hint = super::suggest::unknown_name_hint(&message).or_else(|| generic_hint(&message));
+    let hint =
+        super::suggest::unknown_name_hint(&message).or_else(|| generic_hint(&message, &path));
     let mut diagnostic = Diagnostic::error(&source.path, path, message);
     if let Some(location) = location {
         diagnostic = diagnostic.at(location);
@@ -202,14 +222,22 @@ fn first_line(message: &str) -> String {
     }
 }
 
-fn generic_hint(message: &str) -> Option<String> {
+fn generic_hint(message: &str, path: &str) -> Option<String> {
     let mut hint = String::new();
-    if message.contains("missing field") {
+    if message.contains("expected mapping") && path.is_empty() {
+        let _ = write!(
+            hint,
+            "a plan is a mapping of keys: `mode: composite`, `channels: …`, `start: …`"
+        );
+    } else if message.contains("missing field") {
         let _ = write!(
             hint,
             "add the field; `recplan schema` lists every field a plan takes"
         );
-    } else if message.contains("budget") || message.contains("depth") || message.contains("alias") {
+    } else if ["budget", "depth", "alias", "recursion"]
+        .iter()
+        .any(|word| message.contains(word))
+    {
         let _ = write!(
             hint,
             "plans are small documents; deep nesting and alias expansion are limited"

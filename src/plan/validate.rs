@@ -16,7 +16,7 @@ use super::error::{Diagnostic, PlanError};
 use super::issues::Issues;
 use super::model::{Plan, Step, StepAction, Timing};
 use super::raw::{Overlap, RawPlan, RawSchedule, RawStep, VarValue};
-use super::source::{Source, parse_diagnostic};
+use super::source::{MAX_PLAN_BYTES, Source, parse_diagnostic};
 use super::template::{Env, MissingEnv};
 use super::{duration, layout};
 use crate::agora::Mode;
@@ -51,6 +51,26 @@ pub fn load(path: &Path, options: &Options) -> Result<Validated, PlanError> {
 
 /// Validates a plan's text.
 pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanError> {
+    // Files are refused before reading; text from elsewhere is held to the
+    // same limit, since parsing it twice (plan, then positions) is slow.
+    let size = u64::try_from(source.text.len()).unwrap_or(u64::MAX);
+    if size > MAX_PLAN_BYTES {
+        return Err(PlanError::TooLarge {
+            path: source.path,
+            size,
+            limit: MAX_PLAN_BYTES,
+        });
+    }
+    if source.is_blank() {
+        // The parser would say "unexpected end of input".
+        let mut diagnostic = Diagnostic::error(&source.path, "", "the plan is empty").with_hint(
+            Some("a plan needs at least `mode`, `channels` and `start`; `recplan schema` lists every field".to_owned()),
+        );
+        (diagnostic.line, diagnostic.column) = (1, 1);
+        return Err(PlanError::Invalid {
+            diagnostics: vec![diagnostic],
+        });
+    }
     let raw: RawPlan = match source.parse() {
         Ok(raw) => raw,
         Err(error) => {
@@ -67,7 +87,12 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
     let plan = build(&raw, &source, &mut issues);
     let sample = plan.sample_start(options.now);
     plan.render_sessions(&sample, &options.env, options.missing_env, &mut issues);
-    let diagnostics = issues.into_diagnostics(&source, &source.span_index());
+    // Placing findings takes a second parse; most plans have none to place.
+    let diagnostics = if issues.is_empty() {
+        Vec::new()
+    } else {
+        issues.into_diagnostics(&source, &source.span_index())
+    };
     if diagnostics.iter().any(Diagnostic::is_error) {
         Err(PlanError::Invalid { diagnostics })
     } else {
@@ -89,7 +114,7 @@ fn build(raw: &RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
             .error("channels", "a plan needs at least one channel")
             .hint("add `- {cname: NAME, uid: \"1001\"}`");
     }
-    let steps = steps(
+    let (step_sources, steps) = steps(
         &raw.steps,
         raw.mode,
         raw.start.recording_config.as_ref(),
@@ -122,6 +147,7 @@ fn build(raw: &RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         acquire: raw.acquire.clone().unwrap_or_default(),
         start: raw.start.clone(),
         steps,
+        step_sources,
         stop: raw.stop.clone().unwrap_or_default(),
     }
 }
@@ -239,13 +265,14 @@ fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duratio
 
 /// Parses step offsets, checks each step fits the mode and the occurrence,
 /// and turns each layout step into the full layout in force from then on.
+/// Returns the steps sorted by offset, each with its index in the file.
 fn steps(
     raw: &[RawStep],
     mode: Mode,
     recording: Option<&crate::agora::request::RecordingConfig>,
     timing: &Timing,
     issues: &mut Issues,
-) -> Vec<Step> {
+) -> (Vec<usize>, Vec<Step>) {
     let mut parsed = Vec::with_capacity(raw.len());
     for (i, step) in raw.iter().enumerate() {
         let path = format!("steps[{i}]");
@@ -320,5 +347,5 @@ fn steps(
             *change = current.clone();
         }
     }
-    steps.into_iter().map(|(_, step)| step).collect()
+    steps.into_iter().unzip()
 }

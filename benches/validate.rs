@@ -1,0 +1,100 @@
+//! How many typical plans `validate` gets through per second.
+//!
+//! Validates 10,000 variants of `plans/weekly-standup.yaml` (each with its own
+//! name and team, so templates render different values) from memory, on one
+//! thread and then on every core, and times the two parsing passes a plan
+//! goes through on its own. Run with `cargo bench --bench validate`; the
+//! figures are recorded in docs/BENCHMARKS.md.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use recplan::plan::raw::RawPlan;
+use recplan::plan::{Env, MissingEnv, Options, Source, validate};
+
+const PLANS: usize = 10_000;
+const TEMPLATE: &str = include_str!("../plans/weekly-standup.yaml");
+
+fn plans() -> Vec<Source> {
+    (0..PLANS)
+        .map(|i| {
+            let text = TEMPLATE
+                .replacen("name: weekly-standup", &format!("name: standup-{i}"), 1)
+                .replacen("team: platform", &format!("team: team{i}"), 1);
+            assert_ne!(text, TEMPLATE);
+            Source::from_text(format!("plans/standup-{i}.yaml"), text)
+        })
+        .collect()
+}
+
+fn options() -> Options {
+    Options {
+        env: Env::default()
+            .with("AGORA_APP_ID", "0123456789abcdef0123456789abcdef")
+            .with("AGORA_RTC_TOKEN", "rtc-token")
+            .with("S3_ACCESS_KEY", "access-key")
+            .with("S3_SECRET_KEY", "secret-key"),
+        missing_env: MissingEnv::Refuse,
+        now: DateTime::parse_from_rfc3339("2026-11-27T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+    }
+}
+
+/// Validates every plan in `chunk`, panicking on an invalid one.
+fn validate_all(chunk: &[Source], options: &Options) {
+    for source in chunk {
+        if let Err(error) = validate(source.clone(), options) {
+            panic!("{}: {error}", source.path.display());
+        }
+    }
+}
+
+/// Runs `work` once and reports the rate over `PLANS` plans.
+fn report(label: &str, work: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    work();
+    let elapsed = started.elapsed();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = PLANS as f64 / elapsed.as_secs_f64();
+    println!(
+        "{label:<34} {:>8.1} ms  {rate:>9.0} plans/s",
+        elapsed.as_secs_f64() * 1000.0
+    );
+    elapsed
+}
+
+fn main() {
+    let sources = plans();
+    let options = options();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    validate_all(&sources[..100], &options); // warm-up: registries, timezone data
+
+    println!("{PLANS} plans (plans/weekly-standup.yaml, varied), {threads} core(s)");
+    report("validate, 1 thread", || validate_all(&sources, &options));
+    let parallel = report(&format!("validate, {threads} threads"), || {
+        let chunk = sources.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in sources.chunks(chunk) {
+                let options = &options;
+                scope.spawn(move || validate_all(part, options));
+            }
+        });
+    });
+    report("  of which: parse as RawPlan", || {
+        for source in &sources {
+            source.parse::<RawPlan>().unwrap();
+        }
+    });
+    report("  of which: position index", || {
+        for source in &sources {
+            std::hint::black_box(source.span_index());
+        }
+    });
+    let verdict = if parallel < Duration::from_secs(1) {
+        "under"
+    } else {
+        "OVER"
+    };
+    println!("target: {PLANS} plans in under 1 s on every core: {verdict}");
+}

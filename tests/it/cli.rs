@@ -1,0 +1,373 @@
+//! The real binary: exit codes, where output goes, and that secrets never
+//! reach it. Every run starts from an environment without AGORA_*, S3_* and
+//! RECPLAN_* variables and sets the ones it needs.
+
+use std::ffi::OsStr;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::{APP_ID, root};
+
+/// Planted values, unique enough to search output for.
+const RTC_TOKEN: &str = "RTCTOKEN-9e2b7";
+const ACCESS_KEY: &str = "S3ACCESS-a41f0";
+const SECRET_KEY: &str = "S3SECRET-5d1c9";
+
+/// A command line of the real binary, run from the crate root.
+struct Recplan(Command);
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Recplan {
+    fn new<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Recplan {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
+        command.current_dir(root()).args(args);
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if ["AGORA_", "S3_", "RECPLAN_"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
+        Recplan(command)
+    }
+
+    fn env(mut self, name: &str, value: &str) -> Recplan {
+        self.0.env(name, value);
+        self
+    }
+
+    /// Every variable the example plans use, secrets planted.
+    fn with_secrets(self) -> Recplan {
+        self.env("AGORA_APP_ID", APP_ID)
+            .env("AGORA_RTC_TOKEN", RTC_TOKEN)
+            .env("S3_ACCESS_KEY", ACCESS_KEY)
+            .env("S3_SECRET_KEY", SECRET_KEY)
+    }
+
+    fn run(mut self) -> Run {
+        let output = self.0.output().expect("the recplan binary runs");
+        Run {
+            code: output.status.code().expect("exited, not killed"),
+            stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+        }
+    }
+}
+
+#[test]
+fn validate_accepts_the_example_plans() {
+    let run = Recplan::new(["validate", "plans/"]).with_secrets().run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "ok: plans/classrooms.yaml (classrooms)\n\
+         ok: plans/dashboard-web.yaml (dashboard-web)\n\
+         ok: plans/demo.yaml (demo)\n\
+         ok: plans/weekly-standup.yaml (weekly-standup)\n"
+    );
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn validate_only_warns_about_absent_environment_values() {
+    let run = Recplan::new(["validate", "plans/demo.yaml"]).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "ok: plans/demo.yaml (demo)\n");
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.contains(": warning: "))
+        .collect();
+    // app_id is not in the file: its warning is placed at the top.
+    assert_eq!(
+        warnings,
+        [
+            "plans/demo.yaml:4:1: warning: app_id: environment variable AGORA_APP_ID is not set",
+            "plans/demo.yaml:16:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set",
+            "plans/demo.yaml:21:5: warning: start.storageConfig.accessKey: environment variable S3_ACCESS_KEY is not set",
+            "plans/demo.yaml:22:5: warning: start.storageConfig.secretKey: environment variable S3_SECRET_KEY is not set",
+        ]
+    );
+}
+
+#[test]
+fn validate_reports_an_invalid_plan_as_file_line_column() {
+    let file = "tests/fixtures/plans/invalid/uid-zero.yaml";
+    let run = Recplan::new(["validate", file]).with_secrets().run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.starts_with(&format!(
+            "{file}:6:5: error: channels[0].uid: uid `0` is not an integer from 1 to 4294967295\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("= hint: "), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("1 of 1 plan(s) invalid\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validate_checks_every_file_and_fails_if_any_is_invalid() {
+    let run = Recplan::new([
+        "validate",
+        "plans/",
+        "tests/fixtures/plans/invalid/cron-invalid.yaml",
+    ])
+    .with_secrets()
+    .run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("tests/fixtures/plans/invalid/cron-invalid.yaml:3:3: error: schedule.cron:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("1 of 5 plan(s) invalid\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn validate_require_env_makes_absent_values_errors() {
+    let file = "tests/fixtures/plans/valid/env-templates.yaml";
+    let lenient = Recplan::new(["validate", file])
+        .env("AGORA_APP_ID", APP_ID)
+        .env("RECPLAN_TEST_SECRET", "set")
+        .run();
+    assert_eq!(lenient.code, 0, "{lenient:?}");
+    assert!(
+        lenient.stderr.contains(&format!(
+            "{file}:12:5: warning: start.storageConfig.accessKey: environment variable RECPLAN_TEST_KEY is not set"
+        )),
+        "{}",
+        lenient.stderr
+    );
+
+    let strict = Recplan::new(["validate", "--require-env", file])
+        .env("AGORA_APP_ID", APP_ID)
+        .env("RECPLAN_TEST_SECRET", "set")
+        .run();
+    assert_eq!(strict.code, 3, "{strict:?}");
+    assert!(
+        strict.stderr.contains(&format!(
+            "{file}:12:5: error: start.storageConfig.accessKey: environment variable RECPLAN_TEST_KEY is not set"
+        )),
+        "{}",
+        strict.stderr
+    );
+    assert!(
+        !strict.stderr.contains("RECPLAN_TEST_SECRET"),
+        "{}",
+        strict.stderr
+    );
+}
+
+#[test]
+fn validate_rejects_a_directory_without_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Recplan::new([OsStr::new("validate"), dir.path().as_os_str()]).run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("no plan files (*.yaml, *.yml) in this directory"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn render_never_prints_secrets() {
+    for plan in [
+        "plans/demo.yaml",
+        "plans/weekly-standup.yaml",
+        "plans/classrooms.yaml",
+        "plans/dashboard-web.yaml",
+    ] {
+        for json in [false, true] {
+            let mut args = vec!["render", plan, "--at", "2026-11-27T09:00:00Z"];
+            if json {
+                args.push("--json");
+            }
+            let run = Recplan::new(&args).with_secrets().run();
+            assert_eq!(run.code, 0, "{args:?}: {run:?}");
+            let output = format!("{}{}", run.stdout, run.stderr);
+            for secret in [RTC_TOKEN, ACCESS_KEY, SECRET_KEY] {
+                assert!(!output.contains(secret), "{args:?} printed {secret}");
+            }
+            assert!(output.contains("\"accessKey\": \"***\""), "{args:?}");
+            assert!(output.contains("\"secretKey\": \"***\""), "{args:?}");
+            // The App ID is not a secret: the URLs carry it.
+            assert!(output.contains(APP_ID), "{args:?}");
+        }
+    }
+}
+
+#[test]
+fn render_json_lists_every_call_at_its_offset() {
+    let run = Recplan::new([
+        "render",
+        "plans/demo.yaml",
+        "--at",
+        "2026-11-27T09:00:00Z",
+        "--json",
+    ])
+    .with_secrets()
+    .run();
+    assert_eq!(run.code, 0, "{run:?}");
+    let rendered: Value = serde_json::from_str(&run.stdout).expect("render --json prints JSON");
+    assert_eq!(rendered["plan"], "demo");
+    assert_eq!(rendered["start"], "2026-11-27T09:00:00Z");
+    assert_eq!(rendered["end"], "2026-11-27T09:00:40Z");
+    assert_eq!(rendered["duration"], "40s");
+    let sessions = rendered["sessions"].as_array().unwrap();
+    let cnames: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["cname"].as_str().unwrap())
+        .collect();
+    assert_eq!(cnames, ["demo-demo", "demo-demo-backstage"]);
+    let base = format!("https://api.agora.io/v1/apps/{APP_ID}/cloud_recording");
+    let started = format!("{base}/resourceid/<resourceId>/sid/<sid>/mode/mix");
+    for session in sessions {
+        let calls: Vec<(&str, &str, &str)> = session["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["at"].as_str().unwrap(),
+                    c["method"].as_str().unwrap(),
+                    c["url"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("0s", "POST", format!("{base}/acquire").as_str()),
+                (
+                    "0s",
+                    "POST",
+                    format!("{base}/resourceid/<resourceId>/mode/mix/start").as_str()
+                ),
+                ("5s", "GET", format!("{started}/query").as_str()),
+                ("15s", "POST", format!("{started}/updateLayout").as_str()),
+                ("25s", "POST", format!("{started}/update").as_str()),
+                ("40s", "POST", format!("{started}/stop").as_str()),
+            ]
+        );
+    }
+    let calls = &sessions[0]["calls"];
+    assert_eq!(
+        calls[1]["body"]["clientRequest"]["storageConfig"],
+        json!({
+            "vendor": 1,
+            "region": 0,
+            "bucket": "demo-bucket",
+            "accessKey": "***",
+            "secretKey": "***",
+            "fileNamePrefix": ["demo", "20261127"],
+        })
+    );
+    assert_eq!(
+        calls[3]["body"],
+        json!({
+            "cname": "demo-demo",
+            "uid": "527841",
+            "clientRequest": {"mixedVideoLayout": 2, "maxResolutionUid": "1001"},
+        })
+    );
+    assert_eq!(calls[2].get("body"), None, "query has no body");
+}
+
+#[test]
+fn render_refuses_an_invalid_plan_and_absent_values() {
+    let invalid = Recplan::new(["render", "tests/fixtures/plans/invalid/uid-zero.yaml"])
+        .with_secrets()
+        .run();
+    assert_eq!(invalid.code, 3, "{invalid:?}");
+    assert_eq!(invalid.stdout, "");
+
+    let absent = Recplan::new(["render", "plans/demo.yaml", "--at", "2026-11-27T09:00:00Z"])
+        .env("AGORA_APP_ID", APP_ID)
+        .env("S3_ACCESS_KEY", ACCESS_KEY)
+        .env("S3_SECRET_KEY", SECRET_KEY)
+        .run();
+    assert_eq!(absent.code, 3, "{absent:?}");
+    assert_eq!(absent.stdout, "");
+    assert!(
+        absent
+            .stderr
+            .contains("plans/demo.yaml:16:3: error: start.token: environment variable AGORA_RTC_TOKEN is not set"),
+        "{}",
+        absent.stderr
+    );
+    assert!(!absent.stderr.contains(SECRET_KEY));
+}
+
+#[test]
+fn next_prints_start_times_with_the_plans_offset() {
+    let expected =
+        "2026-11-30T09:00:00+01:00\n2026-12-01T09:00:00+01:00\n2026-12-02T09:00:00+01:00\n";
+    let args = [
+        "next",
+        "plans/weekly-standup.yaml",
+        "-n",
+        "3",
+        "--after",
+        "2026-11-27T10:00:00+01:00",
+    ];
+    let run = Recplan::new(args).with_secrets().run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, expected);
+    // `next` reads only the schedule: secrets need not be set.
+    let bare = Recplan::new(args).run();
+    assert_eq!(bare.code, 0, "{bare:?}");
+    assert_eq!(bare.stdout, expected);
+}
+
+#[test]
+fn schema_prints_json_schema_with_the_plan_keys() {
+    let run = Recplan::new(["schema"]).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    let schema: Value = serde_json::from_str(&run.stdout).expect("schema prints JSON");
+    assert_eq!(schema["type"], "object");
+    assert_eq!(schema["properties"]["channels"]["type"], "array");
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(required, ["mode", "channels", "start"]);
+}
+
+#[test]
+fn a_wrong_command_line_exits_2() {
+    let run = Recplan::new(["validate"]).run();
+    assert_eq!(run.code, 2, "{run:?}");
+    let run = Recplan::new(["next", "plans/demo.yaml", "--after", "tomorrow"]).run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("not an RFC 3339 time"),
+        "{}",
+        run.stderr
+    );
+}
