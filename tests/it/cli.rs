@@ -80,9 +80,12 @@ fn validate_accepts_the_example_plans() {
 
 #[test]
 fn validate_only_warns_about_absent_environment_values() {
-    let run = Recplan::new(["validate", "plans/demo.yaml"]).run();
+    let run = Recplan::new(["validate", "plans/weekly-standup.yaml"]).run();
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stdout, "ok: plans/demo.yaml (demo)\n");
+    assert_eq!(
+        run.stdout,
+        "ok: plans/weekly-standup.yaml (weekly-standup)\n"
+    );
     let warnings: Vec<&str> = run
         .stderr
         .lines()
@@ -92,10 +95,10 @@ fn validate_only_warns_about_absent_environment_values() {
     assert_eq!(
         warnings,
         [
-            "plans/demo.yaml:4:1: warning: app_id: environment variable AGORA_APP_ID is not set",
-            "plans/demo.yaml:16:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set",
-            "plans/demo.yaml:21:5: warning: start.storageConfig.accessKey: environment variable S3_ACCESS_KEY is not set",
-            "plans/demo.yaml:22:5: warning: start.storageConfig.secretKey: environment variable S3_SECRET_KEY is not set",
+            "plans/weekly-standup.yaml:3:1: warning: app_id: environment variable AGORA_APP_ID is not set",
+            "plans/weekly-standup.yaml:19:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set",
+            "plans/weekly-standup.yaml:24:5: warning: start.storageConfig.accessKey: environment variable S3_ACCESS_KEY is not set",
+            "plans/weekly-standup.yaml:25:5: warning: start.storageConfig.secretKey: environment variable S3_SECRET_KEY is not set",
         ]
     );
 }
@@ -305,17 +308,22 @@ fn render_refuses_an_invalid_plan_and_absent_values() {
     assert_eq!(invalid.code, 3, "{invalid:?}");
     assert_eq!(invalid.stdout, "");
 
-    let absent = Recplan::new(["render", "plans/demo.yaml", "--at", "2026-11-27T09:00:00Z"])
-        .env("AGORA_APP_ID", APP_ID)
-        .env("S3_ACCESS_KEY", ACCESS_KEY)
-        .env("S3_SECRET_KEY", SECRET_KEY)
-        .run();
+    let absent = Recplan::new([
+        "render",
+        "plans/weekly-standup.yaml",
+        "--at",
+        "2026-11-27T09:00:00+01:00",
+    ])
+    .env("AGORA_APP_ID", APP_ID)
+    .env("S3_ACCESS_KEY", ACCESS_KEY)
+    .env("S3_SECRET_KEY", SECRET_KEY)
+    .run();
     assert_eq!(absent.code, 3, "{absent:?}");
     assert_eq!(absent.stdout, "");
     assert!(
         absent
             .stderr
-            .contains("plans/demo.yaml:16:3: error: start.token: environment variable AGORA_RTC_TOKEN is not set"),
+            .contains("plans/weekly-standup.yaml:19:3: error: start.token: environment variable AGORA_RTC_TOKEN is not set"),
         "{}",
         absent.stderr
     );
