@@ -60,16 +60,22 @@ fn client(handle: &SimHandle) -> Client {
 /// A simulator and the plan's occurrence starting at `now()`, on a clock
 /// anchored there.
 async fn setup() -> (SimHandle, Occurrence, Clock) {
+    setup_plan(PLAN, now()).await
+}
+
+/// A simulator and `plan`'s occurrence starting at `now()`, on a clock
+/// that reads `clock_at` now.
+async fn setup_plan(plan: &str, clock_at: DateTime<Utc>) -> (SimHandle, Occurrence, Clock) {
     let handle = Simulator::start(SimConfig::default()).await.unwrap();
     let options = Options {
         env: env(),
         missing_env: MissingEnv::Refuse,
         now: now(),
     };
-    let plan = validate(Source::from_text("it.yaml", PLAN), &options)
+    let plan = validate(Source::from_text("it.yaml", plan), &options)
         .unwrap()
         .plan;
-    let clock = Clock::anchored(now());
+    let clock = Clock::anchored(clock_at);
     let occurrence = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
     (handle, occurrence, clock)
 }
@@ -173,5 +179,223 @@ async fn shutdown_stops_every_started_recording() {
             .filter(|r| r.path.ends_with("/stop"))
             .count(),
         2
+    );
+}
+
+/// `(method, endpoint, mode segment)` of every request the simulator saw
+/// for channel `cname`, in order.
+fn calls_for(handle: &SimHandle, cname: &str) -> Vec<(String, String, String)> {
+    let mut resource_ids = Vec::new();
+    let mut calls = Vec::new();
+    for request in handle.requests() {
+        let segments: Vec<&str> = request.path.split('/').collect();
+        let endpoint = segments.last().copied().unwrap_or_default().to_owned();
+        let mine = request.body.as_ref().is_some_and(|b| b["cname"] == cname)
+            || resource_ids
+                .iter()
+                .any(|r: &String| request.path.contains(r.as_str()));
+        if !mine {
+            continue;
+        }
+        if endpoint == "start" {
+            resource_ids.push(segments[segments.len() - 4].to_owned());
+        }
+        let mode = segments
+            .iter()
+            .position(|s| *s == "mode")
+            .map_or(String::new(), |i| segments[i + 1].to_owned());
+        calls.push((request.method.to_string(), endpoint, mode));
+    }
+    calls
+}
+
+fn call(method: &str, endpoint: &str, mode: &str) -> (String, String, String) {
+    (method.to_owned(), endpoint.to_owned(), mode.to_owned())
+}
+
+const INDIVIDUAL: &str = r#"
+mode: individual
+schedule: {duration: 5m}
+channels: [{cname: class-1, uid: "900101"}]
+start:
+  token: tok
+  storageConfig: {vendor: 1, region: 0, bucket: b, accessKey: ak, secretKey: sk}
+  recordingConfig: {channelType: 1, maxIdleTime: 600, subscribeUidGroup: 0}
+  recordingFileConfig: {avFileType: [hls]}
+steps:
+  - at: 3m
+    update:
+      streamSubscribe:
+        videoUidList: {unSubscribeVideoUids: ["2001"]}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn individual_occurrence_sends_the_exact_sequence() {
+    let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
+    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (progress, _events) = mpsc::unbounded_channel();
+    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    assert!(report.all_completed(), "{report:#?}");
+    let calls = calls_for(&handle, "class-1");
+    // acquire, start, confirming query at 5 s, routine queries every 2 min
+    // (at 2m5s; the update at 3m; 4m5s), stop at 5m.
+    assert_eq!(
+        calls,
+        [
+            call("POST", "acquire", ""),
+            call("POST", "start", "individual"),
+            call("GET", "query", "individual"),
+            call("GET", "query", "individual"),
+            call("POST", "update", "individual"),
+            call("GET", "query", "individual"),
+            call("POST", "stop", "individual"),
+        ]
+    );
+    let acquire = handle
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/acquire"))
+        .unwrap();
+    assert_eq!(
+        acquire.body.unwrap()["clientRequest"],
+        serde_json::json!({"scene": 0})
+    );
+}
+
+const WEB: &str = r#"
+mode: web
+schedule: {duration: 3m}
+channels: [{cname: dashboard, uid: "424242"}]
+start:
+  storageConfig: {vendor: 1, region: 0, bucket: b, accessKey: ak, secretKey: sk}
+  recordingFileConfig: {avFileType: [hls, mp4]}
+  extensionServiceConfig:
+    errorHandlePolicy: error_abort
+    extensionServices:
+      - serviceName: web_recorder_service
+        errorHandlePolicy: error_abort
+        serviceParam: {url: "https://example.com", audioProfile: 0, videoWidth: 1280, videoHeight: 720, maxRecordingHour: 1}
+steps:
+  - at: 1m
+    update: {webRecordingConfig: {onhold: true}}
+  - at: 1m30s
+    update: {webRecordingConfig: {onhold: false}}
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn web_occurrence_acquires_scene_1_and_pauses_and_resumes() {
+    let (handle, occurrence, clock) = setup_plan(WEB, now()).await;
+    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (progress, _events) = mpsc::unbounded_channel();
+    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    assert!(report.all_completed(), "{report:#?}");
+    assert_eq!(
+        calls_for(&handle, "dashboard"),
+        [
+            call("POST", "acquire", ""),
+            call("POST", "start", "web"),
+            call("GET", "query", "web"),
+            call("POST", "update", "web"),
+            call("POST", "update", "web"),
+            call("GET", "query", "web"),
+            call("POST", "stop", "web"),
+        ]
+    );
+    let requests = handle.requests();
+    let acquire = requests
+        .iter()
+        .find(|r| r.path.ends_with("/acquire"))
+        .unwrap();
+    assert_eq!(
+        acquire.body.as_ref().unwrap()["clientRequest"],
+        serde_json::json!({"scene": 1})
+    );
+    let updates: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/update"))
+        .map(|r| r.body.as_ref().unwrap()["clientRequest"].clone())
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            serde_json::json!({"webRecordingConfig": {"onhold": true}}),
+            serde_json::json!({"webRecordingConfig": {"onhold": false}}),
+        ]
+    );
+    let session = &report.sessions[0];
+    assert_eq!(session.uploading_status.as_deref(), Some("uploaded"));
+    assert!(
+        session
+            .files
+            .iter()
+            .any(|f| f.file_name.to_ascii_lowercase().ends_with(".mp4")),
+        "{session:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_start_runs_the_remainder_and_reports_the_steps_it_missed() {
+    // The occurrence started at 09:00; recplan starts at 09:03.
+    let late = now() + chrono::Duration::minutes(3);
+    let (handle, occurrence, clock) = setup_plan(PLAN, late).await;
+    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (progress, _events) = mpsc::unbounded_channel();
+    let started = tokio::time::Instant::now();
+    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    assert!(report.all_completed(), "{report:#?}");
+    // Stopped at the occurrence's end, 7 minutes after recplan began.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(7 * 60) && elapsed < Duration::from_secs(7 * 60 + 5),
+        "{elapsed:?}"
+    );
+    for session in &report.sessions {
+        assert_eq!(session.steps.len(), 2, "{session:?}");
+        assert_eq!(session.steps[0].outcome, "skipped: before this run began");
+        assert_eq!(session.steps[0].late_ms, None);
+        assert_eq!(session.steps[1].outcome, "ok");
+    }
+    assert_eq!(
+        handle
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/updateLayout"))
+            .count(),
+        0
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recording_that_dies_is_reported_and_its_stop_still_sent() {
+    let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
+    let (_shutdown_tx, shutdown) = watch::channel(false);
+    let (progress, mut events) = mpsc::unbounded_channel();
+    let client = client(&handle);
+    let run = tokio::spawn(async move {
+        run_occurrence(&client, &occurrence, clock, shutdown, progress).await
+    });
+    let mut sid = None;
+    while let Some(event) = events.recv().await {
+        if let Some(recording) = event.recording {
+            sid = Some(recording.sid);
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(handle.kill(&sid.unwrap()));
+    let report = run.await.unwrap();
+    let session = &report.sessions[0];
+    assert_eq!(session.outcome, Outcome::Failed, "{session:?}");
+    assert!(
+        session.errors.iter().any(|e| e.contains("gone")),
+        "{session:?}"
+    );
+    assert_eq!(
+        handle
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/stop"))
+            .count(),
+        1
     );
 }
