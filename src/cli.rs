@@ -1,6 +1,7 @@
 //! The command line: argument parsing, output, and exit codes. Each
 //! subcommand lives in its own file and calls into the library.
 
+mod export;
 mod next;
 mod render;
 mod run;
@@ -44,6 +45,7 @@ enum Command {
     Render(render::Args),
     Next(next::Args),
     Run(run::Args),
+    Export(export::Args),
     Sim(sim::Args),
     /// Prints the plan format's JSON Schema.
     ///
@@ -70,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Next(args) => next::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Schema => {
             println!(

@@ -71,6 +71,7 @@ pub struct Schedule {
     tz: Tz,
     pattern: Cron,
     kind: JobKind,
+    fields: [String; 6],
 }
 
 /// `0001-01-02T00:00:00Z`. croner searches years 1 to 4999, and a day of
@@ -100,6 +101,7 @@ impl Schedule {
             tz,
             pattern: parsed.pattern,
             kind: parsed.kind,
+            fields: parsed.fields,
         })
     }
 
@@ -111,6 +113,13 @@ impl Schedule {
     /// The cron line as written, without surrounding whitespace.
     pub fn cron(&self) -> &str {
         &self.cron
+    }
+
+    /// The line's six fields (second, minute, hour, day of month, month,
+    /// day of week) in numbers only: names replaced, `?` read as `*`, a
+    /// 5-field line's second `0`. What exporters translate.
+    pub fn fields(&self) -> &[String; 6] {
+        &self.fields
     }
 
     /// Whether the job follows the wall clock or elapsed time across DST

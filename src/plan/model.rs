@@ -95,6 +95,11 @@ impl Plan {
         &self.source.path
     }
 
+    /// The plan file as read, for shipping it elsewhere (a ConfigMap).
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
     /// A digest of the file's text, to tell which version of a plan a
     /// stored session came from.
     pub fn content_hash(&self) -> &str {

@@ -18,6 +18,7 @@ use super::error::{Field, ScheduleError};
 pub(super) struct Parsed {
     pub(super) pattern: Cron,
     pub(super) kind: JobKind,
+    pub(super) fields: [String; 6],
 }
 
 const MONTHS: [&str; 12] = [
@@ -55,6 +56,7 @@ pub(super) fn parse(line: &str) -> Result<Parsed, ScheduleError> {
     Ok(Parsed {
         pattern,
         kind: job_kind(&fields[1], &fields[2]),
+        fields,
     })
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod export;
 mod run;
 mod schedule;
 mod signals;

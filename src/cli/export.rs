@@ -1,0 +1,138 @@
+use std::path::PathBuf;
+
+use super::{exit, load_plan};
+use crate::export::{self, GeneratedFile, KubernetesOptions, SystemdOptions};
+use crate::plan::{Env, MissingEnv};
+
+/// Writes systemd timer units or Kubernetes CronJobs that run
+/// `recplan run PLAN` on each plan's schedule.
+///
+/// Without --out the files are printed, each after a `# file:` line.
+///
+/// Examples:
+///   recplan export systemd plans/standup.yaml --out /etc/systemd/system
+///   recplan export kubernetes plans/ --image registry.example.com/recplan:1 | kubectl apply -f -
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    engine: Engine,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Engine {
+    /// A .service and a .timer per plan.
+    Systemd {
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// The recplan binary the service runs; default this one.
+        #[arg(long)]
+        recplan: Option<PathBuf>,
+        /// An EnvironmentFile= with the credentials.
+        #[arg(long)]
+        environment_file: Option<PathBuf>,
+        /// Directory to write the files to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// A ConfigMap with the plan and a batch/v1 CronJob per plan.
+    Kubernetes {
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// Container image with recplan as its entrypoint.
+        #[arg(long, default_value = "recplan:latest")]
+        image: String,
+        /// Secret with AGORA_CUSTOMER_ID, AGORA_CUSTOMER_SECRET and the
+        /// plan's env values.
+        #[arg(long, default_value = "recplan-credentials")]
+        secret: String,
+        #[arg(long)]
+        namespace: Option<String>,
+        /// Directory to write the files to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(args: &Args) -> u8 {
+    let (paths, out) = match &args.engine {
+        Engine::Systemd { plans, out, .. } | Engine::Kubernetes { plans, out, .. } => (plans, out),
+    };
+    let files = match crate::plan::discover(paths) {
+        Ok(files) => files,
+        Err(error) => {
+            super::report_plan_error(&error);
+            return exit::INVALID_PLAN;
+        }
+    };
+    let env = Env::from_process();
+    let mut generated: Vec<GeneratedFile> = Vec::new();
+    for file in &files {
+        // Secrets are read where the unit runs, not here.
+        let plan = match load_plan(file, &env, MissingEnv::Warn) {
+            Ok(plan) => plan,
+            Err(code) => return code,
+        };
+        let result = match &args.engine {
+            Engine::Systemd {
+                recplan,
+                environment_file,
+                ..
+            } => {
+                let recplan = recplan
+                    .clone()
+                    .or_else(|| std::env::current_exe().ok())
+                    .unwrap_or_else(|| PathBuf::from("recplan"));
+                export::units(
+                    &plan,
+                    &SystemdOptions {
+                        recplan,
+                        environment_file: environment_file.clone(),
+                    },
+                )
+            }
+            Engine::Kubernetes {
+                image,
+                secret,
+                namespace,
+                ..
+            } => export::cron_job(
+                &plan,
+                &KubernetesOptions {
+                    image: image.clone(),
+                    secret: secret.clone(),
+                    namespace: namespace.clone(),
+                },
+            )
+            .map(|file| vec![file]),
+        };
+        match result {
+            Ok(files) => generated.extend(files),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return exit::FAILED;
+            }
+        }
+    }
+    match out {
+        Some(dir) => {
+            if let Err(error) = std::fs::create_dir_all(dir) {
+                eprintln!("error: cannot create {}: {error}", dir.display());
+                return exit::FAILED;
+            }
+            for file in &generated {
+                let path = dir.join(&file.name);
+                if let Err(error) = std::fs::write(&path, &file.contents) {
+                    eprintln!("error: cannot write {}: {error}", path.display());
+                    return exit::FAILED;
+                }
+                println!("wrote {}", path.display());
+            }
+        }
+        None => {
+            for file in &generated {
+                println!("# file: {}\n{}", file.name, file.contents);
+            }
+        }
+    }
+    exit::OK
+}
