@@ -15,6 +15,7 @@
 pub mod agora;
 pub mod cli;
 pub mod clock;
+pub mod daemon;
 pub mod export;
 pub mod plan;
 pub mod schedule;

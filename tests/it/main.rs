@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod daemon;
 mod export;
 mod run;
 mod schedule;

@@ -1,0 +1,300 @@
+//! `recplan daemon`: every plan on its schedule, unattended.
+//!
+//! One task owns the plans and the timer for the next start; each
+//! occurrence runs as its own task (the same [`run_occurrence`] as
+//! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
+//! occurrences all arrive at one `select!`, so there is one shutdown path.
+
+mod plans;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::sleep_until;
+
+pub use plans::PlanSet;
+
+use crate::agora::Client;
+use crate::clock::Clock;
+use crate::plan::raw::Overlap;
+use crate::plan::{Diagnostic, Env};
+use crate::session::{OccurrenceReport, Progress, run_occurrence};
+
+/// What the daemon is told from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Re-read the plans (SIGHUP, a changed file).
+    Reload,
+    /// Stop every started recording and exit (SIGTERM, SIGINT).
+    Shutdown,
+    /// Exit, leaving recordings running for the next start to resume.
+    Detach,
+}
+
+/// What happened, for logs, metrics and tests.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Loaded {
+        plan: String,
+        path: PathBuf,
+        next: Option<DateTime<Utc>>,
+    },
+    Invalid {
+        path: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+    Removed {
+        path: PathBuf,
+    },
+    Started {
+        plan: String,
+        start: DateTime<Utc>,
+        late: bool,
+    },
+    Skipped {
+        plan: String,
+        start: DateTime<Utc>,
+        reason: String,
+    },
+    Finished {
+        plan: String,
+        start: DateTime<Utc>,
+        completed: bool,
+    },
+}
+
+/// The identity of one occurrence: plan and scheduled start.
+type OccurrenceKey = (String, DateTime<Utc>);
+
+/// How the daemon runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    pub env: Env,
+    /// How long shutdown waits for stop calls to be answered.
+    pub stop_grace: Duration,
+}
+
+/// Runs plans until told to shut down; returns the reports of every
+/// occurrence it ran.
+pub struct Daemon {
+    options: Options,
+    client: Client,
+    clock: Clock,
+    plans: PlanSet,
+    running: JoinSet<(OccurrenceKey, OccurrenceReport)>,
+    stops: HashMap<OccurrenceKey, watch::Sender<bool>>,
+    events: mpsc::UnboundedSender<Event>,
+    progress: mpsc::UnboundedSender<Progress>,
+    reports: Vec<OccurrenceReport>,
+}
+
+impl Daemon {
+    pub fn new(
+        options: Options,
+        client: Client,
+        clock: Clock,
+        events: mpsc::UnboundedSender<Event>,
+        progress: mpsc::UnboundedSender<Progress>,
+    ) -> Daemon {
+        Daemon {
+            plans: PlanSet::default(),
+            options,
+            client,
+            clock,
+            running: JoinSet::new(),
+            stops: HashMap::new(),
+            events,
+            progress,
+            reports: Vec::new(),
+        }
+    }
+
+    /// The main loop. Returns when `control` says shutdown or detach (or
+    /// its sender is gone, which counts as shutdown).
+    pub async fn run(
+        mut self,
+        mut control: mpsc::UnboundedReceiver<Control>,
+    ) -> Vec<OccurrenceReport> {
+        self.reload();
+        self.start_missed();
+        let detach = loop {
+            let next = self
+                .plans
+                .next_start()
+                .map(|(_, at)| self.clock.instant_at(at));
+            tokio::select! {
+                message = control.recv() => match message {
+                    Some(Control::Reload) => self.reload(),
+                    Some(Control::Detach) => break true,
+                    Some(Control::Shutdown) | None => break false,
+                },
+                () = async { if let Some(at) = next { sleep_until(at).await } else { std::future::pending().await } } => {
+                    self.start_due();
+                }
+                Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
+                    self.finished(joined);
+                }
+            }
+        };
+        if detach {
+            // The tasks die with the runtime; the state store keeps what they
+            // started for the next start to resume.
+            self.running.detach_all();
+            return self.reports;
+        }
+        for stop in self.stops.values() {
+            let _ = stop.send(true);
+        }
+        let deadline = tokio::time::Instant::now() + self.options.stop_grace;
+        while !self.running.is_empty() {
+            match tokio::time::timeout_at(deadline, self.running.join_next()).await {
+                Ok(Some(joined)) => self.finished(joined),
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::error!(
+                        left = self.running.len(),
+                        "shutdown grace ran out with stops unanswered"
+                    );
+                    break;
+                }
+            }
+        }
+        self.reports
+    }
+
+    fn reload(&mut self) {
+        let now = self.clock.now();
+        for event in self
+            .plans
+            .reload(&self.options.paths, &self.options.env, now)
+        {
+            self.emit(event);
+        }
+    }
+
+    /// Occurrences that should be running now (missed while the daemon
+    /// was down, within their starting deadline): started late for the
+    /// remainder.
+    fn start_missed(&mut self) {
+        let now = self.clock.now();
+        let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
+        for (path, start) in due {
+            self.launch(&path, start, true);
+        }
+    }
+
+    fn start_due(&mut self) {
+        let now = self.clock.now();
+        while let Some((path, start)) = self.plans.next_start() {
+            if start > now {
+                break;
+            }
+            self.plans.advance(&path, start);
+            let late = now
+                .signed_duration_since(start)
+                .to_std()
+                .unwrap_or_default()
+                > Duration::from_secs(1);
+            self.launch(&path, start, late);
+        }
+    }
+
+    fn launch(&mut self, path: &PathBuf, start: DateTime<Utc>, late: bool) {
+        let Some(plan) = self.plans.get(path).cloned() else {
+            return;
+        };
+        let key: OccurrenceKey = (plan.name().to_owned(), start);
+        if self.stops.contains_key(&key) {
+            return;
+        }
+        let previous: Vec<OccurrenceKey> = self
+            .stops
+            .keys()
+            .filter(|(name, _)| name == plan.name())
+            .cloned()
+            .collect();
+        if !previous.is_empty() {
+            match plan.timing().overlap {
+                Overlap::Skip => {
+                    let reason =
+                        "the previous occurrence is still running (overlap: skip)".to_owned();
+                    self.emit(Event::Skipped {
+                        plan: key.0,
+                        start,
+                        reason,
+                    });
+                    return;
+                }
+                Overlap::StopPrevious => {
+                    for key in &previous {
+                        if let Some(stop) = self.stops.get(key) {
+                            let _ = stop.send(true);
+                        }
+                    }
+                }
+                Overlap::Allow => {}
+            }
+        }
+        let occurrence = match plan.occurrence(plan.localize(start), &self.options.env, None) {
+            Ok(occurrence) => occurrence,
+            Err(error) => {
+                self.emit(Event::Skipped {
+                    plan: key.0,
+                    start,
+                    reason: error.to_string(),
+                });
+                return;
+            }
+        };
+        let (stop, stopped) = watch::channel(false);
+        self.stops.insert(key.clone(), stop);
+        self.emit(Event::Started {
+            plan: key.0.clone(),
+            start,
+            late,
+        });
+        let (client, clock, progress) = (self.client.clone(), self.clock, self.progress.clone());
+        self.running.spawn(async move {
+            let report = run_occurrence(&client, &occurrence, clock, stopped, progress).await;
+            (key, report)
+        });
+    }
+
+    fn finished(
+        &mut self,
+        joined: Result<(OccurrenceKey, OccurrenceReport), tokio::task::JoinError>,
+    ) {
+        match joined {
+            Ok((key, report)) => {
+                self.stops.remove(&key);
+                let completed = report.all_completed();
+                self.emit(Event::Finished {
+                    plan: key.0,
+                    start: key.1,
+                    completed,
+                });
+                self.reports.push(report);
+            }
+            Err(error) => tracing::error!(%error, "an occurrence task ended abnormally"),
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        match &event {
+            Event::Invalid { path, diagnostics } => {
+                for diagnostic in diagnostics {
+                    tracing::error!(path = %path.display(), "{diagnostic}");
+                }
+            }
+            other => tracing::info!(event = ?other),
+        }
+        let _ = self.events.send(event);
+    }
+}

@@ -1,0 +1,128 @@
+//! The daemon's plans: loaded from files and directories, each with its
+//! next start. A plan that fails to load is reported and left out; the
+//! others run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::Event;
+use crate::plan::{self, Env, MissingEnv, Options, Plan};
+
+struct Entry {
+    plan: Plan,
+    next: Option<DateTime<Utc>>,
+}
+
+/// Plans by path, with their next start.
+#[derive(Default)]
+pub struct PlanSet {
+    entries: BTreeMap<PathBuf, Entry>,
+}
+
+impl PlanSet {
+    /// Re-reads every plan under `paths`. A changed plan affects future
+    /// occurrences only: its next start is computed afresh from `now`.
+    pub fn reload(&mut self, paths: &[PathBuf], env: &Env, now: DateTime<Utc>) -> Vec<Event> {
+        let mut events = Vec::new();
+        let files = files_under(paths, &mut events);
+        let options = Options {
+            env: env.clone(),
+            missing_env: MissingEnv::Refuse,
+            now,
+        };
+        let mut fresh = BTreeMap::new();
+        for file in files {
+            match plan::load(&file, &options) {
+                Ok(validated) => {
+                    let plan = validated.plan;
+                    let unchanged = self
+                        .entries
+                        .get(&file)
+                        .filter(|e| e.plan.content_hash() == plan.content_hash());
+                    let next = match unchanged {
+                        Some(entry) => entry.next,
+                        None => first_start(&plan, now),
+                    };
+                    if unchanged.is_none() {
+                        events.push(Event::Loaded {
+                            plan: plan.name().to_owned(),
+                            path: file.clone(),
+                            next,
+                        });
+                    }
+                    fresh.insert(file, Entry { plan, next });
+                }
+                Err(error) => events.push(Event::Invalid {
+                    path: file,
+                    diagnostics: error.diagnostics(),
+                }),
+            }
+        }
+        for path in self.entries.keys().filter(|p| !fresh.contains_key(*p)) {
+            events.push(Event::Removed { path: path.clone() });
+        }
+        self.entries = fresh;
+        events
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Plan> {
+        self.entries.get(path).map(|e| &e.plan)
+    }
+
+    /// The earliest next start of any plan.
+    pub fn next_start(&self) -> Option<(PathBuf, DateTime<Utc>)> {
+        self.entries
+            .iter()
+            .filter_map(|(path, entry)| entry.next.map(|next| (path.clone(), next)))
+            .min_by_key(|(_, next)| *next)
+    }
+
+    /// Moves `path`'s next start past `start`.
+    pub fn advance(&mut self, path: &Path, start: DateTime<Utc>) {
+        if let Some(entry) = self.entries.get_mut(path) {
+            entry.next = first_start(&entry.plan, start);
+        }
+    }
+
+    /// Plans with an occurrence that started before `now` and is still
+    /// within its starting deadline.
+    pub fn due(&self, now: DateTime<Utc>) -> Vec<(PathBuf, DateTime<Utc>)> {
+        self.entries
+            .iter()
+            .filter_map(|(path, entry)| {
+                let start = entry.plan.due_start(now)?.with_timezone(&Utc);
+                (start < now).then(|| (path.clone(), start))
+            })
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn first_start(plan: &Plan, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    plan.next_starts(after, 1)
+        .first()
+        .map(|start| start.with_timezone(&Utc))
+}
+
+fn files_under(paths: &[PathBuf], events: &mut Vec<Event>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        match plan::discover(std::slice::from_ref(path)) {
+            Ok(found) => files.extend(found),
+            Err(error) => events.push(Event::Invalid {
+                path: path.clone(),
+                diagnostics: error.diagnostics(),
+            }),
+        }
+    }
+    files
+}

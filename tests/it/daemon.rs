@@ -1,0 +1,285 @@
+//! The daemon on tokio's paused clock against the simulator: days of
+//! schedules across a DST change, policies, reload and shutdown.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+use recplan::clock::Clock;
+use recplan::daemon::{Control, Daemon, Event, Options};
+use recplan::plan::Env;
+use recplan::session::OccurrenceReport;
+use recplan::sim::{self, SimConfig, SimHandle, Simulator};
+use tokio::sync::mpsc;
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+}
+
+fn plan(name: &str, cron: &str, duration: &str, extra: &str) -> String {
+    format!(
+        r#"
+name: {name}
+mode: individual
+schedule:
+  cron: "{cron}"
+  timezone: Europe/Berlin
+  duration: {duration}
+{extra}
+channels: [{{cname: "{name}", uid: "4242"}}]
+start:
+  token: tok
+  storageConfig: {{vendor: 1, region: 0, bucket: b, accessKey: ak, secretKey: sk}}
+  recordingConfig: {{channelType: 0, maxIdleTime: 600, subscribeUidGroup: 0}}
+"#
+    )
+}
+
+struct Running {
+    handle: SimHandle,
+    control: mpsc::UnboundedSender<Control>,
+    events: mpsc::UnboundedReceiver<Event>,
+    daemon: tokio::task::JoinHandle<Vec<OccurrenceReport>>,
+}
+
+async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
+    let handle = Simulator::start(SimConfig {
+        rate_limit: None,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(ClientConfig {
+        base: ApiBase::parse(&handle.uri()).unwrap(),
+        app_id: sim::DEMO_APP_ID.to_owned(),
+        credentials: Credentials::new(
+            sim::DEMO_CUSTOMER_ID,
+            Secret::new(sim::DEMO_CUSTOMER_SECRET),
+        ),
+        timeout: Duration::from_secs(30),
+    })
+    .unwrap();
+    let options = Options {
+        paths: vec![dir.to_owned()],
+        env: Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID),
+        stop_grace: Duration::from_secs(60),
+    };
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let (progress, mut progress_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move { while progress_rx.recv().await.is_some() {} });
+    let daemon = Daemon::new(options, client, Clock::anchored(now), events_tx, progress);
+    let (control, control_rx) = mpsc::unbounded_channel();
+    let daemon = tokio::spawn(daemon.run(control_rx));
+    Running {
+        handle,
+        control,
+        events,
+        daemon,
+    }
+}
+
+fn drain(events: &mut mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
+    let mut all = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        all.push(event);
+    }
+    all
+}
+
+fn started(events: &[Event]) -> Vec<(String, DateTime<Utc>, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started { plan, start, late } => Some((plan.clone(), *start, *late)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn runs_every_plan_across_days_and_a_dst_change() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("morning.yaml"),
+        plan("morning", "0 9 * * *", "10m", ""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("gap.yaml"),
+        plan("gap", "30 2 * * *", "5m", ""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.yaml"),
+        "mode: composite\nchanels: []\n",
+    )
+    .unwrap();
+    let mut running = start(dir.path(), at("2026-03-28T00:00:00Z")).await;
+
+    tokio::time::sleep(Duration::from_secs(3 * 86_400)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    let reports = running.daemon.await.unwrap();
+    let events = drain(&mut running.events);
+
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Invalid { path, .. } if path.ends_with("broken.yaml"))),
+        "{events:#?}"
+    );
+    let mut starts = started(&events);
+    starts.sort_by_key(|(_, start, _)| *start);
+    let expected = [
+        ("gap", "2026-03-28T01:30:00Z"),
+        ("morning", "2026-03-28T08:00:00Z"),
+        // 02:30 does not exist on 29 March in Berlin: right after the jump.
+        ("gap", "2026-03-29T01:00:00Z"),
+        ("morning", "2026-03-29T07:00:00Z"),
+        ("gap", "2026-03-30T00:30:00Z"),
+        ("morning", "2026-03-30T07:00:00Z"),
+    ];
+    let expected: Vec<(String, DateTime<Utc>, bool)> = expected
+        .iter()
+        .map(|(p, t)| ((*p).to_owned(), at(t), false))
+        .collect();
+    assert_eq!(starts, expected);
+    assert_eq!(reports.len(), 6);
+    assert!(
+        reports.iter().all(OccurrenceReport::all_completed),
+        "{reports:#?}"
+    );
+    let starts_sent = running
+        .handle
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/start"))
+        .count();
+    assert_eq!(starts_sent, 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_missed_while_down_starts_late_within_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        plan("inside", "0 9 * * *", "30m", "  starting_deadline: 5m"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        plan("outside", "50 8 * * *", "30m", "  starting_deadline: 5m"),
+    )
+    .unwrap();
+    // 09:02 Berlin: `inside` started 2 minutes ago; `outside` 12 minutes ago.
+    let mut running = start(dir.path(), at("2026-11-27T08:02:00Z")).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    running.daemon.await.unwrap();
+    let events = drain(&mut running.events);
+    assert_eq!(
+        started(&events),
+        [("inside".to_owned(), at("2026-11-27T08:00:00Z"), true)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn overlap_skip_and_stop_previous() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every 10 minutes, 15 minutes long: each occurrence overlaps the next.
+    std::fs::write(
+        dir.path().join("skip.yaml"),
+        plan("skip", "*/10 * * * *", "15m", "  overlap: skip"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("stop.yaml"),
+        plan("stop", "*/10 * * * *", "15m", "  overlap: stop_previous"),
+    )
+    .unwrap();
+    // 10:05:30: the 10:00 occurrence is past its 5-minute starting deadline.
+    let mut running = start(dir.path(), at("2026-11-27T10:05:30Z")).await;
+    // Starts at 10:10, 10:20, 10:30 and 10:40.
+    tokio::time::sleep(Duration::from_secs(41 * 60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    let reports = running.daemon.await.unwrap();
+    let events = drain(&mut running.events);
+    let starts = started(&events);
+    let skip: Vec<_> = starts
+        .iter()
+        .filter(|(p, ..)| p == "skip")
+        .map(|(_, s, _)| *s)
+        .collect();
+    assert_eq!(
+        skip,
+        [at("2026-11-27T10:10:00Z"), at("2026-11-27T10:30:00Z")]
+    );
+    let skipped = events
+        .iter()
+        .filter(|e| matches!(e, Event::Skipped { plan, .. } if plan == "skip"))
+        .count();
+    assert_eq!(skipped, 2);
+    let stop: Vec<_> = starts
+        .iter()
+        .filter(|(p, ..)| p == "stop")
+        .map(|(_, s, _)| *s)
+        .collect();
+    assert_eq!(stop.len(), 4);
+    // Every stop_previous occurrence but the last was interrupted by its successor.
+    let interrupted = reports
+        .iter()
+        .filter(|r| r.plan == "stop")
+        .filter(|r| {
+            r.sessions
+                .iter()
+                .all(|s| s.outcome == recplan::session::Outcome::Interrupted)
+        })
+        .count();
+    assert_eq!(interrupted, 4, "three by successors, the last by shutdown");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reload_applies_changed_plans_to_future_occurrences() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.yaml");
+    std::fs::write(&file, plan("p", "0 9 * * *", "10m", "")).unwrap();
+    let mut running = start(dir.path(), at("2026-11-27T07:00:00Z")).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    std::fs::write(&file, plan("p", "30 8 * * *", "10m", "")).unwrap();
+    running.control.send(Control::Reload).unwrap();
+    tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    running.daemon.await.unwrap();
+    let events = drain(&mut running.events);
+    assert_eq!(
+        started(&events),
+        [("p".to_owned(), at("2026-11-27T07:30:00Z"), false)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_every_started_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), plan("a", "0 9 * * *", "1h", "")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), plan("b", "0 9 * * *", "1h", "")).unwrap();
+    let running = start(dir.path(), at("2026-11-27T07:59:00Z")).await;
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    let reports = running.daemon.await.unwrap();
+    assert_eq!(reports.len(), 2);
+    let requests = running.handle.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/start"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/stop"))
+            .count(),
+        2
+    );
+}
