@@ -1,6 +1,8 @@
 //! The command line: argument parsing, output, and exit codes. Each
 //! subcommand lives in its own file and calls into the library.
 
+mod connect;
+mod daemon;
 mod export;
 mod next;
 mod render;
@@ -45,6 +47,7 @@ enum Command {
     Render(render::Args),
     Next(next::Args),
     Run(run::Args),
+    Daemon(daemon::Args),
     Export(export::Args),
     Sim(sim::Args),
     /// Prints the plan format's JSON Schema.
@@ -66,12 +69,17 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_tracing();
+    // The daemon logs its work; one-shot commands only problems.
+    match &cli.command {
+        Command::Daemon(args) => init_tracing("info", args.log_format == daemon::LogFormat::Json),
+        _ => init_tracing("warn", false),
+    }
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Render(args) => render::run(&args),
         Command::Next(args) => next::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Daemon(args) => daemon::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Schema => {
@@ -85,13 +93,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn init_tracing() {
+/// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`).
+fn init_tracing(level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECPLAN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Parses a TIME argument: RFC 3339 with an offset.

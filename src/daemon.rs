@@ -5,6 +5,7 @@
 //! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
 //! occurrences all arrive at one `select!`, so there is one shutdown path.
 
+pub mod notify;
 mod plans;
 
 use std::collections::HashMap;
@@ -206,7 +207,7 @@ impl Daemon {
         }
     }
 
-    fn launch(&mut self, path: &PathBuf, start: DateTime<Utc>, late: bool) {
+    fn launch(&mut self, path: &std::path::Path, start: DateTime<Utc>, late: bool) {
         let Some(plan) = self.plans.get(path).cloned() else {
             return;
         };

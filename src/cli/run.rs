@@ -5,12 +5,12 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Utc};
 use tokio::sync::{mpsc, watch};
 
+use super::connect::{self, Signal, Signals};
 use super::{exit, load_plan, parse_time};
-use crate::agora::{ApiBase, Client, ClientConfig, Credentials, Recording, Secret};
+use crate::agora::Recording;
 use crate::clock::Clock;
 use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
 use crate::session::{OccurrenceReport, Outcome, Phase, Progress, run_occurrence};
-use crate::sim::{self, SimConfig, SimHandle, Simulator};
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
 /// at their offsets, monitoring, stop.
@@ -60,16 +60,10 @@ pub fn run(args: &Args) -> u8 {
 async fn run_async(args: &Args) -> u8 {
     let mut env = Env::from_process();
     let simulator = if args.sim {
-        match Simulator::start(SimConfig::default()).await {
-            Ok(handle) => {
-                eprintln!("simulator listening on {}", handle.uri());
-                if env.get("AGORA_APP_ID").is_none() {
-                    env = env.with("AGORA_APP_ID", sim::DEMO_APP_ID);
-                }
-                Some(handle)
-            }
-            Err(error) => {
-                eprintln!("error: cannot start the simulator: {error}");
+        match connect::simulator(&mut env).await {
+            Ok(handle) => Some(handle),
+            Err(message) => {
+                eprintln!("error: {message}");
                 return exit::FAILED;
             }
         }
@@ -100,7 +94,12 @@ async fn run_async(args: &Args) -> u8 {
         );
         return exit::FAILED;
     }
-    let client = match client(&env, simulator.as_ref(), &occurrence) {
+    let app_id = occurrence
+        .sessions
+        .first()
+        .map(|s| s.app_id.clone())
+        .unwrap_or_default();
+    let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {
         Ok(client) => client,
         Err(message) => {
             eprintln!("error: {message}");
@@ -175,36 +174,6 @@ fn choose_start(
     }
 }
 
-fn client(
-    env: &Env,
-    simulator: Option<&SimHandle>,
-    occurrence: &crate::plan::Occurrence,
-) -> Result<Client, String> {
-    let app_id = occurrence
-        .sessions
-        .first()
-        .map(|s| s.app_id.clone())
-        .unwrap_or_default();
-    let config = match simulator {
-        Some(handle) => ClientConfig {
-            base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
-            app_id,
-            credentials: Credentials::new(
-                sim::DEMO_CUSTOMER_ID,
-                Secret::new(sim::DEMO_CUSTOMER_SECRET),
-            ),
-            timeout: ClientConfig::DEFAULT_TIMEOUT,
-        },
-        None => ClientConfig::from_env(|name| {
-            env.get(name)
-                .map(str::to_owned)
-                .or_else(|| (name == "AGORA_APP_ID").then(|| app_id.clone()))
-        })
-        .map_err(|e| e.to_string())?,
-    };
-    Client::new(config).map_err(|e| e.to_string())
-}
-
 /// Recordings started and not yet stopped, by channel and uid: what a
 /// forced exit must name.
 #[derive(Clone, Default)]
@@ -256,14 +225,13 @@ async fn print_progress(
 /// First Ctrl-C or SIGTERM: stop every started recording. Second: exit at
 /// once, naming what was left running.
 async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
-    if wait_for_signal().await.is_err() {
+    let Ok(mut signals) = Signals::new() else {
         return;
-    }
+    };
+    while signals.next().await != Signal::Stop {}
     eprintln!("stopping every started recording (press Ctrl-C again to exit at once)");
     let _ = shutdown.send(true);
-    if wait_for_signal().await.is_err() {
-        return;
-    }
+    while signals.next().await != Signal::Stop {}
     let left = live.snapshot();
     if left.is_empty() {
         eprintln!("exiting; no recording was left running");
@@ -284,22 +252,6 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
         }
     }
     std::process::exit(i32::from(exit::FAILED));
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }
 
 fn print_report(report: &OccurrenceReport, json: bool) {

@@ -1,0 +1,95 @@
+//! What `run` and `daemon` share: the API client (Agora or the built-in
+//! simulator) and the signals that stop them.
+
+use crate::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+use crate::plan::Env;
+use crate::sim::{self, SimConfig, SimHandle, Simulator};
+
+/// Starts the in-process simulator and makes its App ID the default, for
+/// `--sim`.
+pub async fn simulator(env: &mut Env) -> Result<SimHandle, String> {
+    let handle = Simulator::start(SimConfig::default())
+        .await
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    eprintln!("simulator listening on {}", handle.uri());
+    if env.get("AGORA_APP_ID").is_none() {
+        *env = env.clone().with("AGORA_APP_ID", sim::DEMO_APP_ID);
+    }
+    Ok(handle)
+}
+
+/// A client for the simulator, or for Agora from the environment.
+/// `app_id` stands in for an unset `AGORA_APP_ID` (plans may carry their
+/// own).
+pub fn api_client(
+    env: &Env,
+    simulator: Option<&SimHandle>,
+    app_id: &str,
+) -> Result<Client, String> {
+    let config = match simulator {
+        Some(handle) => ClientConfig {
+            base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
+            app_id: app_id.to_owned(),
+            credentials: Credentials::new(
+                sim::DEMO_CUSTOMER_ID,
+                Secret::new(sim::DEMO_CUSTOMER_SECRET),
+            ),
+            timeout: ClientConfig::DEFAULT_TIMEOUT,
+        },
+        None => ClientConfig::from_env(|name| {
+            env.get(name)
+                .map(str::to_owned)
+                .or_else(|| (name == "AGORA_APP_ID").then(|| app_id.to_owned()))
+        })
+        .map_err(|e| e.to_string())?,
+    };
+    Client::new(config).map_err(|e| e.to_string())
+}
+
+/// A signal that asks recplan to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C or SIGTERM.
+    Stop,
+    /// SIGHUP.
+    Reload,
+}
+
+/// Delivers signals as they come.
+pub struct Signals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                terminate: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    pub async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = self.terminate.recv() => Signal::Stop,
+                _ = self.hangup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
+        }
+    }
+}

@@ -1,0 +1,170 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::connect::{self, Signal, Signals};
+use super::exit;
+use crate::clock::Clock;
+use crate::daemon::notify::Notifier;
+use crate::daemon::{Control, Daemon, Options};
+use crate::plan::{Env, parse_duration};
+
+/// Runs every plan on its schedule until SIGTERM or SIGINT, then stops
+/// what it started.
+///
+/// SIGHUP, or a change to a plan file, reloads the plans: a changed plan
+/// affects future occurrences only. A plan that fails to load is reported
+/// and skipped; the others run. Under systemd (`Type=notify`) it reports
+/// readiness and feeds the watchdog.
+///
+/// Example: recplan daemon /etc/recplan/plans
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Plan files, or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// On SIGTERM, leave recordings running and recorded for the next
+    /// start to resume, instead of stopping them.
+    #[arg(long)]
+    detach: bool,
+    /// How long shutdown waits for stop calls to be answered.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    stop_grace: Duration,
+    /// Log as JSON lines (for journald and log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Run against the built-in simulator instead of Agora.
+    #[arg(long)]
+    sim: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return exit::FAILED;
+        }
+    };
+    runtime.block_on(run_async(args))
+}
+
+async fn run_async(args: &Args) -> u8 {
+    let mut env = Env::from_process();
+    let simulator = if args.sim {
+        match connect::simulator(&mut env).await {
+            Ok(handle) => Some(handle),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return exit::FAILED;
+            }
+        }
+    } else {
+        None
+    };
+    let app_id = env.get("AGORA_APP_ID").unwrap_or_default().to_owned();
+    let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {
+        Ok(client) => client,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
+    let options = Options {
+        paths: args.paths.clone(),
+        env: env.clone(),
+        stop_grace: args.stop_grace,
+    };
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    let (progress, mut progress_rx) = mpsc::unbounded_channel();
+    let daemon = Daemon::new(options, client, Clock::system(), events, progress);
+    let (control, control_rx) = mpsc::unbounded_channel();
+
+    tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
+    tokio::spawn(async move {
+        while let Some(event) = progress_rx.recv().await {
+            tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);
+        }
+    });
+    let _watcher = watch_files(&args.paths, control.clone());
+    let notifier = Notifier::from_env(|name| env.get(name).map(str::to_owned));
+    if let Some(interval) = Notifier::watchdog_interval(|name| env.get(name).map(str::to_owned)) {
+        let watchdog = Notifier::from_env(|name| env.get(name).map(str::to_owned));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            // A missed tick is not worth two pings.
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                ticks.tick().await;
+                watchdog.notify("WATCHDOG=1");
+            }
+        });
+    }
+    let detach = args.detach;
+    let signal_control = control.clone();
+    tokio::spawn(async move {
+        let Ok(mut signals) = Signals::new() else {
+            return;
+        };
+        loop {
+            let message = match signals.next().await {
+                Signal::Reload => Control::Reload,
+                Signal::Stop if detach => Control::Detach,
+                Signal::Stop => Control::Shutdown,
+            };
+            if signal_control.send(message).is_err() {
+                return;
+            }
+        }
+    });
+    notifier.notify("READY=1");
+    let reports = daemon.run(control_rx).await;
+    notifier.notify("STOPPING=1");
+    let failed = reports.iter().filter(|r| !r.all_completed()).count();
+    tracing::info!(occurrences = reports.len(), failed, "daemon stopped");
+    exit::OK
+}
+
+/// Reloads when a plan file changes, after changes settle for half a
+/// second (editors write files in several steps).
+fn watch_files(
+    paths: &[PathBuf],
+    control: mpsc::UnboundedSender<Control>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+    let (notify_change, mut changes) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = notify_change.send(());
+        }
+    })
+    .map_err(|error| tracing::warn!(%error, "cannot watch plan files; reload with SIGHUP"))
+    .ok()?;
+    for path in paths {
+        if let Err(error) = watcher.watch(path, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(path = %path.display(), %error, "cannot watch; reload with SIGHUP");
+        }
+    }
+    tokio::spawn(async move {
+        while changes.recv().await.is_some() {
+            // Debounce: wait until no change has come for 500 ms.
+            while let Ok(Some(())) =
+                tokio::time::timeout(Duration::from_millis(500), changes.recv()).await
+            {}
+            if control.send(Control::Reload).is_err() {
+                return;
+            }
+        }
+    });
+    Some(watcher)
+}
