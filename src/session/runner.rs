@@ -47,6 +47,8 @@ pub struct Progress {
     pub message: String,
     /// The recording once started: what must be stopped if recplan exits.
     pub recording: Option<Recording>,
+    /// The step just sent, with its lateness.
+    pub step: Option<StepReport>,
 }
 
 /// How one step went.
@@ -264,11 +266,9 @@ impl Session {
                     late_ms: Some(u64::try_from(late.as_millis()).unwrap_or(u64::MAX)),
                     outcome,
                 });
-                self.emit(
-                    Phase::Recording,
-                    &Self::next_note(pending.peek().copied()),
-                    Some(recording),
-                );
+                let note = Self::next_note(pending.peek().copied());
+                let step = self.report.steps.last().cloned();
+                self.send_progress(Phase::Recording, &note, Some(recording), step);
                 continue;
             }
             if now >= next_query {
@@ -406,12 +406,17 @@ impl Session {
     }
 
     fn emit(&self, phase: Phase, message: &str, recording: Option<&Recording>) {
+        self.send_progress(phase, message, recording, None);
+    }
+
+    fn send_progress(&self, phase: Phase, message: &str, recording: Option<&Recording>, step: Option<StepReport>) {
         let _ = self.progress.send(Progress {
             cname: self.spec.cname.clone(),
             uid: self.spec.uid.clone(),
             phase,
             message: message.to_owned(),
             recording: recording.cloned(),
+            step,
         });
     }
 }
