@@ -6,5 +6,6 @@ mod run;
 mod schedule;
 mod signals;
 mod sim;
+mod store;
 mod support;
 mod validate;
