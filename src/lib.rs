@@ -21,3 +21,4 @@ pub mod plan;
 pub mod schedule;
 pub mod session;
 pub mod sim;
+pub mod store;

@@ -8,5 +8,6 @@ mod run;
 mod schedule;
 mod signals;
 mod sim;
+mod store;
 mod support;
 mod validate;

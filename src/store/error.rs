@@ -1,0 +1,81 @@
+//! What can go wrong with the state store. In the daemon every one of these
+//! is critical: a runner that cannot write down a `sid` must not start
+//! recordings it may later be unable to stop.
+
+use std::path::PathBuf;
+
+use super::{Phase, SessionId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory or a file in it could not be created or
+    /// restricted to its owner.
+    #[error("state directory {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// No state directory could be derived from the environment.
+    #[error(
+        "no state directory: set RECPLAN_STATE_DIR (or XDG_STATE_HOME or HOME) to an absolute path"
+    )]
+    NoStateDir,
+
+    /// SQLite refused the file: locked beyond the busy timeout, not a
+    /// database, unreadable.
+    #[error("cannot open the state database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// A schema migration failed; the database is left at `from`.
+    #[error("cannot migrate the state database from schema {from} to {to}: {source}")]
+    Migrate {
+        from: u32,
+        to: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The database was written by a newer recplan. Opening it anyway could
+    /// misread sessions that still have recordings running.
+    #[error(
+        "the state database has schema {found}, newer than this recplan understands ({supported}); \
+         use the recplan that wrote it, or a newer one"
+    )]
+    TooNew { found: u32, supported: u32 },
+
+    /// The file is a SQLite database, but not recplan's.
+    #[error("{} is not a recplan state database (application_id {found:#x})", path.display())]
+    Foreign { path: PathBuf, found: i32 },
+
+    /// A stored value does not parse: the file was edited or damaged.
+    #[error("the state database is corrupt: {what}")]
+    Corrupt { what: String },
+
+    #[error("no session {0} in the state database")]
+    NotFound(SessionId),
+
+    /// A transition that does not follow from the session's state: a bug in
+    /// the caller, refused so that the stored truth stays consistent.
+    #[error("session {id} is {phase}: cannot record {transition} ({why})")]
+    Transition {
+        id: SessionId,
+        phase: Phase,
+        transition: &'static str,
+        why: &'static str,
+    },
+
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { what: what.into() }
+    }
+}

@@ -1,0 +1,122 @@
+//! The state store: schema and files, the transition rules, what recovery
+//! is shown, and durability across a killed process.
+
+mod durability;
+mod files;
+mod lifecycle;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use recplan::agora::{Mode, Recording};
+use recplan::store::{Begin, NewSession, SessionId, Store, StoredSession, Transition};
+
+/// 2026-11-27T09:00:00Z plus `minutes`: every test's clock.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+        .unwrap()
+        .to_utc()
+        + TimeDelta::minutes(minutes)
+}
+
+/// The session of `plan`'s channel `cname` in the occurrence starting
+/// `start` minutes after [`at`]`(0)`, with two steps.
+pub fn new_session(plan: &str, cname: &str, start: i64) -> NewSession {
+    NewSession {
+        plan: plan.to_owned(),
+        plan_path: format!("plans/{plan}.yaml").into(),
+        plan_hash: "sha256:0f1e2d".to_owned(),
+        mode: Mode::Composite,
+        app_id: "0123456789abcdef0123456789abcdef".to_owned(),
+        cname: cname.to_owned(),
+        uid: "527841".to_owned(),
+        backup_uid: Some("527842".to_owned()),
+        scheduled_start: at(start),
+        scheduled_end: at(start + 30),
+        step_count: 2,
+    }
+}
+
+/// Identifiers as Agora would hand them out, distinct per channel.
+pub fn resource_of(new: &NewSession) -> String {
+    format!("resource-{}-{}", new.cname, new.uid)
+}
+
+pub fn recording_of(new: &NewSession, uid: &str, sid: &str) -> Recording {
+    Recording {
+        mode: new.mode,
+        resource_id: format!("resource-{}-{uid}", new.cname),
+        sid: sid.to_owned(),
+        cname: new.cname.clone(),
+        uid: uid.to_owned(),
+    }
+}
+
+/// A whole session that goes to plan, each transition in order.
+pub fn script(new: &NewSession) -> Vec<Transition> {
+    vec![
+        Transition::AcquireIntent {
+            uid: new.uid.clone(),
+        },
+        Transition::Acquired {
+            resource_id: resource_of(new),
+        },
+        Transition::StartIntent {
+            resource_id: resource_of(new),
+            uid: new.uid.clone(),
+        },
+        Transition::Started {
+            recording: recording_of(new, &new.uid, &format!("sid-{}", new.cname)),
+        },
+        Transition::StepIntent { index: 0 },
+        Transition::StepDone {
+            index: 0,
+            outcome: "ok".to_owned(),
+            late_ms: Some(12),
+        },
+        Transition::StopIntent,
+        Transition::Stopped {
+            files: vec![format!("{}.m3u8", new.cname)],
+            uploading_status: Some("uploaded".to_owned()),
+        },
+    ]
+}
+
+/// Begins `new`, which must be new, and records `transitions` a minute
+/// apart.
+pub fn run(store: &Store, new: &NewSession, transitions: &[Transition]) -> StoredSession {
+    let Begin::Created(id) = store.begin(new, at(0)).unwrap() else {
+        panic!("{} was begun before", new.cname);
+    };
+    record_all(store, id, transitions)
+}
+
+pub fn record_all(store: &Store, id: SessionId, transitions: &[Transition]) -> StoredSession {
+    let mut session = store.get(id).unwrap().expect("the session exists");
+    for (minute, transition) in (1..).zip(transitions) {
+        session = store
+            .record(id, at(minute), transition)
+            .unwrap_or_else(|error| panic!("{}: {error}", transition.kind()));
+    }
+    session
+}
+
+#[tokio::test]
+async fn async_callers_use_the_store_directly_or_on_the_blocking_pool() {
+    let store = Store::open_in_memory().unwrap();
+    let direct = new_session("standup", "direct", 0);
+    let blocking = new_session("standup", "blocking", 0);
+    let from_task = {
+        let store = store.clone();
+        tokio::spawn(async move { run(&store, &direct, &script(&direct)).id })
+    };
+    let from_pool = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || run(&store, &blocking, &script(&blocking)).id)
+    };
+    let ids = [from_task.await.unwrap(), from_pool.await.unwrap()];
+    for id in ids {
+        assert_eq!(
+            store.get(id).unwrap().unwrap().phase,
+            recplan::store::Phase::Stopped
+        );
+    }
+}
