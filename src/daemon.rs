@@ -20,11 +20,9 @@ use tokio::time::sleep_until;
 
 pub use plans::PlanSet;
 
-use crate::agora::Client;
-use crate::clock::Clock;
+use crate::plan::Diagnostic;
 use crate::plan::raw::Overlap;
-use crate::plan::{Diagnostic, Env};
-use crate::session::{OccurrenceReport, Progress, run_occurrence};
+use crate::session::{Context, OccurrenceReport, recover, run_occurrence};
 
 /// What the daemon is told from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +75,6 @@ type OccurrenceKey = (String, DateTime<Utc>);
 #[derive(Clone, Debug)]
 pub struct Options {
     pub paths: Vec<PathBuf>,
-    pub env: Env,
     /// How long shutdown waits for stop calls to be answered.
     pub stop_grace: Duration,
 }
@@ -86,33 +83,23 @@ pub struct Options {
 /// occurrence it ran.
 pub struct Daemon {
     options: Options,
-    client: Client,
-    clock: Clock,
+    context: Context,
     plans: PlanSet,
     running: JoinSet<(OccurrenceKey, OccurrenceReport)>,
     stops: HashMap<OccurrenceKey, watch::Sender<bool>>,
     events: mpsc::UnboundedSender<Event>,
-    progress: mpsc::UnboundedSender<Progress>,
     reports: Vec<OccurrenceReport>,
 }
 
 impl Daemon {
-    pub fn new(
-        options: Options,
-        client: Client,
-        clock: Clock,
-        events: mpsc::UnboundedSender<Event>,
-        progress: mpsc::UnboundedSender<Progress>,
-    ) -> Daemon {
+    pub fn new(options: Options, context: Context, events: mpsc::UnboundedSender<Event>) -> Daemon {
         Daemon {
             plans: PlanSet::default(),
             options,
-            client,
-            clock,
+            context,
             running: JoinSet::new(),
             stops: HashMap::new(),
             events,
-            progress,
             reports: Vec::new(),
         }
     }
@@ -124,12 +111,17 @@ impl Daemon {
         mut control: mpsc::UnboundedReceiver<Control>,
     ) -> Vec<OccurrenceReport> {
         self.reload();
+        // Sessions a previous process left are resumed beside new ones;
+        // leases keep the two from driving the same session.
+        let (recovery_stop, recovery_stopped) = watch::channel(false);
+        let context = self.context.clone();
+        let recovery = tokio::spawn(async move { recover(&context, recovery_stopped).await });
         self.start_missed();
         let detach = loop {
             let next = self
                 .plans
                 .next_start()
-                .map(|(_, at)| self.clock.instant_at(at));
+                .map(|(_, at)| self.context.clock.instant_at(at));
             tokio::select! {
                 message = control.recv() => match message {
                     Some(Control::Reload) => self.reload(),
@@ -150,6 +142,7 @@ impl Daemon {
             self.running.detach_all();
             return self.reports;
         }
+        let _ = recovery_stop.send(true);
         for stop in self.stops.values() {
             let _ = stop.send(true);
         }
@@ -167,14 +160,23 @@ impl Daemon {
                 }
             }
         }
+        match tokio::time::timeout_at(deadline, recovery).await {
+            Ok(Ok(recovered)) if !recovered.is_empty() => {
+                tracing::info!(sessions = recovered.len(), "recovered sessions ended");
+            }
+            Ok(_) => {}
+            Err(_) => {
+                tracing::error!("shutdown grace ran out while recovered sessions were stopping");
+            }
+        }
         self.reports
     }
 
     fn reload(&mut self) {
-        let now = self.clock.now();
+        let now = self.context.clock.now();
         for event in self
             .plans
-            .reload(&self.options.paths, &self.options.env, now)
+            .reload(&self.options.paths, &self.context.env, now)
         {
             self.emit(event);
         }
@@ -184,7 +186,7 @@ impl Daemon {
     /// was down, within their starting deadline): started late for the
     /// remainder.
     fn start_missed(&mut self) {
-        let now = self.clock.now();
+        let now = self.context.clock.now();
         let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
         for (path, start) in due {
             self.launch(&path, start, true);
@@ -192,7 +194,7 @@ impl Daemon {
     }
 
     fn start_due(&mut self) {
-        let now = self.clock.now();
+        let now = self.context.clock.now();
         while let Some((path, start)) = self.plans.next_start() {
             if start > now {
                 break;
@@ -243,7 +245,7 @@ impl Daemon {
                 Overlap::Allow => {}
             }
         }
-        let occurrence = match plan.occurrence(plan.localize(start), &self.options.env, None) {
+        let occurrence = match plan.occurrence(plan.localize(start), &self.context.env, None) {
             Ok(occurrence) => occurrence,
             Err(error) => {
                 self.emit(Event::Skipped {
@@ -261,9 +263,9 @@ impl Daemon {
             start,
             late,
         });
-        let (client, clock, progress) = (self.client.clone(), self.clock, self.progress.clone());
+        let context = self.context.clone();
         self.running.spawn(async move {
-            let report = run_occurrence(&client, &occurrence, clock, stopped, progress).await;
+            let report = run_occurrence(&context, &occurrence, stopped).await;
             (key, report)
         });
     }

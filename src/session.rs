@@ -1,22 +1,40 @@
-//! One recording of one channel for one occurrence: its timeline of calls
-//! and the runner that sees it through, and [`run_occurrence`], which runs
-//! every channel of an occurrence at once.
+//! Sessions: one recording of one channel for one occurrence. The
+//! timeline of its calls, the runner that sees it through and writes each
+//! step to the state store, [`run_occurrence`] for every channel of an
+//! occurrence at once, and [`recover`] for sessions a dead process left.
 
+mod journal;
+mod recovery;
+mod report;
 mod runner;
+mod starting;
 mod timeline;
-
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-pub use runner::{Outcome, Phase, Progress, Session, SessionReport, StepReport, Window};
+pub use journal::Journal;
+pub use recovery::recover;
+pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
+pub use runner::{Session, Window};
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
 use crate::agora::Client;
 use crate::clock::Clock;
-use crate::plan::Occurrence;
+use crate::plan::{Env, Occurrence};
+use crate::store::{Begin, NewSession, Store};
+
+/// What every session of a process shares.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub client: Client,
+    pub store: Store,
+    pub clock: Clock,
+    /// The environment plans are rendered with again on recovery.
+    pub env: Env,
+    pub progress: mpsc::UnboundedSender<Progress>,
+}
 
 /// What `run` reports for one occurrence.
 #[derive(Clone, Debug, Serialize)]
@@ -28,35 +46,94 @@ pub struct OccurrenceReport {
 }
 
 impl OccurrenceReport {
+    /// Whether every session did what the plan asked.
     pub fn all_completed(&self) -> bool {
-        self.sessions
-            .iter()
-            .all(|s| s.outcome == Outcome::Completed)
+        self.sessions.iter().all(SessionReport::succeeded)
     }
 }
 
 /// Runs every session of `occurrence` concurrently, one task each, and
-/// waits for all. Setting `shutdown` to true stops every started recording.
+/// waits for all. Setting `shutdown` to true stops every started
+/// recording. A session the store already knows is not started twice: it
+/// is resumed if its runner died, and skipped if it is over or another
+/// live process drives it.
 pub async fn run_occurrence(
-    client: &Client,
+    context: &Context,
     occurrence: &Occurrence,
-    clock: Clock,
     shutdown: watch::Receiver<bool>,
-    progress: mpsc::UnboundedSender<Progress>,
 ) -> OccurrenceReport {
-    let start = clock.instant_at(occurrence.start.to_utc());
+    let start = context.clock.instant_at(occurrence.start.to_utc());
     let window = Window {
         start,
         end: start + occurrence.duration,
     };
     let mut tasks = JoinSet::new();
     for (index, spec) in occurrence.sessions.iter().enumerate() {
+        let new = NewSession::of(occurrence, spec, &occurrence.plan_hash);
+        let skipped = |reason: String| {
+            let mut report = SessionReport::new(&spec.cname, &spec.uid);
+            report.outcome = Outcome::Skipped;
+            report.errors.push(reason);
+            report
+        };
+        let (id, earlier) = match context.store.begin(&new, context.clock.now()) {
+            Ok(Begin::Created(id)) => (id, None),
+            Ok(Begin::AlreadyExists(id, _)) => match context.store.get(id) {
+                Ok(Some(stored)) if stored.is_active() => (id, Some(stored)),
+                Ok(Some(stored)) => {
+                    let reason = format!("already ran (session {id}, {})", stored.phase.as_str());
+                    tasks.spawn(std::future::ready((index, skipped(reason))));
+                    continue;
+                }
+                Ok(None) => {
+                    tasks.spawn(std::future::ready((
+                        index,
+                        skipped(format!("session {id} vanished from the store")),
+                    )));
+                    continue;
+                }
+                Err(error) => {
+                    tasks.spawn(std::future::ready((index, store_failed(spec, &error))));
+                    continue;
+                }
+            },
+            Err(error) => {
+                // Without the store a started recording could be forgotten:
+                // nothing is started.
+                tasks.spawn(std::future::ready((index, store_failed(spec, &error))));
+                continue;
+            }
+        };
+        let lease = match context.store.lease(id) {
+            Ok(Some(lease)) => lease,
+            Ok(None) => {
+                tasks.spawn(std::future::ready((
+                    index,
+                    skipped(format!("session {id} is driven by another process")),
+                )));
+                continue;
+            }
+            Err(error) => {
+                tasks.spawn(std::future::ready((index, store_failed(spec, &error))));
+                continue;
+            }
+        };
+        if let Some(stored) = earlier {
+            // Begun by a runner that died: pick it up where it stood.
+            let session = recovery::resumed_session(context, &stored, lease, shutdown.clone());
+            tasks.spawn(async move { (index, session.resume(stored).await) });
+            continue;
+        }
+        let journal = Journal::new(context.store.clone(), id, context.clock);
+        let client = context.client.with_app_id(&spec.app_id);
         let session = Session::new(
-            client.with_app_id(&spec.app_id),
+            client,
+            journal,
+            lease,
             spec.clone(),
             window,
             shutdown.clone(),
-            progress.clone(),
+            context.progress.clone(),
         );
         tasks.spawn(async move { (index, session.run().await) });
     }
@@ -76,10 +153,11 @@ pub async fn run_occurrence(
     }
 }
 
-/// The time left in an occurrence at `now`, if any.
-pub fn remaining(occurrence: &Occurrence, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    (occurrence.end().to_utc() - now)
-        .to_std()
-        .ok()
-        .filter(|d| !d.is_zero())
+fn store_failed(
+    spec: &crate::plan::SessionSpec,
+    error: &crate::store::StoreError,
+) -> SessionReport {
+    let mut report = SessionReport::new(&spec.cname, &spec.uid);
+    report.errors.push(format!("state store: {error}"));
+    report
 }

@@ -11,6 +11,7 @@
 
 mod error;
 mod files;
+mod lease;
 mod model;
 mod row;
 mod schema;
@@ -25,6 +26,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 pub use error::StoreError;
 pub use files::{DB_FILE, default_dir};
+pub use lease::Lease;
 pub use model::{Begin, Event, NewSession, OccurrenceKey, Phase, SessionId, StoredSession};
 pub use schema::SCHEMA_VERSION;
 pub use transition::Transition;
@@ -200,6 +202,13 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(next)
+    }
+
+    /// Takes the right to drive session `id`: `None` while another live
+    /// process holds it. Released when the [`Lease`] is dropped or its
+    /// process dies.
+    pub fn lease(&self, id: SessionId) -> Result<Option<Lease>, StoreError> {
+        lease::take(self.path.as_deref().and_then(Path::parent), id)
     }
 
     pub fn get(&self, id: SessionId) -> Result<Option<StoredSession>, StoreError> {

@@ -93,3 +93,21 @@ impl Signals {
         }
     }
 }
+
+/// The state store: in `state_dir` (`--state-dir`, `$RECPLAN_STATE_DIR`),
+/// else the default state directory. With the in-process simulator, whose
+/// recordings end with the process, it lives in memory unless a directory
+/// is given.
+pub fn store(
+    state_dir: Option<&std::path::Path>,
+    simulated: bool,
+) -> Result<crate::store::Store, String> {
+    use crate::store::Store;
+    let opened = match state_dir {
+        Some(dir) => Store::open(dir),
+        None if simulated => Store::open_in_memory(),
+        None => crate::store::default_dir(|name| std::env::var_os(name))
+            .and_then(|dir| Store::open(&dir)),
+    };
+    opened.map_err(|e| format!("state store: {e}"))
+}

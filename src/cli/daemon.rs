@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::daemon::notify::Notifier;
 use crate::daemon::{Control, Daemon, Options};
 use crate::plan::{Env, parse_duration};
+use crate::session::Context;
 
 /// Runs every plan on its schedule until SIGTERM or SIGINT, then stops
 /// what it started.
@@ -34,6 +35,9 @@ pub struct Args {
     /// Log as JSON lines (for journald and log shippers).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
+    #[arg(long, env = "RECPLAN_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Run against the built-in simulator instead of Agora.
     #[arg(long)]
     sim: bool,
@@ -80,14 +84,27 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
+    let store = match connect::store(args.state_dir.as_deref(), args.sim) {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
     let options = Options {
         paths: args.paths.clone(),
-        env: env.clone(),
         stop_grace: args.stop_grace,
     };
     let (events, mut events_rx) = mpsc::unbounded_channel();
     let (progress, mut progress_rx) = mpsc::unbounded_channel();
-    let daemon = Daemon::new(options, client, Clock::system(), events, progress);
+    let context = Context {
+        client,
+        store,
+        clock: Clock::system(),
+        env: env.clone(),
+        progress,
+    };
+    let daemon = Daemon::new(options, context, events);
     let (control, control_rx) = mpsc::unbounded_channel();
 
     tokio::spawn(async move { while events_rx.recv().await.is_some() {} });

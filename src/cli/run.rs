@@ -10,7 +10,9 @@ use super::{exit, load_plan, parse_time};
 use crate::agora::Recording;
 use crate::clock::Clock;
 use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
-use crate::session::{OccurrenceReport, Outcome, Phase, Progress, run_occurrence};
+use crate::session::{
+    Context, OccurrenceReport, Outcome, Phase, Progress, recover, run_occurrence,
+};
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
 /// at their offsets, monitoring, stop.
@@ -37,6 +39,9 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
+    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
+    #[arg(long, env = "RECPLAN_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// Run against the built-in simulator, started in-process with demo
     /// credentials, instead of Agora.
     #[arg(long)]
@@ -106,22 +111,41 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
+    let store = match connect::store(args.state_dir.as_deref(), args.sim) {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}; nothing was sent");
+            return exit::FAILED;
+        }
+    };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
+    let (progress, progress_rx) = mpsc::unbounded_channel();
     let live = LiveRecordings::default();
     let printer = tokio::spawn(print_progress(progress_rx, live.clone(), clock));
     let signals = tokio::spawn(watch_signals(shutdown_tx, live));
-    let report = run_occurrence(
-        &client,
-        &occurrence,
+    let context = Context {
+        client,
+        store,
         clock,
-        shutdown_rx.clone(),
-        progress_tx,
-    )
-    .await;
+        env,
+        progress,
+    };
+    // Sessions a crashed run left behind are resumed or stopped beside
+    // this occurrence.
+    let (report, recovered) = tokio::join!(
+        run_occurrence(&context, &occurrence, shutdown_rx.clone()),
+        recover(&context, shutdown_rx.clone()),
+    );
+    drop(context);
     signals.abort();
     let _ = printer.await;
     let interrupted = *shutdown_rx.borrow();
+    if !recovered.is_empty() {
+        eprintln!(
+            "recovered {} session(s) left by an earlier run",
+            recovered.len()
+        );
+    }
     print_report(&report, args.json);
     if let Some(handle) = simulator {
         let _ = handle.shutdown().await;
@@ -274,6 +298,8 @@ fn print_report(report: &OccurrenceReport, json: bool) {
             Outcome::Interrupted => "interrupted and stopped",
             Outcome::Failed => "FAILED",
             Outcome::Missed => "missed",
+            Outcome::Lost => "lost (on_failure: ignore)",
+            Outcome::Skipped => "skipped",
         };
         println!("  {} uid {}: {outcome}", session.cname, session.uid);
         if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {

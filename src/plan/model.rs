@@ -169,6 +169,9 @@ impl Plan {
 pub struct Occurrence {
     pub plan: String,
     pub plan_path: PathBuf,
+    /// The plan file's digest, to tell which version a stored session
+    /// came from.
+    pub plan_hash: String,
     pub start: DateTime<FixedOffset>,
     #[serde(serialize_with = "serialize_offset")]
     pub duration: Duration,

@@ -51,6 +51,7 @@ impl Plan {
             Some(duration) if !issues.has_errors() => Ok(Occurrence {
                 plan: self.name.clone(),
                 plan_path: self.source.path.clone(),
+                plan_hash: self.content_hash.clone(),
                 start: start.fixed_offset(),
                 duration,
                 sessions,

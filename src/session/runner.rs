@@ -1,20 +1,25 @@
 //! Drives one session through Agora: acquire, start, confirm, steps at
 //! their offsets, routine queries, stop. One task per session, woken by
-//! timers and by the stop signal; never by polling.
+//! timers and by the stop signal, never by polling. Every call is written
+//! to the state store as an intent before it and a result after it.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 
+use super::journal::Journal;
+use super::report::{Outcome, Phase, Progress, SessionReport, StepReport};
 use super::timeline::{CONFIRM_AFTER, query_interval};
-use crate::agora::response::{RecordedFile, RecordingStatus};
+use crate::agora::response::RecordingStatus;
 use crate::agora::{ApiError, Client, Endpoint, Recording};
-use crate::plan::{SessionSpec, StepAction, format_duration};
+use crate::plan::raw::OnFailure;
+use crate::plan::{SessionSpec, Step, StepAction, format_duration};
+use crate::store::{Lease, Transition};
 
 /// How long a started recording may take to reach status 4 or 5 before
-/// recplan gives up on it (Agora's advice: about 90 s).
+/// recplan counts it as dead (Agora's advice: about 90 s).
 const CONFIRM_WITHIN: Duration = Duration::from_secs(90);
 
 /// When the session's occurrence runs, as tokio instants.
@@ -24,268 +29,205 @@ pub struct Window {
     pub end: Instant,
 }
 
-/// What a session is doing, for progress output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Waiting,
-    Acquiring,
-    Starting,
-    Confirming,
-    Recording,
-    Stopping,
-    Stopped,
-    Failed,
-}
-
-/// A progress event: which session, what happened.
-#[derive(Clone, Debug)]
-pub struct Progress {
-    pub cname: String,
-    pub uid: String,
-    pub phase: Phase,
-    pub message: String,
-    /// The recording once started: what must be stopped if recplan exits.
-    pub recording: Option<Recording>,
-    /// The step just sent, with its lateness.
-    pub step: Option<StepReport>,
-}
-
-/// How one step went.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StepReport {
-    pub at: String,
-    pub endpoint: Endpoint,
-    /// Milliseconds after its offset that the call was sent; none if not sent.
-    pub late_ms: Option<u64>,
-    pub outcome: String,
-}
-
-/// The end result of one session.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionReport {
-    pub cname: String,
-    pub uid: String,
-    pub resource_id: Option<String>,
-    pub sid: Option<String>,
-    pub outcome: Outcome,
-    pub steps: Vec<StepReport>,
-    pub files: Vec<RecordedFile>,
-    pub uploading_status: Option<String>,
-    pub errors: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Recorded and stopped at the end.
+/// How the recording phase ended.
+enum Ending {
+    /// The occurrence is over.
     Completed,
-    /// Stopped early because recplan was asked to stop.
+    /// recplan was asked to stop.
     Interrupted,
-    /// Never started, died, or could not be stopped: see `errors`.
-    Failed,
-    /// The occurrence was over before this session could start.
-    Missed,
-}
-
-impl SessionReport {
-    /// Whether a recording may still be running at Agora.
-    pub fn maybe_running(&self) -> bool {
-        self.sid.is_some() && self.outcome == Outcome::Failed && self.uploading_status.is_none()
-    }
+    /// Agora says the recording is gone.
+    Lost(String),
 }
 
 /// One session's runner. `client` must already carry the spec's App ID.
 pub struct Session {
-    client: Client,
-    spec: SessionSpec,
-    window: Window,
-    shutdown: watch::Receiver<bool>,
-    progress: mpsc::UnboundedSender<Progress>,
-    report: SessionReport,
+    pub(super) client: Client,
+    pub(super) journal: Journal,
+    pub(super) spec: SessionSpec,
+    pub(super) window: Window,
+    pub(super) shutdown: watch::Receiver<bool>,
+    pub(super) progress: mpsc::UnboundedSender<Progress>,
+    pub(super) report: SessionReport,
+    /// Indexes of the spec's steps already answered.
+    pub(super) steps_done: BTreeSet<usize>,
+    /// Resource IDs of recordings that died, for `excludeResourceIds`.
+    pub(super) excluded: Vec<String>,
+    /// The uid the current or next recording uses.
+    pub(super) uid: String,
+    /// False when the plan could not be rendered again on recovery: the
+    /// session can still be stopped, but not restarted.
+    pub(super) restartable: bool,
+    /// Held while this process drives the session.
+    pub(super) _lease: Lease,
 }
 
 impl Session {
     pub fn new(
         client: Client,
+        journal: Journal,
+        lease: Lease,
         spec: SessionSpec,
         window: Window,
         shutdown: watch::Receiver<bool>,
         progress: mpsc::UnboundedSender<Progress>,
     ) -> Session {
-        let report = SessionReport {
-            cname: spec.cname.clone(),
-            uid: spec.uid.clone(),
-            resource_id: None,
-            sid: None,
-            outcome: Outcome::Failed,
-            steps: Vec::new(),
-            files: Vec::new(),
-            uploading_status: None,
-            errors: Vec::new(),
-        };
         Session {
+            report: SessionReport::new(&spec.cname, &spec.uid),
+            uid: spec.uid.clone(),
             client,
+            journal,
             spec,
             window,
             shutdown,
             progress,
-            report,
+            steps_done: BTreeSet::new(),
+            excluded: Vec::new(),
+            restartable: true,
+            _lease: lease,
         }
     }
 
-    /// Runs the session to its end and reports. Whatever happens after a
-    /// start succeeded, stop is sent.
+    /// Runs a new session to its end and reports.
     pub async fn run(mut self) -> SessionReport {
         self.emit(Phase::Waiting, "waiting for the start", None);
         if !self.wait_until(self.window.start).await {
-            self.report.outcome = Outcome::Interrupted;
+            self.abandon(Outcome::Interrupted, "stopped before the occurrence began");
             return self.report;
         }
         if Instant::now() >= self.window.end {
-            self.report.outcome = Outcome::Missed;
-            self.emit(Phase::Failed, "the occurrence is already over", None);
+            self.abandon(
+                Outcome::Missed,
+                "the occurrence was over before it could start",
+            );
             return self.report;
         }
-        let Some(recording) = self.start().await else {
-            self.emit(Phase::Failed, "could not start", None);
-            return self.report;
-        };
-        let outcome = self.record(&recording).await;
-        self.stop(&recording, outcome).await;
+        match self.start_recording().await {
+            Some(recording) => self.drive(recording).await,
+            None => self.give_up_starting(),
+        }
         self.report
     }
 
-    async fn start(&mut self) -> Option<Recording> {
-        let spec = &self.spec;
-        self.emit(Phase::Acquiring, "acquire", None);
-        let acquired = match self
-            .client
-            .acquire(&spec.cname, &spec.uid, &spec.acquire)
-            .await
-        {
-            Ok(acquired) => acquired,
-            Err(error) => return self.fail(&error),
-        };
-        self.report.resource_id = Some(acquired.resource_id.clone());
-        self.emit(Phase::Starting, "start", None);
-        // Started at once: a resource ID lives five minutes.
-        match self
-            .client
-            .start(
-                spec.mode,
-                &acquired.resource_id,
-                &spec.cname,
-                &spec.uid,
-                &spec.start,
-            )
-            .await
-        {
-            Ok(recording) => {
-                self.report.sid = Some(recording.sid.clone());
-                let message = format!("started, sid {}", recording.sid);
-                self.emit(Phase::Confirming, &message, Some(&recording));
-                Some(recording)
+    /// Records, restarting per `on_failure` while time is left, then stops.
+    pub(super) async fn drive(&mut self, mut recording: Recording) {
+        loop {
+            match self.record(&recording).await {
+                Ending::Completed => return self.stop(&recording, Outcome::Completed).await,
+                Ending::Interrupted => return self.stop(&recording, Outcome::Interrupted).await,
+                Ending::Lost(reason) => {
+                    self.report.errors.push(reason.clone());
+                    self.excluded.push(recording.resource_id.clone());
+                    self.journal_or_report(&Transition::Lost {
+                        reason: reason.clone(),
+                    });
+                    match self.after_loss(&reason).await {
+                        Some(next) => recording = next,
+                        None => return,
+                    }
+                }
             }
-            Err(error) => self.fail(&error),
         }
     }
 
-    fn fail<T>(&mut self, error: &ApiError) -> Option<T> {
-        self.report.errors.push(error.to_string());
-        None
+    /// What `on_failure` says to do once a recording is gone: start a new
+    /// one for the remainder, or end the session.
+    async fn after_loss(&mut self, reason: &str) -> Option<Recording> {
+        let time_left = Instant::now() + CONFIRM_AFTER < self.window.end;
+        match self.spec.on_failure {
+            OnFailure::Restart if time_left && self.restartable && !*self.shutdown.borrow() => {
+                self.uid = self.next_uid();
+                self.report.restarts += 1;
+                let message = format!(
+                    "recording lost ({reason}); restarting with uid {}",
+                    self.uid
+                );
+                self.emit(Phase::Restarting, &message, None);
+                let recording = self.start_recording().await;
+                if recording.is_none() {
+                    self.give_up_starting();
+                }
+                recording
+            }
+            OnFailure::Ignore => {
+                self.finish(
+                    Outcome::Lost,
+                    &Transition::Failed {
+                        reason: format!("recording lost: {reason} (on_failure: ignore)"),
+                    },
+                );
+                None
+            }
+            _ => {
+                self.finish(
+                    Outcome::Failed,
+                    &Transition::Failed {
+                        reason: format!("recording lost: {reason}"),
+                    },
+                );
+                None
+            }
+        }
     }
 
     /// Confirms the recording runs, then runs the steps and routine
-    /// queries until the end or a stop signal.
-    async fn record(&mut self, recording: &Recording) -> Outcome {
-        if !self.confirm(recording).await {
-            return if *self.shutdown.borrow() {
-                Outcome::Interrupted
-            } else {
-                Outcome::Failed
-            };
+    /// queries until the end, a stop signal, or the recording's death.
+    async fn record(&mut self, recording: &Recording) -> Ending {
+        if let Err(ending) = self.confirm(recording).await {
+            return ending;
         }
         let interval = query_interval(&self.spec);
         let mut next_query = Instant::now() + interval;
-        let steps = self.spec.steps.clone();
+        let steps: Vec<(usize, Step)> = self
+            .spec
+            .steps
+            .iter()
+            .cloned()
+            .enumerate()
+            .filter(|(index, _)| !self.steps_done.contains(index))
+            .collect();
         let mut pending = steps.iter().peekable();
-        // Steps whose offset passed before this (late-started) session began
-        // are reported, not sent: their moment is gone.
-        while let Some(step) = pending.peek() {
-            if self.window.start + step.at
-                >= Instant::now() - CONFIRM_AFTER - Duration::from_secs(1)
-                || step.at.is_zero()
-            {
-                break;
-            }
-            self.report.steps.push(StepReport {
-                at: format_duration(step.at),
-                endpoint: endpoint_of(&step.action),
-                late_ms: None,
-                outcome: "skipped: before this run began".to_owned(),
-            });
-            pending.next();
-        }
         self.emit(
             Phase::Recording,
-            &Self::next_note(pending.peek().copied()),
+            &next_note(pending.peek().map(|(_, s)| s)),
             Some(recording),
         );
         loop {
-            let next_step = pending.peek().map(|s| self.window.start + s.at);
+            let next_step = pending.peek().map(|(_, s)| self.window.start + s.at);
             let wake = [Some(next_query), next_step, Some(self.window.end)]
                 .into_iter()
                 .flatten()
                 .min()
                 .unwrap_or(self.window.end);
             if !self.wait_until(wake).await {
-                return Outcome::Interrupted;
+                return Ending::Interrupted;
             }
             let now = Instant::now();
             if now >= self.window.end {
-                return Outcome::Completed;
+                return Ending::Completed;
             }
+            // Steps first, late ones included: each sets the state the plan
+            // wants from its offset on, so one whose moment passed (a late
+            // start, a resumed session) is still sent, and reported late.
             if let Some(due) = next_step
                 && now >= due
-                && let Some(step) = pending.next()
+                && let Some((index, step)) = pending.next()
             {
-                let late = now.saturating_duration_since(due);
-                let outcome = match self.send_step(recording, &step.action).await {
-                    Ok(()) => "ok".to_owned(),
-                    Err(error) => {
-                        self.report.errors.push(error.to_string());
-                        format!("failed: {error}")
-                    }
-                };
-                self.report.steps.push(StepReport {
-                    at: format_duration(step.at),
-                    endpoint: endpoint_of(&step.action),
-                    late_ms: Some(u64::try_from(late.as_millis()).unwrap_or(u64::MAX)),
-                    outcome,
-                });
-                let note = Self::next_note(pending.peek().copied());
-                let step = self.report.steps.last().cloned();
-                self.send_progress(Phase::Recording, &note, Some(recording), step);
+                self.send_step(recording, *index, step, now.saturating_duration_since(due))
+                    .await;
+                let note = next_note(pending.peek().map(|(_, s)| s));
+                let sent = self.report.steps.last().cloned();
+                self.send_progress(Phase::Recording, &note, Some(recording), sent);
                 continue;
             }
             if now >= next_query {
                 next_query = now + interval;
                 match self.client.query(recording).await {
                     Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                        self.report
-                            .errors
-                            .push("the recording exited before the end".to_owned());
-                        return Outcome::Failed;
+                        return Ending::Lost("the recording exited".to_owned());
                     }
                     Ok(_) => {}
                     Err(error) if error.is_not_found_worker() => {
-                        self.report
-                            .errors
-                            .push("the recording is gone (404 failed to find worker)".to_owned());
-                        return Outcome::Failed;
+                        return Ending::Lost("query: 404 failed to find worker".to_owned());
                     }
                     Err(error) => {
                         tracing::warn!(cname = %self.spec.cname, %error, "routine query failed");
@@ -296,22 +238,21 @@ impl Session {
     }
 
     /// Queries until the recording reports status 4 or 5.
-    async fn confirm(&mut self, recording: &Recording) -> bool {
+    async fn confirm(&mut self, recording: &Recording) -> Result<(), Ending> {
         let deadline = Instant::now() + CONFIRM_WITHIN;
         let mut wait = CONFIRM_AFTER;
         loop {
             if !self.wait_until(Instant::now() + wait).await {
-                return false;
+                return Err(Ending::Interrupted);
             }
             match self.client.query(recording).await {
                 Ok(answer) if answer.status().is_some_and(RecordingStatus::is_healthy) => {
-                    return true;
+                    return Ok(());
                 }
                 Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                    self.report
-                        .errors
-                        .push("the recording exited while starting".to_owned());
-                    return false;
+                    return Err(Ending::Lost(
+                        "the recording exited while starting".to_owned(),
+                    ));
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -319,72 +260,161 @@ impl Session {
                 }
             }
             if Instant::now() + wait > deadline {
-                self.report
-                    .errors
-                    .push("the recording did not reach status 4 or 5 within 90 s".to_owned());
-                return false;
+                return Err(Ending::Lost(
+                    "the recording did not reach status 4 or 5 within 90 s".to_owned(),
+                ));
             }
             wait = (wait * 2).min(Duration::from_secs(20));
         }
     }
 
-    async fn send_step(&self, recording: &Recording, action: &StepAction) -> Result<(), ApiError> {
-        match action {
+    async fn send_step(
+        &mut self,
+        recording: &Recording,
+        index: usize,
+        step: &Step,
+        late: Duration,
+    ) {
+        self.journal_or_report(&Transition::StepIntent { index });
+        let result = match &step.action {
             StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
             StepAction::UpdateLayout(layout) => {
                 self.client.update_layout(recording, layout).await.map(drop)
             }
-        }
+        };
+        let outcome = match result {
+            Ok(()) => "ok".to_owned(),
+            Err(error) => {
+                self.report
+                    .errors
+                    .push(format!("step +{}: {error}", format_duration(step.at)));
+                format!("failed: {error}")
+            }
+        };
+        let late_ms = Some(u64::try_from(late.as_millis()).unwrap_or(u64::MAX));
+        self.journal_or_report(&Transition::StepDone {
+            index,
+            outcome: outcome.clone(),
+            late_ms,
+        });
+        self.steps_done.insert(index);
+        self.report.steps.push(StepReport {
+            at: format_duration(step.at),
+            endpoint: endpoint_of(&step.action),
+            late_ms,
+            outcome,
+        });
     }
 
-    async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
+    /// Stops the recording and records what came back. A stop that Agora
+    /// does not answer leaves the intent in the store, for recovery.
+    pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
         self.emit(Phase::Stopping, "stop", Some(recording));
-        match self.client.stop(recording, &self.spec.stop).await {
+        self.journal_or_report(&Transition::StopIntent);
+        let stopped = match self.client.stop(recording, &self.spec.stop).await {
             Ok(answer) => {
                 self.report.files = answer.files().to_vec();
                 self.report.uploading_status =
                     answer.uploading_status().map(|s| s.as_str().to_owned());
-                self.report.outcome = outcome;
+                true
             }
-            // 49: already exiting (idle, kicked, or a stop already sent);
-            // 404: the task is gone. Either way nothing is left running.
-            Err(error) if error.code() == Some(49) || error.is_not_found_worker() => {
-                self.report.uploading_status = Some("unknown".to_owned());
-                self.report.outcome = if outcome == Outcome::Completed {
-                    Outcome::Completed
-                } else {
-                    outcome
-                };
+            // 49: already exiting (idle, kicked, a stop already sent); 404:
+            // gone; 435: nobody published, so there are no files. In every
+            // case nothing is left running.
+            Err(error)
+                if error.code() == Some(49)
+                    || error.is_not_found_worker()
+                    || error.is_no_recorded_data() =>
+            {
                 self.report.errors.push(format!("stop: {error}"));
+                true
             }
             Err(error) => {
                 self.report.errors.push(format!("stop: {error}"));
-                self.report.outcome = Outcome::Failed;
+                false
             }
-        }
-        let phase = if self.report.maybe_running() {
-            Phase::Failed
-        } else {
-            Phase::Stopped
         };
-        let message = format!(
-            "{} file(s), upload {}",
-            self.report.files.len(),
-            self.report.uploading_status.as_deref().unwrap_or("unknown")
-        );
-        self.emit(
-            phase,
-            &message,
-            if phase == Phase::Failed {
-                Some(recording)
-            } else {
-                None
+        if stopped {
+            let files = self
+                .report
+                .files
+                .iter()
+                .map(|f| f.file_name.clone())
+                .collect();
+            let uploading_status = self.report.uploading_status.clone();
+            self.journal_or_report(&Transition::Stopped {
+                files,
+                uploading_status,
+            });
+            self.report.outcome = outcome;
+            let message = format!(
+                "{} file(s), upload {}",
+                self.report.files.len(),
+                self.report.uploading_status.as_deref().unwrap_or("unknown")
+            );
+            self.emit(Phase::Stopped, &message, None);
+        } else {
+            self.report.outcome = Outcome::Failed;
+            self.emit(
+                Phase::Failed,
+                "stop was not answered; `recplan recover` retries it",
+                Some(recording),
+            );
+        }
+    }
+
+    /// Ends a session that never got a recording going.
+    pub(super) fn give_up_starting(&mut self) {
+        self.report.outcome = Outcome::Failed;
+        self.emit(Phase::Failed, "could not start", None);
+    }
+
+    /// Ends a session without a recording, for good.
+    fn abandon(&mut self, outcome: Outcome, reason: &str) {
+        self.finish(
+            outcome,
+            &Transition::Abandoned {
+                reason: reason.to_owned(),
             },
         );
     }
 
+    pub(super) fn finish(&mut self, outcome: Outcome, transition: &Transition) {
+        self.journal_or_report(transition);
+        self.report.outcome = outcome;
+        let phase = if outcome == Outcome::Failed {
+            Phase::Failed
+        } else {
+            Phase::Stopped
+        };
+        self.emit(phase, &format!("{outcome:?}"), None);
+    }
+
+    pub(super) fn journal_or_report(&mut self, transition: &Transition) {
+        if let Err(error) = self.journal.record(transition) {
+            self.report.errors.push(error);
+        }
+    }
+
+    /// The uid a restarted recording joins with: the backup uid and the
+    /// planned one take turns, so that a new recorder never collides with
+    /// the dead one's lingering uid. Without a backup uid, one is derived
+    /// by flipping the top bit (still 1..=4294967295, never the same).
+    fn next_uid(&self) -> String {
+        let backup = self
+            .spec
+            .backup_uid
+            .clone()
+            .unwrap_or_else(|| derived_uid(&self.spec.uid));
+        if self.uid == backup {
+            self.spec.uid.clone()
+        } else {
+            backup
+        }
+    }
+
     /// Sleeps until `deadline`; false if a stop was signalled first.
-    async fn wait_until(&mut self, deadline: Instant) -> bool {
+    pub(super) async fn wait_until(&mut self, deadline: Instant) -> bool {
         if *self.shutdown.borrow() {
             return false;
         }
@@ -394,22 +424,17 @@ impl Session {
         }
     }
 
-    fn next_note(next: Option<&crate::plan::Step>) -> String {
-        match next {
-            Some(step) => format!(
-                "recording; next {} at +{}",
-                step.action.endpoint(),
-                format_duration(step.at)
-            ),
-            None => "recording; no more steps".to_owned(),
-        }
-    }
-
-    fn emit(&self, phase: Phase, message: &str, recording: Option<&Recording>) {
+    pub(super) fn emit(&self, phase: Phase, message: &str, recording: Option<&Recording>) {
         self.send_progress(phase, message, recording, None);
     }
 
-    fn send_progress(&self, phase: Phase, message: &str, recording: Option<&Recording>, step: Option<StepReport>) {
+    fn send_progress(
+        &self,
+        phase: Phase,
+        message: &str,
+        recording: Option<&Recording>,
+        step: Option<StepReport>,
+    ) {
         let _ = self.progress.send(Progress {
             cname: self.spec.cname.clone(),
             uid: self.spec.uid.clone(),
@@ -418,6 +443,32 @@ impl Session {
             recording: recording.cloned(),
             step,
         });
+    }
+
+    pub(super) fn fail_call(&mut self, call: Endpoint, error: &ApiError) {
+        self.report.errors.push(format!("{call}: {error}"));
+    }
+}
+
+/// A uid for a restart when the plan gives no backup uid.
+fn derived_uid(uid: &str) -> String {
+    let value: u32 = uid.parse().unwrap_or(1);
+    let flipped = value ^ 0x8000_0000;
+    if flipped == 0 {
+        "2147483649".to_owned()
+    } else {
+        flipped.to_string()
+    }
+}
+
+fn next_note(next: Option<&Step>) -> String {
+    match next {
+        Some(step) => format!(
+            "recording; next {} at +{}",
+            step.action.endpoint(),
+            format_duration(step.at)
+        ),
+        None => "recording; no more steps".to_owned(),
     }
 }
 

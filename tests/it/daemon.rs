@@ -9,8 +9,9 @@ use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
 use recplan::clock::Clock;
 use recplan::daemon::{Control, Daemon, Event, Options};
 use recplan::plan::Env;
-use recplan::session::OccurrenceReport;
+use recplan::session::{Context, OccurrenceReport};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
+use recplan::store::Store;
 use tokio::sync::mpsc;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -62,13 +63,21 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
     .unwrap();
     let options = Options {
         paths: vec![dir.to_owned()],
-        env: Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID),
         stop_grace: Duration::from_secs(60),
     };
     let (events_tx, events) = mpsc::unbounded_channel();
     let (progress, mut progress_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move { while progress_rx.recv().await.is_some() {} });
-    let daemon = Daemon::new(options, client, Clock::anchored(now), events_tx, progress);
+    let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
+    let store = Store::open_in_memory().unwrap();
+    let context = Context {
+        client,
+        store,
+        clock: Clock::anchored(now),
+        env,
+        progress,
+    };
+    let daemon = Daemon::new(options, context, events_tx);
     let (control, control_rx) = mpsc::unbounded_channel();
     let daemon = tokio::spawn(daemon.run(control_rx));
     Running {

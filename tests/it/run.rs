@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
 use recplan::clock::Clock;
 use recplan::plan::{Env, MissingEnv, Occurrence, Options, Source, validate};
-use recplan::session::{Outcome, run_occurrence};
+use recplan::session::{Context, Outcome, Progress, run_occurrence};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
+use recplan::store::Store;
 use tokio::sync::{mpsc, watch};
 
 const PLAN: &str = r##"
@@ -42,6 +43,22 @@ fn now() -> DateTime<Utc> {
 
 fn env() -> Env {
     Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID)
+}
+
+/// What sessions share: a client of `handle`, a store in memory, `clock`.
+fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceiver<Progress>) {
+    let (progress, events) = mpsc::unbounded_channel();
+    let store = Store::open_in_memory().unwrap();
+    (
+        Context {
+            client: client(handle),
+            store,
+            clock,
+            env: env(),
+            progress,
+        },
+        events,
+    )
 }
 
 fn client(handle: &SimHandle) -> Client {
@@ -84,9 +101,9 @@ async fn setup_plan(plan: &str, clock_at: DateTime<Utc>) -> (SimHandle, Occurren
 async fn composite_occurrence_sends_the_exact_sequence_on_time() {
     let (handle, occurrence, clock) = setup().await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, _events) = mpsc::unbounded_channel();
+    let (context, _events) = context(&handle, clock);
 
-    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    let report = run_occurrence(&context, &occurrence, shutdown).await;
 
     assert!(report.all_completed(), "{report:#?}");
     for session in &report.sessions {
@@ -151,12 +168,9 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
 async fn shutdown_stops_every_started_recording() {
     let (handle, occurrence, clock) = setup().await;
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, _events) = mpsc::unbounded_channel();
-    let client = client(&handle);
+    let (context, _events) = context(&handle, clock);
 
-    let run = tokio::spawn(async move {
-        run_occurrence(&client, &occurrence, clock, shutdown, progress).await
-    });
+    let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
     tokio::time::sleep(Duration::from_secs(60)).await;
     shutdown_tx.send(true).unwrap();
     let report = run.await.unwrap();
@@ -233,8 +247,8 @@ steps:
 async fn individual_occurrence_sends_the_exact_sequence() {
     let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, _events) = mpsc::unbounded_channel();
-    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    let (context, _events) = context(&handle, clock);
+    let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     let calls = calls_for(&handle, "class-1");
     // acquire, start, confirming query at 5 s, routine queries every 2 min
@@ -286,8 +300,8 @@ steps:
 async fn web_occurrence_acquires_scene_1_and_pauses_and_resumes() {
     let (handle, occurrence, clock) = setup_plan(WEB, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, _events) = mpsc::unbounded_channel();
-    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    let (context, _events) = context(&handle, clock);
+    let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     assert_eq!(
         calls_for(&handle, "dashboard"),
@@ -334,14 +348,14 @@ async fn web_occurrence_acquires_scene_1_and_pauses_and_resumes() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_late_start_runs_the_remainder_and_reports_the_steps_it_missed() {
+async fn a_late_start_runs_the_remainder_and_sends_missed_steps_late() {
     // The occurrence started at 09:00; recplan starts at 09:03.
     let late = now() + chrono::Duration::minutes(3);
     let (handle, occurrence, clock) = setup_plan(PLAN, late).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, _events) = mpsc::unbounded_channel();
+    let (context, _events) = context(&handle, clock);
     let started = tokio::time::Instant::now();
-    let report = run_occurrence(&client(&handle), &occurrence, clock, shutdown, progress).await;
+    let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     // Stopped at the occurrence's end, 7 minutes after recplan began.
     let elapsed = started.elapsed();
@@ -351,9 +365,13 @@ async fn a_late_start_runs_the_remainder_and_reports_the_steps_it_missed() {
     );
     for session in &report.sessions {
         assert_eq!(session.steps.len(), 2, "{session:?}");
-        assert_eq!(session.steps[0].outcome, "skipped: before this run began");
-        assert_eq!(session.steps[0].late_ms, None);
-        assert_eq!(session.steps[1].outcome, "ok");
+        // The 2m layout step is sent once the recording is confirmed
+        // (09:03:05), a minute and five seconds late: the layout the plan
+        // wants by now.
+        assert_eq!(session.steps[0].outcome, "ok");
+        let late = session.steps[0].late_ms.unwrap();
+        assert!((65_000..66_000).contains(&late), "{late}");
+        assert!(session.steps[1].late_ms.unwrap() < 50);
     }
     assert_eq!(
         handle
@@ -361,41 +379,95 @@ async fn a_late_start_runs_the_remainder_and_reports_the_steps_it_missed() {
             .iter()
             .filter(|r| r.path.ends_with("/updateLayout"))
             .count(),
-        0
+        2
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_recording_that_dies_is_reported_and_its_stop_still_sent() {
-    let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
+/// Kills the first recording of `plan` 30 s in and returns the report.
+async fn run_and_kill_the_recording(
+    plan: &str,
+) -> (SimHandle, recplan::session::OccurrenceReport, String) {
+    let (handle, occurrence, clock) = setup_plan(plan, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (progress, mut events) = mpsc::unbounded_channel();
-    let client = client(&handle);
-    let run = tokio::spawn(async move {
-        run_occurrence(&client, &occurrence, clock, shutdown, progress).await
-    });
-    let mut sid = None;
+    let (context, mut events) = context(&handle, clock);
+    let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
+    let mut first = None;
     while let Some(event) = events.recv().await {
         if let Some(recording) = event.recording {
-            sid = Some(recording.sid);
+            first = Some(recording);
             break;
         }
     }
+    let first = first.unwrap();
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert!(handle.kill(&sid.unwrap()));
-    let report = run.await.unwrap();
+    assert!(handle.kill(&first.sid));
+    (handle, run.await.unwrap(), first.resource_id)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recording_that_dies_is_restarted_with_another_uid_for_the_remainder() {
+    let (handle, report, dead_resource) = run_and_kill_the_recording(INDIVIDUAL).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Failed, "{session:?}");
+    assert_eq!(session.outcome, Outcome::Completed, "{session:?}");
+    assert_eq!(session.restarts, 1);
     assert!(
-        session.errors.iter().any(|e| e.contains("gone")),
+        session
+            .errors
+            .iter()
+            .any(|e| e.contains("failed to find worker")),
         "{session:?}"
     );
+    let requests = handle.requests();
+    let acquires: Vec<serde_json::Value> = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/acquire"))
+        .map(|r| r.body.clone().unwrap())
+        .collect();
+    assert_eq!(acquires.len(), 2);
+    // No backup uid in the plan: the top bit of 900101 flipped.
+    assert_eq!(acquires[1]["uid"], "2148383749");
     assert_eq!(
-        handle
-            .requests()
+        acquires[1]["clientRequest"]["excludeResourceIds"],
+        serde_json::json!([dead_resource])
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/start"))
+            .count(),
+        2
+    );
+    // The step at 3m went to the new recording; one stop, at the end.
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/update"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        requests
             .iter()
             .filter(|r| r.path.ends_with("/stop"))
             .count(),
         1
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn on_failure_stop_ends_the_session_as_failed() {
+    let plan = INDIVIDUAL.replace("mode: individual", "mode: individual\non_failure: stop");
+    let (handle, report, _) = run_and_kill_the_recording(&plan).await;
+    let session = &report.sessions[0];
+    assert_eq!(session.outcome, Outcome::Failed, "{session:?}");
+    assert_eq!(session.restarts, 0);
+    let requests = handle.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with("/start"))
+            .count(),
+        1
+    );
+    assert!(!report.all_completed());
 }

@@ -1,0 +1,197 @@
+//! Picking up sessions a process left behind: the ones in the store that
+//! are not over and whose lease is free (their runner died). A session
+//! still inside its occurrence is resumed where it stood; one past its end
+//! is stopped; one that never got a recording is started for the
+//! remainder, or abandoned when no time is left.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::Context;
+use super::journal::Journal;
+use super::report::{Outcome, SessionReport};
+use super::runner::{Session, Window};
+use crate::plan::raw::OnFailure;
+use crate::plan::{self, MissingEnv, SessionSpec};
+use crate::store::{Lease, Phase, StoredSession, Transition};
+
+/// Resumes every abandoned active session in the store, concurrently, and
+/// waits for all. Sessions another live process drives are left alone.
+pub async fn recover(context: &Context, shutdown: watch::Receiver<bool>) -> Vec<SessionReport> {
+    let active = match context.store.active() {
+        Ok(active) => active,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the state store");
+            return Vec::new();
+        }
+    };
+    let mut tasks = JoinSet::new();
+    for stored in active {
+        let lease = match context.store.lease(stored.id) {
+            Ok(Some(lease)) => lease,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::error!(session = %stored.id, %error, "cannot take the session's lease");
+                continue;
+            }
+        };
+        tracing::info!(session = %stored.id, plan = %stored.plan, cname = %stored.cname, phase = ?stored.phase, "recovering");
+        let session = resumed_session(context, &stored, lease, shutdown.clone());
+        tasks.spawn(session.resume(stored));
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(report) => reports.push(report),
+            Err(error) => tracing::error!(%error, "a recovered session ended abnormally"),
+        }
+    }
+    reports
+}
+
+/// A session rebuilt from the store, with its bodies rendered again from
+/// the plan file when it still loads.
+pub(super) fn resumed_session(
+    context: &Context,
+    stored: &StoredSession,
+    lease: Lease,
+    shutdown: watch::Receiver<bool>,
+) -> Session {
+    let (spec, restartable) = match render_again(context, stored) {
+        Some(spec) => (spec, true),
+        None => (bare_spec(stored), false),
+    };
+    let start = context.clock.instant_at(stored.scheduled_start);
+    let window = Window {
+        start,
+        end: context.clock.instant_at(stored.scheduled_end),
+    };
+    let journal = Journal::new(context.store.clone(), stored.id, context.clock);
+    let client = context.client.with_app_id(&stored.app_id);
+    let mut session = Session::new(
+        client,
+        journal,
+        lease,
+        spec,
+        window,
+        shutdown,
+        context.progress.clone(),
+    );
+    session.steps_done = stored.steps_done.iter().copied().collect::<BTreeSet<_>>();
+    session.uid.clone_from(&stored.current_uid);
+    session.restartable = restartable;
+    session
+}
+
+fn render_again(context: &Context, stored: &StoredSession) -> Option<SessionSpec> {
+    let options = plan::Options {
+        env: context.env.clone(),
+        missing_env: MissingEnv::Refuse,
+        now: context.clock.now(),
+    };
+    let loaded = plan::load(&stored.plan_path, &options)
+        .map_err(|error| tracing::warn!(plan = %stored.plan_path.display(), %error, "cannot load the plan again; the session can only be stopped"))
+        .ok()?;
+    let plan = loaded.plan;
+    if plan.content_hash() != stored.plan_hash {
+        tracing::warn!(plan = %stored.plan_path.display(), "the plan changed since the session began; its remaining steps follow the new version");
+    }
+    let duration = (stored.scheduled_end - stored.scheduled_start)
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    let occurrence = plan
+        .occurrence(
+            plan.localize(stored.scheduled_start),
+            &context.env,
+            Some(duration),
+        )
+        .ok()?;
+    occurrence
+        .sessions
+        .into_iter()
+        .find(|s| s.cname == stored.cname && s.uid == stored.uid)
+}
+
+/// Enough to stop a recording when its plan is gone.
+fn bare_spec(stored: &StoredSession) -> SessionSpec {
+    SessionSpec {
+        app_id: stored.app_id.clone(),
+        mode: stored.mode,
+        cname: stored.cname.clone(),
+        uid: stored.uid.clone(),
+        backup_uid: stored.backup_uid.clone(),
+        on_failure: OnFailure::Stop,
+        acquire: crate::agora::request::AcquireClientRequest::default(),
+        start: crate::agora::request::StartClientRequest::default(),
+        steps: Vec::new(),
+        stop: crate::agora::request::StopClientRequest::default(),
+    }
+}
+
+impl Session {
+    /// Continues a stored session from where it stood.
+    pub async fn resume(mut self, stored: StoredSession) -> SessionReport {
+        self.report.resource_id.clone_from(&stored.resource_id);
+        self.report.sid.clone_from(&stored.sid);
+        self.report.restarts = stored.starts.saturating_sub(1);
+        let over = Instant::now() >= self.window.end;
+        if let Some(recording) = stored.recording() {
+            let finishing = over || matches!(stored.phase, Phase::Stopping | Phase::Failed);
+            if finishing {
+                self.stop(&recording, Outcome::Completed).await;
+            } else {
+                self.started_again(&recording);
+                self.drive(recording).await;
+            }
+            return self.report;
+        }
+        if over || !self.restartable {
+            let reason = if over {
+                "the occurrence ended while nobody drove it"
+            } else {
+                "the plan can no longer be rendered"
+            };
+            self.finish(
+                Outcome::Missed,
+                &Transition::Abandoned {
+                    reason: reason.to_owned(),
+                },
+            );
+            return self.report;
+        }
+        // A start whose answer never arrived: ask again on the same
+        // resource. If the first took effect Agora says so (201, code 7).
+        if let (Phase::Starting, Some(resource_id)) = (stored.phase, stored.resource_id.as_deref())
+            && let Ok(recording) = self.start_on(resource_id).await
+        {
+            self.drive(recording).await;
+            return self.report;
+        }
+        if stored.phase == Phase::Lost || stored.phase == Phase::Starting {
+            self.uid = self
+                .spec
+                .backup_uid
+                .clone()
+                .filter(|b| *b != self.uid)
+                .unwrap_or_else(|| self.spec.uid.clone());
+        }
+        match self.start_recording().await {
+            Some(recording) => self.drive(recording).await,
+            None => self.give_up_starting(),
+        }
+        self.report
+    }
+
+    fn started_again(&self, recording: &crate::agora::Recording) {
+        tracing::info!(sid = %recording.sid, "resuming a recording");
+        self.emit(
+            super::report::Phase::Recording,
+            &format!("resumed, sid {}", recording.sid),
+            Some(recording),
+        );
+    }
+}

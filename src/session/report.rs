@@ -1,0 +1,113 @@
+//! What a session tells the outside: progress as it goes, a report at the
+//! end.
+
+use serde::Serialize;
+
+use crate::agora::response::RecordedFile;
+use crate::agora::{Endpoint, Recording};
+
+/// What a session is doing, for progress output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Waiting,
+    Acquiring,
+    Starting,
+    Confirming,
+    Recording,
+    Restarting,
+    Stopping,
+    Stopped,
+    Failed,
+}
+
+/// A progress event: which session, what happened.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub cname: String,
+    pub uid: String,
+    pub phase: Phase,
+    pub message: String,
+    /// The recording once started: what must be stopped if recplan exits.
+    pub recording: Option<Recording>,
+    /// The step just sent, with its lateness.
+    pub step: Option<StepReport>,
+}
+
+/// How one step went.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepReport {
+    pub at: String,
+    pub endpoint: Endpoint,
+    /// Milliseconds after its offset that the call was sent; none if not sent.
+    pub late_ms: Option<u64>,
+    pub outcome: String,
+}
+
+/// The end result of one session.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionReport {
+    pub cname: String,
+    /// The uid the session was planned with.
+    pub uid: String,
+    pub resource_id: Option<String>,
+    pub sid: Option<String>,
+    pub outcome: Outcome,
+    /// Recordings started again after one died (`on_failure: restart`).
+    pub restarts: u32,
+    pub steps: Vec<StepReport>,
+    pub files: Vec<RecordedFile>,
+    pub uploading_status: Option<String>,
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recorded and stopped at the end.
+    Completed,
+    /// Stopped early because recplan was asked to stop.
+    Interrupted,
+    /// Never started, died, or could not be stopped: see `errors`.
+    Failed,
+    /// The recording died and the plan says `on_failure: ignore`.
+    Lost,
+    /// The occurrence was over before this session could start.
+    Missed,
+    /// Another process drives this session, or it ran before.
+    Skipped,
+}
+
+impl SessionReport {
+    pub(super) fn new(cname: &str, uid: &str) -> SessionReport {
+        SessionReport {
+            cname: cname.to_owned(),
+            uid: uid.to_owned(),
+            resource_id: None,
+            sid: None,
+            outcome: Outcome::Failed,
+            restarts: 0,
+            steps: Vec::new(),
+            files: Vec::new(),
+            uploading_status: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether a recording may still be running at Agora with nobody
+    /// driving it: its stop was never answered.
+    pub fn maybe_running(&self) -> bool {
+        self.sid.is_some() && self.outcome == Outcome::Failed && self.uploading_status.is_none()
+    }
+
+    /// Whether this session counts against the run: everything but a
+    /// completed, deliberately ignored, or skipped session does.
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Completed | Outcome::Lost | Outcome::Skipped
+        )
+    }
+}
