@@ -22,7 +22,7 @@ pub use plans::PlanSet;
 
 use crate::plan::Diagnostic;
 use crate::plan::raw::Overlap;
-use crate::session::{Context, OccurrenceReport, recover, run_occurrence};
+use crate::session::{Context, OccurrenceReport, recoverable, run_occurrence};
 
 /// What the daemon is told from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,8 +114,7 @@ impl Daemon {
         // Sessions a previous process left are resumed beside new ones;
         // leases keep the two from driving the same session.
         let (recovery_stop, recovery_stopped) = watch::channel(false);
-        let context = self.context.clone();
-        let recovery = tokio::spawn(async move { recover(&context, recovery_stopped).await });
+        let recovery = tokio::spawn(recoverable(&self.context, &recovery_stopped).run());
         self.start_missed();
         let detach = loop {
             let next = self

@@ -49,6 +49,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
     path: Option<PathBuf>,
+    /// Leases held in this process, by any clone of this store.
+    leased: lease::Held,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,6 +101,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: Some(path),
+            leased: lease::Held::default(),
         })
     }
 
@@ -115,6 +118,7 @@ impl Store {
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
             path: None,
+            leased: lease::Held::default(),
         })
     }
 
@@ -208,7 +212,11 @@ impl Store {
     /// process holds it. Released when the [`Lease`] is dropped or its
     /// process dies.
     pub fn lease(&self, id: SessionId) -> Result<Option<Lease>, StoreError> {
-        lease::take(self.path.as_deref().and_then(Path::parent), id)
+        lease::take(
+            &self.leased,
+            self.path.as_deref().and_then(Path::parent),
+            id,
+        )
     }
 
     pub fn get(&self, id: SessionId) -> Result<Option<StoredSession>, StoreError> {

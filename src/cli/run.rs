@@ -11,7 +11,7 @@ use crate::agora::Recording;
 use crate::clock::Clock;
 use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
 use crate::session::{
-    Context, OccurrenceReport, Outcome, Phase, Progress, recover, run_occurrence,
+    Context, OccurrenceReport, Outcome, Phase, Progress, recoverable, run_occurrence,
 };
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
@@ -132,9 +132,10 @@ async fn run_async(args: &Args) -> u8 {
     };
     // Sessions a crashed run left behind are resumed or stopped beside
     // this occurrence.
+    let recovery = recoverable(&context, &shutdown_rx);
     let (report, recovered) = tokio::join!(
         run_occurrence(&context, &occurrence, shutdown_rx.clone()),
-        recover(&context, shutdown_rx.clone()),
+        recovery.run()
     );
     drop(context);
     signals.abort();

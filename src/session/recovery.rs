@@ -19,17 +19,23 @@ use crate::plan::raw::OnFailure;
 use crate::plan::{self, MissingEnv, SessionSpec};
 use crate::store::{Lease, Phase, StoredSession, Transition};
 
-/// Resumes every abandoned active session in the store, concurrently, and
-/// waits for all. Sessions another live process drives are left alone.
-pub async fn recover(context: &Context, shutdown: watch::Receiver<bool>) -> Vec<SessionReport> {
+/// Sessions taken over from dead runners, leases held, ready to resume.
+pub struct Recovery {
+    sessions: Vec<(Session, StoredSession)>,
+}
+
+/// Takes the lease of every active session in the store that no live
+/// process drives. Leases are taken here, before anything new begins, so a
+/// session is never picked up by two runners of one process.
+pub fn recoverable(context: &Context, shutdown: &watch::Receiver<bool>) -> Recovery {
     let active = match context.store.active() {
         Ok(active) => active,
         Err(error) => {
             tracing::error!(%error, "cannot read the state store");
-            return Vec::new();
+            Vec::new()
         }
     };
-    let mut tasks = JoinSet::new();
+    let mut sessions = Vec::new();
     for stored in active {
         let lease = match context.store.lease(stored.id) {
             Ok(Some(lease)) => lease,
@@ -41,16 +47,40 @@ pub async fn recover(context: &Context, shutdown: watch::Receiver<bool>) -> Vec<
         };
         tracing::info!(session = %stored.id, plan = %stored.plan, cname = %stored.cname, phase = ?stored.phase, "recovering");
         let session = resumed_session(context, &stored, lease, shutdown.clone());
-        tasks.spawn(session.resume(stored));
+        sessions.push((session, stored));
     }
-    let mut reports = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(report) => reports.push(report),
-            Err(error) => tracing::error!(%error, "a recovered session ended abnormally"),
+    Recovery { sessions }
+}
+
+impl Recovery {
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Resumes the sessions concurrently and waits for all.
+    pub async fn run(self) -> Vec<SessionReport> {
+        let mut tasks = JoinSet::new();
+        for (session, stored) in self.sessions {
+            tasks.spawn(session.resume(stored));
         }
+        let mut reports = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(report) => reports.push(report),
+                Err(error) => tracing::error!(%error, "a recovered session ended abnormally"),
+            }
+        }
+        reports
     }
-    reports
+}
+
+/// Resumes every active session in the store that no live process drives.
+pub async fn recover(context: &Context, shutdown: &watch::Receiver<bool>) -> Vec<SessionReport> {
+    recoverable(context, shutdown).run().await
 }
 
 /// A session rebuilt from the store, with its bodies rendered again from

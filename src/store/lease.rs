@@ -1,26 +1,67 @@
 //! Which live process drives a session. The driver holds an exclusive
 //! lock on the session's lease file; the kernel drops the lock when the
 //! process dies, however it dies, so recovery can tell a session whose
-//! runner crashed (lock free) from one another process is running.
+//! runner crashed (lock free) from one another process is running. Within
+//! one process a set of held ids does the same (and is all a store in
+//! memory has).
 
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{SessionId, StoreError};
+
+/// Session ids leased in this process.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Held(Arc<Mutex<HashSet<SessionId>>>);
 
 /// Held while a process drives a session; dropping it lets others take over.
 #[derive(Debug)]
 pub struct Lease {
+    id: SessionId,
+    held: Held,
     // Only held for its lock; a store in memory has no file.
     _file: Option<File>,
 }
 
-/// Takes the lease of session `id` under `dir`, or `None` if a live
-/// process holds it.
-pub(super) fn take(dir: Option<&Path>, id: SessionId) -> Result<Option<Lease>, StoreError> {
-    let Some(dir) = dir else {
-        return Ok(Some(Lease { _file: None }));
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.held
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// Takes the lease of session `id` under `dir`, or `None` if this or
+/// another live process holds it.
+pub(super) fn take(
+    held: &Held,
+    dir: Option<&Path>,
+    id: SessionId,
+) -> Result<Option<Lease>, StoreError> {
+    let mut ids = held.0.lock().unwrap_or_else(PoisonError::into_inner);
+    if ids.contains(&id) {
+        return Ok(None);
+    }
+    let file = match dir {
+        Some(dir) => match lock_file(dir, id)? {
+            Some(file) => Some(file),
+            None => return Ok(None),
+        },
+        None => None,
     };
+    ids.insert(id);
+    Ok(Some(Lease {
+        id,
+        held: held.clone(),
+        _file: file,
+    }))
+}
+
+fn lock_file(dir: &Path, id: SessionId) -> Result<Option<File>, StoreError> {
     let leases = dir.join("leases");
     std::fs::create_dir_all(&leases).map_err(|source| StoreError::Io {
         path: leases.clone(),
@@ -37,7 +78,7 @@ pub(super) fn take(dir: Option<&Path>, id: SessionId) -> Result<Option<Lease>, S
             source,
         })?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(Lease { _file: Some(file) })),
+        Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
     }
