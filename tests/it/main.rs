@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod resilience;
 mod run;
 mod schedule;
 mod signals;
