@@ -17,7 +17,11 @@ pub use secret::{SECRET_FIELDS, Secret, mask_secrets};
 
 pub mod client;
 pub mod error;
+pub mod ratelimit;
 pub mod response;
+pub mod retry;
 
 pub use client::{ApiBase, Client, ClientConfig, Credentials, Recording};
 pub use error::{ApiError, ConfigError};
+pub use ratelimit::{Priority, RateLimit, RateLimiter, WaitStats};
+pub use retry::{Area, ErrorClass, Presence, ResilientClient, RetryPolicy, Started};

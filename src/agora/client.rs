@@ -102,6 +102,11 @@ impl ApiBase {
         is_loopback(&self.0)
     }
 
+    /// The host name or address, as written (an IPv6 address in brackets).
+    pub fn host(&self) -> Option<&str> {
+        self.0.host_str()
+    }
+
     /// The base followed by `segments`, each percent-encoded as needed, so
     /// a `/` in an id cannot add a segment. (A segment that is exactly `.`
     /// or `..` is dropped, as URLs cannot carry one; Agora's ids never are.)
@@ -280,6 +285,18 @@ impl Client {
     pub fn with_app_id(&self, app_id: impl Into<String>) -> Client {
         let mut config = ClientConfig::clone(&self.config);
         config.app_id = app_id.into();
+        Client {
+            http: self.http.clone(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// The same client for another API base, sharing the connection pool:
+    /// what the retry layer switches to when Agora's domain is unreachable.
+    #[must_use]
+    pub fn with_base(&self, base: ApiBase) -> Client {
+        let mut config = ClientConfig::clone(&self.config);
+        config.base = base;
         Client {
             http: self.http.clone(),
             config: Arc::new(config),

@@ -31,6 +31,11 @@ pub enum ApiError {
         reason: Option<String>,
         /// The `Retry-After` header, when it held a number of seconds.
         retry_after: Option<Duration>,
+        /// The `sid` in the body, when there was one: the 404 "failed to
+        /// find worker" body carries it, and a 201 code 7 "already started"
+        /// may (UNCONFIRMED: Agora's docs show no 201 body; recplan's
+        /// simulator assumes it echoes the running task's ids).
+        sid: Option<String>,
     },
     /// No answer within the configured timeout.
     #[error("Agora {endpoint} timed out after {}", seconds(*.after))]
@@ -83,9 +88,9 @@ impl ApiError {
         retry_after: Option<Duration>,
         body: &[u8],
     ) -> ApiError {
-        let (code, reason) = match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(value) => (body_code(&value), body_reason(&value)),
-            Err(_) => (None, text_excerpt(body)),
+        let (code, reason, sid) = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(value) => (body_code(&value), body_reason(&value), body_sid(&value)),
+            Err(_) => (None, text_excerpt(body), None),
         };
         ApiError::Rejected {
             endpoint,
@@ -93,6 +98,7 @@ impl ApiError {
             code,
             reason,
             retry_after,
+            sid,
         }
     }
 
@@ -137,6 +143,14 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Rejected { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The `sid` in Agora's error body, when it had a non-empty one.
+    pub fn sid(&self) -> Option<&str> {
+        match self {
+            ApiError::Rejected { sid, .. } => sid.as_deref(),
             _ => None,
         }
     }
@@ -205,6 +219,14 @@ fn body_code(body: &serde_json::Value) -> Option<i64> {
         serde_json::Value::String(text) => text.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// A non-empty string `sid` at the top of an error body.
+fn body_sid(body: &serde_json::Value) -> Option<String> {
+    body.get("sid")
+        .and_then(serde_json::Value::as_str)
+        .filter(|sid| !sid.is_empty())
+        .map(str::to_owned)
 }
 
 /// The first of `reason`, `message` and `serverResponse.payload.message`.

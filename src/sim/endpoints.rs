@@ -204,8 +204,13 @@ fn start(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> Outcome {
             "appid, cname or uid does not match the resourceId",
         ));
     }
-    if resource.sid.is_some() {
-        return Err(Reply::code(StatusCode::CREATED, 7, "already started"));
+    if let Some(sid) = &resource.sid {
+        return Err(already_started(
+            &resource.cname,
+            &resource.uid,
+            &call.resource_id,
+            sid,
+        ));
     }
     if ctx.now >= later(resource.acquired_at, ctx.timings().resource_ttl) {
         return Err(Reply::code(
@@ -238,7 +243,12 @@ fn start(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> Outcome {
         resource.sid = Some(sid.clone());
     }
     if state.faults.take(|f| *f == Fault::AlreadyStarted).is_some() {
-        return Ok(Reply::code(StatusCode::CREATED, 7, "already started"));
+        return Ok(already_started(
+            &envelope.cname,
+            &envelope.uid,
+            &call.resource_id,
+            &sid,
+        ));
     }
     Ok(Reply::ok(json!({
         "cname": envelope.cname,
@@ -246,6 +256,24 @@ fn start(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> Outcome {
         "resourceId": call.resource_id,
         "sid": sid,
     })))
+}
+
+/// 201 code 7 "already started", with the running task's ids. ASSUMPTION
+/// (UNCONFIRMED): Agora documents no body for this answer beyond the code;
+/// echoing `cname`, `uid`, `resourceId` and `sid` as start's 200 does lets a
+/// client that lost the first answer learn the sid it needs.
+fn already_started(cname: &str, uid: &str, resource_id: &str, sid: &str) -> Reply {
+    Reply::with_status(
+        StatusCode::CREATED,
+        json!({
+            "cname": cname,
+            "uid": uid,
+            "resourceId": resource_id,
+            "sid": sid,
+            "code": 7,
+            "reason": "already started",
+        }),
+    )
 }
 
 /// The task a successful start creates, with the faults aimed at it.

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod daemon;
 mod export;
+mod resilience;
 mod run;
 mod schedule;
 mod signals;

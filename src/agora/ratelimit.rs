@@ -1,0 +1,439 @@
+//! Client-side pacing of Agora calls, so that a burst of sessions stays under
+//! Agora's quota (10 requests per second per App ID, §10) instead of
+//! learning it from 429s.
+//!
+//! The limit is a sliding window, the shape Agora's gateway (and recplan's
+//! simulator) counts: at most `calls` grants in any `window + margin`. A
+//! token bucket with a burst of `calls` would not do: it allows `calls` at
+//! once and then one more per refill, which is `2 × calls - 1` in one second.
+//!
+//! Calls wait in three queues, best priority first and first come, first
+//! served within one; a task per App ID hands out the slots while anyone
+//! waits and sleeps on a tokio timer until the next one frees up, so paused
+//! time drives it in tests. Nothing polls.
+
+use std::collections::{HashMap, VecDeque};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::{Instant, sleep_until};
+
+use super::Endpoint;
+
+/// How fast calls may go, per App ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Calls per window (Agora's default quota: 10).
+    pub calls: NonZeroU32,
+    /// The window Agora counts over: one second, sliding.
+    pub window: Duration,
+    /// Added to the window: Agora counts arrivals, recplan counts departures,
+    /// and two requests' network delays differ by a little.
+    pub margin: Duration,
+    /// How long a 429 without `Retry-After` holds every call of its App ID
+    /// (Agora documents no value; a window is what the quota is counted in).
+    pub pause: Duration,
+}
+
+impl RateLimit {
+    /// `calls` per second, with the default margin and pause.
+    pub fn per_second(calls: NonZeroU32) -> RateLimit {
+        RateLimit {
+            calls,
+            ..RateLimit::default()
+        }
+    }
+
+    /// How long the last `calls` grants keep the next one waiting.
+    fn span(&self) -> Duration {
+        self.window + self.margin
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            calls: NonZeroU32::new(10).expect("10 is not zero"),
+            window: Duration::from_secs(1),
+            margin: Duration::from_millis(20),
+            pause: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Which queue a call waits in. A waiting call of a better priority always
+/// goes first, so a long enough burst of urgent calls holds routine ones
+/// back; bursts are finite (one start per session), queries can wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Calls that are late if they wait: start (its resource expires, and
+    /// Agora wants it within seconds of acquire), stop (the recording runs,
+    /// and is billed, until it arrives) and the plan's steps.
+    Urgent,
+    /// acquire: behind start, so that a burst of sessions starts each
+    /// resource right after acquiring it instead of acquiring them all first.
+    Normal,
+    /// query: routine checks that lose nothing by waiting a second.
+    Routine,
+}
+
+impl Priority {
+    /// Best first.
+    pub const ALL: [Priority; 3] = [Priority::Urgent, Priority::Normal, Priority::Routine];
+
+    /// The priority of a call to `endpoint`.
+    pub fn of(endpoint: Endpoint) -> Priority {
+        match endpoint {
+            Endpoint::Start | Endpoint::Stop | Endpoint::Update | Endpoint::UpdateLayout => {
+                Priority::Urgent
+            }
+            Endpoint::Acquire => Priority::Normal,
+            Endpoint::Query => Priority::Routine,
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Priority::Urgent => 0,
+            Priority::Normal => 1,
+            Priority::Routine => 2,
+        }
+    }
+}
+
+/// Upper bounds of the wait histogram's buckets; a last bucket counts the
+/// longer waits.
+pub const WAIT_BUCKETS: [Duration; 6] = [
+    Duration::ZERO,
+    Duration::from_millis(10),
+    Duration::from_millis(100),
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+];
+
+/// How long the calls of one priority waited for a slot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitCounts {
+    /// Calls that got a slot.
+    pub calls: u64,
+    /// Their waits, summed.
+    pub total: Duration,
+    /// The longest wait.
+    pub max: Duration,
+    /// `histogram[i]` counts waits of at most `WAIT_BUCKETS[i]` (and more
+    /// than the bucket before); the last entry counts longer waits. Not
+    /// cumulative: sum a prefix for a Prometheus `le` bucket.
+    pub histogram: [u64; WAIT_BUCKETS.len() + 1],
+}
+
+impl WaitCounts {
+    fn record(&mut self, wait: Duration) {
+        self.calls += 1;
+        self.total += wait;
+        self.max = self.max.max(wait);
+        let bucket = WAIT_BUCKETS
+            .iter()
+            .position(|bound| wait <= *bound)
+            .unwrap_or(WAIT_BUCKETS.len());
+        self.histogram[bucket] += 1;
+    }
+}
+
+/// What the limiter has done so far, over all App IDs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    /// Per priority, in [`Priority::ALL`] order.
+    pub waits: [WaitCounts; 3],
+    /// 429s reported through [`RateLimiter::pause`].
+    pub pauses: u64,
+}
+
+impl WaitStats {
+    /// The waits of `priority`'s calls.
+    pub fn of(&self, priority: Priority) -> &WaitCounts {
+        &self.waits[priority.index()]
+    }
+}
+
+/// The pacing shared by every session of a process. Cloning is cheap: clones
+/// share the queues and the counts.
+#[derive(Clone)]
+pub struct RateLimiter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    limit: RateLimit,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    stats: WaitStats,
+}
+
+/// One App ID's window and queues.
+#[derive(Default)]
+struct Bucket {
+    /// When the last `calls` slots were granted, oldest first.
+    granted: VecDeque<Instant>,
+    /// No slot before this (a 429's `Retry-After`).
+    paused_until: Option<Instant>,
+    /// Waiting calls, one queue per priority, in [`Priority::ALL`] order.
+    queues: [VecDeque<Waiter>; 3],
+    /// Whether a task is handing out this bucket's slots.
+    dispatching: bool,
+}
+
+struct Waiter {
+    since: Instant,
+    priority: Priority,
+    grant: oneshot::Sender<()>,
+}
+
+/// What a caller does after looking at its bucket.
+enum Turn {
+    Go,
+    Wait(oneshot::Receiver<()>),
+}
+
+impl RateLimiter {
+    /// A limiter with no call made yet.
+    pub fn new(limit: RateLimit) -> RateLimiter {
+        RateLimiter {
+            shared: Arc::new(Shared {
+                limit,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// The limit it enforces.
+    pub fn limit(&self) -> RateLimit {
+        self.shared.limit
+    }
+
+    /// Waits for a slot to call Agora for `app_id`, behind every waiting
+    /// call of a better priority and every earlier one of the same; returns
+    /// how long it waited. The slot counts from the moment it is granted, so
+    /// send the request right away. Dropping the future gives up the place
+    /// in the queue without using a slot.
+    pub async fn until_ready(&self, app_id: &str, priority: Priority) -> Duration {
+        let since = Instant::now();
+        loop {
+            match self.take_turn(app_id, priority, since) {
+                Turn::Go => return since.elapsed(),
+                Turn::Wait(grant) => {
+                    if grant.await.is_ok() {
+                        return since.elapsed();
+                    }
+                    // The dispatching task is gone (its runtime shut down)
+                    // and dropped the queue: queue again under a new one.
+                }
+            }
+        }
+    }
+
+    /// Holds every call for `app_id` after Agora answered 429: for
+    /// `retry_after` when Agora said, else for the configured pause. Returns
+    /// that pause. A later pause extends an earlier one, never shortens it.
+    pub fn pause(&self, app_id: &str, retry_after: Option<Duration>) -> Duration {
+        let pause = retry_after.unwrap_or(self.shared.limit.pause);
+        let until = Instant::now() + pause;
+        let mut state = self.shared.lock();
+        state.stats.pauses += 1;
+        let bucket = state.bucket(app_id);
+        bucket.paused_until = Some(bucket.paused_until.map_or(until, |at| at.max(until)));
+        pause
+    }
+
+    /// The calls waiting for `app_id` now.
+    pub fn waiting(&self, app_id: &str) -> usize {
+        self.shared
+            .lock()
+            .buckets
+            .get(app_id)
+            .map_or(0, |bucket| bucket.queues.iter().map(VecDeque::len).sum())
+    }
+
+    /// Waits and pauses so far.
+    pub fn stats(&self) -> WaitStats {
+        self.shared.lock().stats.clone()
+    }
+
+    /// Takes a free slot at once if nobody waits, else joins the queue
+    /// (starting the dispatching task if it is not running).
+    fn take_turn(&self, app_id: &str, priority: Priority, since: Instant) -> Turn {
+        let limit = self.shared.limit;
+        let now = Instant::now();
+        let mut state = self.shared.lock();
+        let State { buckets, stats } = &mut *state;
+        let bucket = match buckets.get_mut(app_id) {
+            Some(bucket) => bucket,
+            None => buckets.entry(app_id.to_owned()).or_default(),
+        };
+        if bucket.is_idle() && bucket.free_at(&limit).is_none_or(|at| at <= now) {
+            bucket.grant(now, &limit);
+            stats.waits[priority.index()].record(now - since);
+            return Turn::Go;
+        }
+        let (grant, granted) = oneshot::channel();
+        bucket.queues[priority.index()].push_back(Waiter {
+            since,
+            priority,
+            grant,
+        });
+        if !bucket.dispatching {
+            bucket.dispatching = true;
+            tokio::spawn(
+                Dispatcher {
+                    shared: Arc::clone(&self.shared),
+                    app_id: app_id.to_owned(),
+                    finished: false,
+                }
+                .run(),
+            );
+        }
+        Turn::Wait(granted)
+    }
+}
+
+impl Default for RateLimiter {
+    /// Agora's default quota.
+    fn default() -> Self {
+        RateLimiter::new(RateLimit::default())
+    }
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limit", &self.shared.limit)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// The state; a panic elsewhere while holding the lock leaves it
+    /// consistent (every update is a single step), so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn bucket(&mut self, app_id: &str) -> &mut Bucket {
+        self.buckets.entry(app_id.to_owned()).or_default()
+    }
+}
+
+impl Bucket {
+    fn is_idle(&self) -> bool {
+        self.queues.iter().all(VecDeque::is_empty)
+    }
+
+    /// When the next slot frees up; `None` if one is free whenever.
+    fn free_at(&self, limit: &RateLimit) -> Option<Instant> {
+        let full = self.granted.len() >= limit_calls(limit);
+        let window = full
+            .then(|| self.granted.front().map(|first| *first + limit.span()))
+            .flatten();
+        match (window, self.paused_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn grant(&mut self, now: Instant, limit: &RateLimit) {
+        self.granted.push_back(now);
+        while self.granted.len() > limit_calls(limit) {
+            self.granted.pop_front();
+        }
+    }
+
+    /// Grants every waiting call that may go at `now`, best priority first;
+    /// returns when the next may go, or `None` when nobody waits.
+    fn grant_due(
+        &mut self,
+        now: Instant,
+        limit: &RateLimit,
+        stats: &mut WaitStats,
+    ) -> Option<Instant> {
+        loop {
+            // Callers that gave up are dropped here rather than when they
+            // leave: they hold no slot, only a place.
+            let index = self.queues.iter_mut().position(|queue| {
+                while queue.front().is_some_and(|w| w.grant.is_closed()) {
+                    queue.pop_front();
+                }
+                !queue.is_empty()
+            })?;
+            if let Some(at) = self.free_at(limit).filter(|at| *at > now) {
+                return Some(at);
+            }
+            let waiter = self.queues[index].pop_front()?;
+            // A caller that left between the check and now costs nothing.
+            if waiter.grant.send(()).is_ok() {
+                self.grant(now, limit);
+                stats.waits[waiter.priority.index()].record(now - waiter.since);
+            }
+        }
+    }
+}
+
+fn limit_calls(limit: &RateLimit) -> usize {
+    usize::try_from(limit.calls.get()).unwrap_or(usize::MAX)
+}
+
+/// Hands out one App ID's slots while calls wait, then ends.
+struct Dispatcher {
+    shared: Arc<Shared>,
+    app_id: String,
+    finished: bool,
+}
+
+impl Dispatcher {
+    async fn run(mut self) {
+        loop {
+            let next = {
+                let mut state = self.shared.lock();
+                let State { buckets, stats } = &mut *state;
+                let Some(bucket) = buckets.get_mut(&self.app_id) else {
+                    return;
+                };
+                let next = bucket.grant_due(Instant::now(), &self.shared.limit, stats);
+                if next.is_none() {
+                    bucket.dispatching = false;
+                    self.finished = true;
+                }
+                next
+            };
+            match next {
+                // Only time frees a slot: arrivals queue, a pause only
+                // delays, so sleeping until `at` and looking again is exact.
+                Some(at) => sleep_until(at).await,
+                None => return,
+            }
+        }
+    }
+}
+
+impl Drop for Dispatcher {
+    /// Dropped without finishing: its runtime is shutting down. The waiting
+    /// calls are released to queue again (see `until_ready`), so a limiter
+    /// shared across runtimes never strands them.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let mut state = self.shared.lock();
+        if let Some(bucket) = state.buckets.get_mut(&self.app_id) {
+            bucket.dispatching = false;
+            bucket.queues.iter_mut().for_each(VecDeque::clear);
+        }
+    }
+}
