@@ -20,7 +20,7 @@ pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
-use crate::agora::Client;
+use crate::agora::ResilientClient;
 use crate::clock::Clock;
 use crate::plan::{Env, Occurrence};
 use crate::store::{Begin, NewSession, Store};
@@ -28,7 +28,8 @@ use crate::store::{Begin, NewSession, Store};
 /// What every session of a process shares.
 #[derive(Clone, Debug)]
 pub struct Context {
-    pub client: Client,
+    /// Paced and retrying; one per process, so the rate limit is shared.
+    pub client: ResilientClient,
     pub store: Store,
     pub clock: Clock,
     /// The environment plans are rendered with again on recovery.

@@ -1,7 +1,9 @@
 //! What `run` and `daemon` share: the API client (Agora or the built-in
 //! simulator) and the signals that stop them.
 
-use crate::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+use crate::agora::{
+    ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
+};
 use crate::plan::Env;
 use crate::sim::{self, SimConfig, SimHandle, Simulator};
 
@@ -18,14 +20,14 @@ pub async fn simulator(env: &mut Env) -> Result<SimHandle, String> {
     Ok(handle)
 }
 
-/// A client for the simulator, or for Agora from the environment.
-/// `app_id` stands in for an unset `AGORA_APP_ID` (plans may carry their
-/// own).
+/// A paced, retrying client for the simulator, or for Agora from the
+/// environment. `app_id` stands in for an unset `AGORA_APP_ID` (plans may
+/// carry their own).
 pub fn api_client(
     env: &Env,
     simulator: Option<&SimHandle>,
     app_id: &str,
-) -> Result<Client, String> {
+) -> Result<ResilientClient, String> {
     let config = match simulator {
         Some(handle) => ClientConfig {
             base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
@@ -43,7 +45,12 @@ pub fn api_client(
         })
         .map_err(|e| e.to_string())?,
     };
-    Client::new(config).map_err(|e| e.to_string())
+    let client = Client::new(config).map_err(|e| e.to_string())?;
+    Ok(ResilientClient::new(
+        client,
+        RateLimiter::default(),
+        RetryPolicy::default(),
+    ))
 }
 
 /// A signal that asks recplan to stop.

@@ -13,7 +13,7 @@ use super::journal::Journal;
 use super::report::{Outcome, Phase, Progress, SessionReport, StepReport};
 use super::timeline::{CONFIRM_AFTER, query_interval};
 use crate::agora::response::RecordingStatus;
-use crate::agora::{ApiError, Client, Endpoint, Recording};
+use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
 use crate::plan::raw::OnFailure;
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
@@ -39,9 +39,10 @@ enum Ending {
     Lost(String),
 }
 
-/// One session's runner. `client` must already carry the spec's App ID.
+/// One session's runner. `client` must already carry the spec's App ID;
+/// it retries and paces calls, so what reaches the session is final.
 pub struct Session {
-    pub(super) client: Client,
+    pub(super) client: ResilientClient,
     pub(super) journal: Journal,
     pub(super) spec: SessionSpec,
     pub(super) window: Window,
@@ -63,7 +64,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(
-        client: Client,
+        client: ResilientClient,
         journal: Journal,
         lease: Lease,
         spec: SessionSpec,
@@ -227,7 +228,20 @@ impl Session {
                     }
                     Ok(_) => {}
                     Err(error) if error.is_not_found_worker() => {
-                        return Ending::Lost("query: 404 failed to find worker".to_owned());
+                        // During Agora's failover a task answers 404 for up
+                        // to 90 s and then comes back: look again before
+                        // calling it gone.
+                        match self.client.confirm_gone(recording).await {
+                            Ok(Presence::Back(_)) => {
+                                tracing::info!(cname = %self.spec.cname, "the recording came back after a failover");
+                            }
+                            Ok(Presence::Gone) => {
+                                return Ending::Lost("query: 404 failed to find worker".to_owned());
+                            }
+                            Err(error) => {
+                                tracing::warn!(cname = %self.spec.cname, %error, "could not confirm the recording is gone");
+                            }
+                        }
                     }
                     Err(error) => {
                         tracing::warn!(cname = %self.spec.cname, %error, "routine query failed");

@@ -4,8 +4,16 @@
 use super::report::Phase;
 use super::runner::Session;
 use crate::agora::request::AcquireClientRequest;
-use crate::agora::{ApiError, Endpoint, Recording};
+use crate::agora::{ApiError, Endpoint, Recording, Started};
 use crate::store::Transition;
+
+/// Why a start gave no recording to drive.
+pub(super) enum StartFailure {
+    /// Agora refused, or did not answer.
+    Refused(ApiError),
+    /// A start took effect, but its sid is unknown.
+    SidUnknown,
+}
 
 /// Fresh acquire + start pairs tried before giving up: Agora's advice for
 /// a start that keeps failing on the server side is a new resource.
@@ -41,12 +49,13 @@ impl Session {
             });
             match self.start_on(&acquired.resource_id).await {
                 Ok(recording) => return Some(recording),
-                Err(error)
+                Err(StartFailure::SidUnknown) => return None,
+                Err(StartFailure::Refused(error))
                     if error.status().is_some_and(|s| s >= 500) && attempt < START_ATTEMPTS =>
                 {
                     tracing::warn!(cname = %self.spec.cname, %error, "start failed on Agora's side; acquiring a new resource");
                 }
-                Err(error) => {
+                Err(StartFailure::Refused(error)) => {
                     // Only an answer from Agora settles it: after a timeout
                     // the start may have taken effect, so the intent stays
                     // for recovery to check.
@@ -63,7 +72,7 @@ impl Session {
     }
 
     /// Starts on an acquired resource.
-    pub(super) async fn start_on(&mut self, resource_id: &str) -> Result<Recording, ApiError> {
+    pub(super) async fn start_on(&mut self, resource_id: &str) -> Result<Recording, StartFailure> {
         self.report.resource_id = Some(resource_id.to_owned());
         self.emit(Phase::Starting, "start", None);
         self.journal_or_report(&Transition::StartIntent {
@@ -81,13 +90,28 @@ impl Session {
             )
             .await;
         match started {
-            Ok(recording) => {
+            Ok(
+                Started::New(recording)
+                | Started::Earlier {
+                    recording: Some(recording),
+                },
+            ) => {
                 self.started(&recording);
                 Ok(recording)
             }
+            Ok(Started::Earlier { recording: None }) => {
+                // The start took effect but Agora did not say under which
+                // sid: nothing can address it. The intent stays in the store
+                // as the record of it; Agora ends it after maxIdleTime.
+                self.report.errors.push(
+                    "start: an earlier attempt took effect (201, code 7) but its sid is unknown"
+                        .to_owned(),
+                );
+                Err(StartFailure::SidUnknown)
+            }
             Err(error) => {
                 self.fail_call(Endpoint::Start, &error);
-                Err(error)
+                Err(StartFailure::Refused(error))
             }
         }
     }

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+use recplan::agora::{
+    ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
+};
 use recplan::clock::Clock;
 use recplan::daemon::{Control, Daemon, Event, Options};
 use recplan::plan::Env;
@@ -71,7 +73,7 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
     let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
     let store = Store::open_in_memory().unwrap();
     let context = Context {
-        client,
+        client: ResilientClient::new(client, RateLimiter::default(), RetryPolicy::default()),
         store,
         clock: Clock::anchored(now),
         env,

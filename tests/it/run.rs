@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recplan::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+use recplan::agora::{
+    ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
+};
 use recplan::clock::Clock;
 use recplan::plan::{Env, MissingEnv, Occurrence, Options, Source, validate};
 use recplan::session::{Context, Outcome, Progress, run_occurrence};
@@ -51,7 +53,11 @@ fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceive
     let store = Store::open_in_memory().unwrap();
     (
         Context {
-            client: client(handle),
+            client: ResilientClient::new(
+                client(handle),
+                RateLimiter::default(),
+                RetryPolicy::default(),
+            ),
             store,
             clock,
             env: env(),
