@@ -14,6 +14,8 @@ use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use tokio::sync::{mpsc, watch};
 
+mod playbook;
+
 const PLAN: &str = r##"
 mode: composite
 schedule: {duration: 10m}
