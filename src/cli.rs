@@ -8,6 +8,7 @@ mod next;
 mod render;
 mod run;
 mod sim;
+mod state;
 mod validate;
 
 use std::path::Path;
@@ -48,6 +49,9 @@ enum Command {
     Next(next::Args),
     Run(run::Args),
     Daemon(daemon::Args),
+    Recover(state::RecoverArgs),
+    Status(state::StatusArgs),
+    Stop(state::StopArgs),
     Export(export::Args),
     Sim(sim::Args),
     /// Prints the plan format's JSON Schema.
@@ -80,6 +84,9 @@ pub fn main() -> ExitCode {
         Command::Next(args) => next::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Daemon(args) => daemon::run(&args),
+        Command::Recover(args) => state::recover_command(&args),
+        Command::Status(args) => state::status_command(&args),
+        Command::Stop(args) => state::stop_command(&args),
         Command::Export(args) => export::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Schema => {

@@ -11,7 +11,7 @@ use crate::agora::Recording;
 use crate::clock::Clock;
 use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
 use crate::session::{
-    Context, OccurrenceReport, Outcome, Phase, Progress, recoverable, run_occurrence,
+    Context, OccurrenceReport, Outcome, Phase, Progress, SessionReport, recoverable, run_occurrence,
 };
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
@@ -294,36 +294,44 @@ fn print_report(report: &OccurrenceReport, json: bool) {
         report.end.to_rfc3339()
     );
     for session in &report.sessions {
-        let outcome = match session.outcome {
-            Outcome::Completed => "recorded and stopped",
-            Outcome::Interrupted => "interrupted and stopped",
-            Outcome::Failed => "FAILED",
-            Outcome::Missed => "missed",
-            Outcome::Lost => "lost (on_failure: ignore)",
-            Outcome::Skipped => "skipped",
-        };
-        println!("  {} uid {}: {outcome}", session.cname, session.uid);
-        if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {
-            println!("    resourceId {resource}\n    sid {sid}");
-        }
-        for step in &session.steps {
-            let late = step
-                .late_ms
-                .map(|ms| format!(" ({ms} ms late)"))
-                .unwrap_or_default();
-            println!(
-                "    step +{} {}: {}{late}",
-                step.at, step.endpoint, step.outcome
-            );
-        }
-        for file in &session.files {
-            println!("    file {}", file.file_name);
-        }
-        if let Some(status) = &session.uploading_status {
-            println!("    upload: {status}");
-        }
-        for error in &session.errors {
-            println!("    error: {error}");
-        }
+        print_session(session);
+    }
+}
+
+/// One session's outcome, ids, steps, files and errors, indented.
+pub(super) fn print_session(session: &SessionReport) {
+    let outcome = match session.outcome {
+        Outcome::Completed => "recorded and stopped",
+        Outcome::Interrupted => "interrupted and stopped",
+        Outcome::Failed => "FAILED",
+        Outcome::Missed => "missed",
+        Outcome::Lost => "lost (on_failure: ignore)",
+        Outcome::Skipped => "skipped",
+    };
+    println!("  {} uid {}: {outcome}", session.cname, session.uid);
+    if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {
+        println!("    resourceId {resource}\n    sid {sid}");
+    }
+    if session.restarts > 0 {
+        println!("    restarted {} time(s)", session.restarts);
+    }
+    for step in &session.steps {
+        let late = step
+            .late_ms
+            .map(|ms| format!(" ({ms} ms late)"))
+            .unwrap_or_default();
+        println!(
+            "    step +{} {}: {}{late}",
+            step.at, step.endpoint, step.outcome
+        );
+    }
+    for file in &session.files {
+        println!("    file {}", file.file_name);
+    }
+    if let Some(status) = &session.uploading_status {
+        println!("    upload: {status}");
+    }
+    for error in &session.errors {
+        println!("    error: {error}");
     }
 }

@@ -225,3 +225,29 @@ impl Session {
         );
     }
 }
+
+/// Stops one stored session by hand: its recording if it holds one, else
+/// it is abandoned. `None` when a live process drives it (stop that
+/// process instead: SIGTERM stops what it started).
+pub async fn stop_by_hand(
+    context: &Context,
+    stored: StoredSession,
+) -> Result<Option<SessionReport>, crate::store::StoreError> {
+    let Some(lease) = context.store.lease(stored.id)? else {
+        return Ok(None);
+    };
+    let (_stop, shutdown) = watch::channel(true);
+    let mut session = resumed_session(context, &stored, lease, shutdown);
+    session.report.resource_id.clone_from(&stored.resource_id);
+    session.report.sid.clone_from(&stored.sid);
+    match stored.recording() {
+        Some(recording) => session.stop(&recording, Outcome::Interrupted).await,
+        None => session.finish(
+            Outcome::Interrupted,
+            &Transition::Abandoned {
+                reason: "stopped by hand".to_owned(),
+            },
+        ),
+    }
+    Ok(Some(session.report))
+}

@@ -2,6 +2,7 @@
 
 mod cli;
 mod client;
+mod crash;
 mod daemon;
 mod export;
 mod resilience;
