@@ -19,3 +19,4 @@ pub mod plan;
 pub mod schedule;
 pub mod session;
 pub mod sim;
+mod suggest;
