@@ -11,6 +11,8 @@ mod sim;
 mod state;
 mod validate;
 
+use std::fmt;
+use std::io::{self, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -90,11 +92,11 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export::run(&args),
         Command::Sim(args) => sim::run(&args),
         Command::Schema => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::plan::schema()).unwrap_or_default()
-            );
-            exit::OK
+            let schema = serde_json::to_string_pretty(&crate::plan::schema()).unwrap_or_default();
+            match out(format_args!("{schema}\n")) {
+                Ok(()) => exit::OK,
+                Err(stop) => stop.exit_code(exit::OK),
+            }
         }
     };
     ExitCode::from(code)
@@ -154,6 +156,53 @@ fn report_plan_error(error: &PlanError) {
 
 fn print_diagnostics(diagnostics: &[Diagnostic]) {
     for diagnostic in diagnostics {
-        eprintln!("{diagnostic}\n");
+        err(format_args!("{diagnostic}\n\n"));
     }
+}
+
+/// Why a command stopped writing its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The reader went away (`recplan validate plans/ | head -1`): it has
+    /// seen all it wanted, so the command ends quietly.
+    Closed,
+    /// Writing failed otherwise (a full disk); already reported on stderr.
+    Failed,
+}
+
+impl Stop {
+    /// The exit code to end with, given the code of the work done so far.
+    fn exit_code(self, so_far: u8) -> u8 {
+        match self {
+            Stop::Closed => so_far,
+            Stop::Failed => exit::FAILED,
+        }
+    }
+}
+
+/// Writes a command's results to stdout. `print!` and `println!` panic
+/// when the pipe they write to is closed (exit code 101 and a panic
+/// message); this hands back a [`Stop`] instead, so the command can end
+/// quietly. Every write is flushed, so a closed pipe shows up here rather
+/// than when the process exits.
+fn out(text: fmt::Arguments<'_>) -> Result<(), Stop> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Err(Stop::Closed),
+        Err(error) => {
+            err(format_args!(
+                "error: cannot write to standard output: {error}\n"
+            ));
+            Err(Stop::Failed)
+        }
+    }
+}
+
+/// Writes diagnostics and messages to stderr. A failure is ignored, not a
+/// panic as with `eprintln!`: stderr is where it would be reported, and
+/// stdout and the exit code still tell the outcome (`2>&1 | head` closes
+/// both).
+fn err(text: fmt::Arguments<'_>) {
+    let _ = io::stderr().lock().write_fmt(text);
 }

@@ -22,3 +22,4 @@ pub mod schedule;
 pub mod session;
 pub mod sim;
 pub mod store;
+mod suggest;

@@ -131,13 +131,21 @@ impl<'de> Deserialize<'de> for VendorCode {
                 "unknown storage vendor code {code}; {}",
                 vendor_choices()
             ))),
-            CodeOrNameValue::Name(name) => match storage::vendor_by_name(&name) {
-                Some(vendor) => Ok(VendorCode(vendor.code)),
-                None => Err(serde::de::Error::custom(format!(
-                    "unknown storage vendor `{name}`; {}",
-                    vendor_choices()
-                ))),
-            },
+            CodeOrNameValue::Name(name) => {
+                if let Some(vendor) = storage::vendor_by_name(&name) {
+                    return Ok(VendorCode(vendor.code));
+                }
+                // Plan validation turns a trailing "did you mean" into the
+                // finding's hint.
+                let names = storage::vendors().iter().map(|v| v.name);
+                let help = match crate::suggest::closest(&name, names) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => vendor_choices(),
+                };
+                Err(serde::de::Error::custom(format!(
+                    "unknown storage vendor `{name}`; {help}"
+                )))
+            }
         }
     }
 }

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{exit, load_plan, parse_time};
+use super::{err, exit, load_plan, out, parse_time};
 use crate::plan::{Env, MissingEnv};
 
 /// Prints a plan's next start times, one per line, RFC 3339 with the plan's
@@ -26,15 +26,17 @@ pub fn run(args: &Args) -> u8 {
         Err(code) => return code,
     };
     if plan.timing().schedule.is_none() {
-        eprintln!(
-            "{}: the plan has no schedule.cron; it runs only with `run --now` or `--at`",
+        err(format_args!(
+            "{}: the plan has no schedule.cron; it runs only with `run --now` or `--at`\n",
             args.plan.display()
-        );
+        ));
         return exit::FAILED;
     }
     let after = args.after.map_or_else(Utc::now, |t| t.with_timezone(&Utc));
     for start in plan.next_starts(after, args.n) {
-        println!("{}", start.to_rfc3339());
+        if let Err(stop) = out(format_args!("{}\n", start.to_rfc3339())) {
+            return stop.exit_code(exit::OK);
+        }
     }
     exit::OK
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{exit, load_plan, parse_time};
+use super::{exit, load_plan, out, parse_time};
 use crate::agora::{Endpoint, mask_secrets};
 use crate::plan::{Env, MissingEnv, Occurrence, format_duration, parse_duration};
 use crate::session::{PlannedCall, timeline};
@@ -56,15 +56,15 @@ pub fn run(args: &Args) -> u8 {
     let base =
         std::env::var("AGORA_API_BASE").unwrap_or_else(|_| "https://api.agora.io".to_owned());
     let rendered = RenderedOccurrence::new(&occurrence, base.trim_end_matches('/'));
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rendered).unwrap_or_default()
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&rendered).unwrap_or_default() + "\n"
     } else {
-        print!("{}", rendered.text());
+        rendered.text()
+    };
+    match out(format_args!("{text}")) {
+        Ok(()) => exit::OK,
+        Err(stop) => stop.exit_code(exit::OK),
     }
-    exit::OK
 }
 
 #[derive(serde::Serialize)]

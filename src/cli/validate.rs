@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::{exit, print_diagnostics};
+use super::{err, exit, out, print_diagnostics};
 use crate::plan::{self, Env, MissingEnv, Options};
 
 /// Checks plan files without sending anything.
@@ -43,7 +43,17 @@ pub fn run(args: &Args) -> u8 {
         match plan::load(file, &options) {
             Ok(validated) => {
                 print_diagnostics(&validated.warnings);
-                println!("ok: {} ({})", file.display(), validated.plan.name());
+                let printed = out(format_args!(
+                    "ok: {} ({})\n",
+                    file.display(),
+                    validated.plan.name()
+                ));
+                if let Err(stop) = printed {
+                    // The reader has gone: nobody is left to tell about
+                    // the rest. The code still says whether what was
+                    // checked so far is valid.
+                    return stop.exit_code(code(invalid));
+                }
             }
             Err(error) => {
                 invalid += 1;
@@ -51,10 +61,25 @@ pub fn run(args: &Args) -> u8 {
             }
         }
     }
+    err(format_args!("{}\n", summary(invalid, files.len())));
+    code(invalid)
+}
+
+fn code(invalid: usize) -> u8 {
     if invalid > 0 {
-        eprintln!("{invalid} of {} plan(s) invalid", files.len());
         exit::INVALID_PLAN
     } else {
         exit::OK
+    }
+}
+
+/// The last line on stderr: how many plans were checked, and how many
+/// failed. "plan(s)" as in the invalid case's line from before, which
+/// scripts may match.
+fn summary(invalid: usize, total: usize) -> String {
+    if invalid == 0 {
+        format!("{total} plan(s) valid")
+    } else {
+        format!("{invalid} of {total} plan(s) invalid")
     }
 }

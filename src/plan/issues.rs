@@ -1,6 +1,8 @@
 //! Findings collected while validating, by field path, before they are
 //! placed in the file.
 
+use std::collections::HashMap;
+
 use super::error::{Diagnostic, Severity};
 use super::source::{Source, SpanIndex};
 
@@ -10,12 +12,20 @@ pub struct Issue {
     pub path: String,
     pub message: String,
     pub hint: Option<String>,
+    /// Placed at line 1, column 1 rather than at `path`: for a value the
+    /// file leaves out and that has no block of its own to point at.
+    pub at_top: bool,
 }
 
 /// Every finding of one plan, in the order found, without repeats (the
 /// same rule fails once per channel when a shared value is wrong).
 #[derive(Debug, Default)]
-pub struct Issues(Vec<Issue>);
+pub struct Issues {
+    found: Vec<Issue>,
+    /// Where each (path, message) is in `found`, so that a plan with
+    /// thousands of channels is not checked for repeats quadratically.
+    index: HashMap<(String, String), usize>,
+}
 
 impl Issues {
     pub fn error(&mut self, path: impl Into<String>, message: impl Into<String>) -> Hint<'_> {
@@ -27,37 +37,35 @@ impl Issues {
     }
 
     fn push(&mut self, severity: Severity, path: String, message: String) -> Hint<'_> {
-        let issue = Issue {
-            severity,
-            path,
-            message,
-            hint: None,
-        };
-        let index = if let Some(existing) = self
-            .0
-            .iter()
-            .position(|i| i.path == issue.path && i.message == issue.message)
-        {
-            existing
-        } else {
-            self.0.push(issue);
-            self.0.len() - 1
-        };
-        Hint(&mut self.0[index])
+        let next = self.found.len();
+        let index = *self
+            .index
+            .entry((path.clone(), message.clone()))
+            .or_insert(next);
+        if index == next {
+            self.found.push(Issue {
+                severity,
+                path,
+                message,
+                hint: None,
+                at_top: false,
+            });
+        }
+        Hint(&mut self.found[index])
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.found.is_empty()
     }
 
     pub fn has_errors(&self) -> bool {
-        self.0.iter().any(|i| i.severity == Severity::Error)
+        self.found.iter().any(|i| i.severity == Severity::Error)
     }
 
     /// Places each finding at its field's position in `source`.
     pub fn into_diagnostics(self, source: &Source, index: &SpanIndex) -> Vec<Diagnostic> {
         let mut diagnostics: Vec<Diagnostic> = self
-            .0
+            .found
             .into_iter()
             .map(|issue| {
                 let mut diagnostic = match issue.severity {
@@ -68,7 +76,10 @@ impl Issues {
                         Diagnostic::warning(&source.path, issue.path.clone(), issue.message)
                     }
                 };
-                if let Some(position) = index.locate(&issue.path) {
+                if issue.at_top {
+                    // No source line: the first line is not what it is about.
+                    (diagnostic.line, diagnostic.column) = (1, 1);
+                } else if let Some(position) = index.locate(&issue.path) {
                     diagnostic = diagnostic.at(position.key).with_source_line(&source.text);
                 }
                 diagnostic.with_hint(issue.hint)
@@ -83,6 +94,13 @@ impl Issues {
 pub struct Hint<'a>(&'a mut Issue);
 
 impl Hint<'_> {
+    /// Places the finding at the top of the file; see [`Issue::at_top`].
+    #[must_use]
+    pub fn at_top(self) -> Self {
+        self.0.at_top = true;
+        self
+    }
+
     pub fn hint(self, hint: impl Into<String>) {
         self.0.hint = Some(hint.into());
     }

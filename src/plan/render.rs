@@ -1,6 +1,8 @@
 //! One occurrence of a plan, rendered per channel into the exact bodies a
 //! session sends, and checked against Agora's rules.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +13,8 @@ use super::error::PlanError;
 use super::issues::Issues;
 use super::model::{Occurrence, Plan, SessionSpec, Step, StepAction};
 use super::rules;
-use super::template::{self, Context, Env, MissingEnv, TemplateIssue};
+use super::template::{self, Context, Env, Findings, MissingEnv, TemplateIssue};
+use crate::agora::client::ENV_APP_ID;
 use crate::agora::request::{RegionRef, StorageConfig};
 use crate::agora::storage;
 use crate::schedule::Tz;
@@ -78,18 +81,22 @@ impl Plan {
         missing_env: MissingEnv,
         issues: &mut Issues,
     ) -> Vec<SessionSpec> {
-        let base = Context::new(env, &self.vars, missing_env).with_occurrence(start);
-        let app_id = self.app_id(&base, issues);
+        let mut context = Context::new(env, &self.vars, missing_env).with_occurrence(start);
+        let app_id = self.app_id(&context, env, missing_env, issues);
         let mut sessions: Vec<SessionSpec> = Vec::with_capacity(self.channels.len());
+        // The first channel recording each (cname, uid), to find repeats in
+        // one pass however many channels a plan has.
+        let mut recorded: HashMap<(String, String), usize> = HashMap::new();
         for (i, channel) in self.channels.iter().enumerate() {
             let path = format!("channels[{i}]");
-            let cname = render_text(&base, &channel.cname, &format!("{path}.cname"), issues);
-            let uid = render_text(&base, &channel.uid, &format!("{path}.uid"), issues);
+            context.clear_channel();
+            let cname = render_text(&context, &channel.cname, &format!("{path}.cname"), issues);
+            let uid = render_text(&context, &channel.uid, &format!("{path}.uid"), issues);
             let backup_uid = channel
                 .backup_uid
                 .as_ref()
-                .map(|b| render_text(&base, b, &format!("{path}.backup_uid"), issues));
-            let context = base.clone().with_channel(&cname, &uid);
+                .map(|b| render_text(&context, b, &format!("{path}.backup_uid"), issues));
+            context.set_channel(&cname, &uid);
             let mut acquire = render_body(&context, &self.acquire, "acquire", issues);
             let mut start = render_body(&context, &self.start, "start", issues);
             resolve_region(start.storage_config.as_mut(), "start.storageConfig", issues);
@@ -132,43 +139,71 @@ impl Plan {
             // were reported already and say nothing about duplicates. (Absent
             // env values are not: each name has its own marker.)
             let unrendered = template::unknown();
-            let known = spec.cname != unrendered && spec.uid != unrendered;
-            if let Some(first) = sessions
-                .iter()
-                .position(|s| known && s.cname == spec.cname && s.uid == spec.uid)
-            {
-                issues
-                    .error(
-                        format!("{path}.uid"),
-                        format!(
-                            "channel `{}` with uid {} is already recorded by channels[{first}]",
-                            spec.cname, spec.uid
-                        ),
-                    )
-                    .hint("give each recording of a channel its own uid");
+            if spec.cname != unrendered && spec.uid != unrendered {
+                match recorded.entry((spec.cname.clone(), spec.uid.clone())) {
+                    Entry::Occupied(first) => {
+                        issues
+                            .error(
+                                format!("{path}.uid"),
+                                format!(
+                                    "channel `{}` with uid {} is already recorded by channels[{}]",
+                                    spec.cname,
+                                    spec.uid,
+                                    first.get()
+                                ),
+                            )
+                            .hint("give each recording of a channel its own uid");
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
+                    }
+                }
             }
             sessions.push(spec);
         }
         sessions
     }
 
-    fn app_id(&self, context: &Context, issues: &mut Issues) -> String {
-        match &self.app_id {
-            Some(template) => render_text(context, template, "app_id", issues),
-            None => render_text(context, "{{env.AGORA_APP_ID}}", "app_id", issues),
+    /// The App ID: the plan's `app_id`, else `$AGORA_APP_ID`. When neither
+    /// is there, the finding says so at the top of the file, since there is
+    /// no line in it to point at.
+    fn app_id(
+        &self,
+        context: &Context,
+        env: &Env,
+        missing_env: MissingEnv,
+        issues: &mut Issues,
+    ) -> String {
+        if let Some(template) = &self.app_id {
+            return render_text(context, template, "app_id", issues);
+        }
+        if let Some(app_id) = env.get(ENV_APP_ID) {
+            return app_id.to_owned();
+        }
+        let message = format!("the plan has no `app_id`, and {ENV_APP_ID} is not set");
+        match missing_env {
+            MissingEnv::Warn => {
+                issues.warn("app_id", message).at_top().hint(format!(
+                    "set {ENV_APP_ID} where recplan runs, or add `app_id:` to the plan; `validate --require-env` makes this an error"
+                ));
+                template::absent_env_marker(ENV_APP_ID)
+            }
+            MissingEnv::Refuse => {
+                issues.error("app_id", message).at_top().hint(format!(
+                    "export {ENV_APP_ID}, or add `app_id:` to the plan; nothing is sent without it"
+                ));
+                template::unknown()
+            }
         }
     }
 }
 
 fn render_text(context: &Context, template: &str, path: &str, issues: &mut Issues) -> String {
-    match context.render(template) {
+    let rendered = context.render_noting_absent(template);
+    match rendered.text {
         Ok(text) => {
-            for name in context.absent_env(template) {
-                issues
-                    .warn(path, format!("environment variable {name} is not set"))
-                    .hint(
-                        "set it where recplan runs; `validate --require-env` makes this an error",
-                    );
+            for name in rendered.absent_env {
+                warn_absent(&name, path, issues);
             }
             text
         }
@@ -177,6 +212,12 @@ fn render_text(context: &Context, template: &str, path: &str, issues: &mut Issue
             template::unknown()
         }
     }
+}
+
+fn warn_absent(name: &str, path: &str, issues: &mut Issues) {
+    issues
+        .warn(path, format!("environment variable {name} is not set"))
+        .hint("set it where recplan runs; `validate --require-env` makes this an error");
 }
 
 fn report(issue: TemplateIssue, path: &str, issues: &mut Issues) {
@@ -200,62 +241,23 @@ fn render_body<T: Serialize + DeserializeOwned + Clone>(
     path: &str,
     issues: &mut Issues,
 ) -> T {
+    // Most bodies hold no template at all; searching their JSON text for
+    // `{{` is far cheaper than the round trip through a `Value`.
+    if !serde_json::to_string(body).is_ok_and(|json| json.contains("{{")) {
+        return body.clone();
+    }
     let Ok(mut value) = serde_json::to_value(body) else {
         return body.clone();
     };
-    let mut failures = Vec::new();
-    context.render_value(&mut value, path, &mut failures);
-    for (at, issue) in failures {
+    let mut found = Findings::default();
+    context.render_value(&mut value, &mut path.to_owned(), &mut found);
+    for (at, issue) in found.failures {
         report(issue, &at, issues);
     }
-    for (at, name) in absent_env_paths(context, body, path) {
-        issues
-            .warn(at, format!("environment variable {name} is not set"))
-            .hint("set it where recplan runs; `validate --require-env` makes this an error");
+    for (at, name) in found.absent_env {
+        warn_absent(&name, &at, issues);
     }
     serde_json::from_value(value).unwrap_or_else(|_| body.clone())
-}
-
-/// Where a body's templates name absent environment values (linting only).
-fn absent_env_paths<T: Serialize>(
-    context: &Context,
-    body: &T,
-    path: &str,
-) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    if let Ok(value) = serde_json::to_value(body) {
-        collect_absent(context, &value, path, &mut found);
-    }
-    found
-}
-
-fn collect_absent(
-    context: &Context,
-    value: &serde_json::Value,
-    path: &str,
-    found: &mut Vec<(String, String)>,
-) {
-    match value {
-        serde_json::Value::String(text) => {
-            found.extend(
-                context
-                    .absent_env(text)
-                    .into_iter()
-                    .map(|name| (path.to_owned(), name)),
-            );
-        }
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                collect_absent(context, item, &format!("{path}[{i}]"), found);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (key, item) in map {
-                collect_absent(context, item, &format!("{path}.{key}"), found);
-            }
-        }
-        _ => {}
-    }
 }
 
 fn render_step(
@@ -298,7 +300,7 @@ fn resolve_region(storage: Option<&mut StorageConfig>, path: &str, issues: &mut 
                 storage.region = RegionRef::Code(index);
             } else {
                 let names: Vec<String> = vendor.region_names().collect();
-                let hint = match super::suggest::closest(name, names.iter().map(String::as_str)) {
+                let hint = match crate::suggest::closest(name, names.iter().map(String::as_str)) {
                     Some(best) => format!("did you mean `{best}`?"),
                     None if names.is_empty() => {
                         format!("{} ignores the region: write `region: 0`", vendor.title)

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Location, Options, Spanned};
 
 use super::error::{Diagnostic, PlanError};
@@ -195,15 +196,29 @@ pub fn parse_diagnostic(
     index: &SpanIndex,
     error: &serde_saphyr::Error,
 ) -> Diagnostic {
-    let message = first_line(&error.without_snippet().to_string());
+    let message = match error.without_snippet() {
+        // The parser's own text is "budget breached: Depth { depth: 33 }".
+        serde_saphyr::Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => format!("the plan nests deeper than {MAX_DEPTH} levels"),
+        error => first_line(&error.to_string()),
+    };
     let location = error.location();
     let path = location
         .and_then(|l| l.span().byte_offset())
         .and_then(|offset| index.path_at(offset))
         .unwrap_or_default()
         .to_owned();
-    let hint =
-        super::suggest::unknown_name_hint(&message).or_else(|| generic_hint(&message, &path));
+    // Types with their own did-you-mean (a storage vendor's name) end
+    // their message with it; it belongs in the hint.
+    let (message, suggestion) = match message.split_once("; did you mean ") {
+        Some((message, rest)) => (message.to_owned(), Some(format!("did you mean {rest}"))),
+        None => (message, None),
+    };
+    let hint = suggestion
+        .or_else(|| super::suggest::unknown_name_hint(&message))
+        .or_else(|| generic_hint(&message, &path));
     let mut diagnostic = Diagnostic::error(&source.path, path, message);
     if let Some(location) = location {
         diagnostic = diagnostic.at(location);
@@ -233,6 +248,11 @@ fn generic_hint(message: &str, path: &str) -> Option<String> {
         let _ = write!(
             hint,
             "add the field; `recplan schema` lists every field a plan takes"
+        );
+    } else if message.starts_with("the plan nests deeper than") {
+        let _ = write!(
+            hint,
+            "no plan field is more than about ten levels deep: look for indentation that keeps growing, or brackets left open"
         );
     } else if ["budget", "depth", "alias", "recursion"]
         .iter()

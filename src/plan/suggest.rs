@@ -1,16 +1,6 @@
-//! Did-you-mean hints for misspelt keys and names.
+//! Did-you-mean hints for misspelt keys and names in parser messages.
 
-/// The closest of `candidates` to `input`, if it is close enough to be the
-/// likely intent.
-pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let input = input.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(&input, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
+use crate::suggest::closest;
 
 /// A hint for serde's "unknown field `x`, expected one of a, b" (and
 /// "unknown variant") messages: the closest expected name, else the list.

@@ -5,10 +5,15 @@
 //! built in one place, [`Context`], from the environment, the plan's vars,
 //! the channel and the occurrence.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::rc::Rc;
 
 use chrono::{DateTime, TimeZone};
-use handlebars::{Handlebars, RenderErrorReason};
+use handlebars::{
+    Handlebars, RenderContext, RenderErrorReason, Renderable, Template, TemplateError,
+};
 use serde_json::{Map, Value};
 
 /// Marks a value that depends on an environment variable absent while
@@ -78,10 +83,22 @@ pub enum TemplateIssue {
 }
 
 /// The values templates may name.
+///
+/// Held as handlebars' own context, built once: rendering a string then
+/// neither clones nor re-serializes the values (the whole environment
+/// among them).
 #[derive(Clone, Debug)]
 pub struct Context {
-    root: Map<String, Value>,
+    data: handlebars::Context,
     missing_env: MissingEnv,
+}
+
+/// One string rendered, and the absent env variables it named on the way
+/// (only when linting: with [`MissingEnv::Refuse`] the first is an error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: Result<String, TemplateIssue>,
+    pub absent_env: Vec<String>,
 }
 
 impl Context {
@@ -94,7 +111,10 @@ impl Context {
         let mut root = Map::new();
         root.insert("env".to_owned(), Value::Object(env));
         root.insert("vars".to_owned(), Value::Object(vars.clone()));
-        Context { root, missing_env }
+        Context {
+            data: handlebars::Context::from(Value::Object(root)),
+            missing_env,
+        }
     }
 
     /// Adds `occurrence.date` (`20261127`), `occurrence.time` (`0900`) and
@@ -109,99 +129,127 @@ impl Context {
             "time": start.format("%H%M").to_string(),
             "start": start.to_rfc3339(),
         });
-        self.root.insert("occurrence".to_owned(), occurrence);
+        self.insert("occurrence", occurrence);
         self
     }
 
-    #[must_use]
-    pub fn with_channel(mut self, cname: &str, uid: &str) -> Context {
-        self.root.insert(
-            "channel".to_owned(),
-            serde_json::json!({"cname": cname, "uid": uid}),
-        );
-        self
+    /// Sets `channel.cname` and `channel.uid`, replacing the previous
+    /// channel's: one context serves every channel of an occurrence.
+    pub fn set_channel(&mut self, cname: &str, uid: &str) {
+        self.insert("channel", serde_json::json!({"cname": cname, "uid": uid}));
     }
 
-    /// Renders one string. Text without `{{` is returned as it is.
-    pub fn render(&self, template: &str) -> Result<String, TemplateIssue> {
+    /// Removes `channel`, for rendering a channel's own name and uid (which
+    /// can name neither themselves nor the previous channel's).
+    pub fn clear_channel(&mut self) {
+        if let Value::Object(root) = self.data.data_mut() {
+            root.remove("channel");
+        }
+    }
+
+    /// Sets a top-level value. The root is an object from [`Context::new`]
+    /// on, so the `if let` always holds.
+    fn insert(&mut self, key: &str, value: Value) {
+        if let Value::Object(root) = self.data.data_mut() {
+            root.insert(key.to_owned(), value);
+        }
+    }
+
+    /// Renders one string, noting the absent env variables it names. When
+    /// linting, each is filled in with a marker and rendering goes on, so
+    /// that one pass finds them all; the names noted before a failure are
+    /// kept.
+    pub fn render_noting_absent(&self, template: &str) -> Rendered {
+        let mut absent_env = Vec::new();
+        // Text without `{{` is returned as it is.
         if !template.contains("{{") {
-            return Ok(template.to_owned());
+            return Rendered {
+                text: Ok(template.to_owned()),
+                absent_env,
+            };
         }
-        let mut root = self.root.clone();
-        // Each pass fills in one absent env variable with a marker, when
-        // linting; a template names finitely many.
-        loop {
-            match registry().render_template(template, &root) {
-                Ok(text) => return Ok(text),
-                Err(error) => match error.reason() {
-                    RenderErrorReason::MissingVariable(Some(path)) => {
-                        let Some(name) = path.strip_prefix("env.") else {
-                            return Err(TemplateIssue::Missing(path.clone()));
-                        };
-                        if self.missing_env == MissingEnv::Refuse || env_is_marked(&root, name) {
-                            return Err(TemplateIssue::MissingEnv(name.to_owned()));
-                        }
-                        mark_env(&mut root, name);
-                    }
-                    RenderErrorReason::MissingVariable(None) => {
-                        return Err(TemplateIssue::Missing(template.to_owned()));
-                    }
-                    RenderErrorReason::TemplateError(e) => {
-                        return Err(TemplateIssue::Syntax(e.to_string()));
-                    }
-                    other => return Err(TemplateIssue::Syntax(other.to_string())),
-                },
+        let compiled = match compiled(template) {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                return Rendered {
+                    text: Err(TemplateIssue::Syntax(error.to_string())),
+                    absent_env,
+                };
             }
-        }
-    }
-
-    /// The env variables a template names that are absent (linting only).
-    pub fn absent_env(&self, template: &str) -> Vec<String> {
-        if self.missing_env == MissingEnv::Refuse {
-            return Vec::new();
-        }
-        let strict = Context {
-            missing_env: MissingEnv::Refuse,
-            ..self.clone()
         };
-        let mut absent = Vec::new();
-        let mut probe = strict;
-        while let Err(TemplateIssue::MissingEnv(name)) = probe.render(template) {
-            mark_env(&mut probe.root, &name);
-            absent.push(name);
-        }
-        absent
+        // A copy of the values with markers filled in, made only once an
+        // env variable turns out to be absent.
+        let mut marked: Option<handlebars::Context> = None;
+        // Each pass fills in one absent env variable; a template names
+        // finitely many, and one already filled in ends the loop.
+        let text = loop {
+            let data = marked.as_ref().unwrap_or(&self.data);
+            let error = match compiled.renders(registry(), data, &mut RenderContext::new(None)) {
+                Ok(text) => break Ok(text),
+                Err(error) => error,
+            };
+            match error.reason() {
+                RenderErrorReason::MissingVariable(Some(path)) => {
+                    let Some(name) = path.strip_prefix("env.") else {
+                        break Err(TemplateIssue::Missing(path.clone()));
+                    };
+                    if self.missing_env == MissingEnv::Refuse
+                        || absent_env.iter().any(|noted| noted == name)
+                    {
+                        break Err(TemplateIssue::MissingEnv(name.to_owned()));
+                    }
+                    mark_env(marked.get_or_insert_with(|| self.data.clone()), name);
+                    absent_env.push(name.to_owned());
+                }
+                RenderErrorReason::MissingVariable(None) => {
+                    break Err(TemplateIssue::Missing(template.to_owned()));
+                }
+                RenderErrorReason::TemplateError(e) => {
+                    break Err(TemplateIssue::Syntax(e.to_string()));
+                }
+                other => break Err(TemplateIssue::Syntax(other.to_string())),
+            }
+        };
+        Rendered { text, absent_env }
     }
 
-    /// Renders every string inside `value`, reporting each failure with its
-    /// path below `path`.
-    pub fn render_value(
-        &self,
-        value: &mut Value,
-        path: &str,
-        issues: &mut Vec<(String, TemplateIssue)>,
-    ) {
+    /// Renders every string inside `value`, reporting each failure, and
+    /// each absent env variable (linting only), with its path below `path`.
+    pub fn render_value(&self, value: &mut Value, path: &mut String, found: &mut Findings) {
         match value {
-            Value::String(text) => match self.render(text) {
-                Ok(rendered) => *text = rendered,
-                Err(issue) => {
-                    issues.push((path.to_owned(), issue));
-                    *text = unknown();
+            Value::String(text) => {
+                let rendered = self.render_noting_absent(text);
+                found.absent_env.extend(
+                    rendered
+                        .absent_env
+                        .into_iter()
+                        .map(|name| (path.clone(), name)),
+                );
+                match rendered.text {
+                    Ok(text_out) => *text = text_out,
+                    Err(issue) => {
+                        found.failures.push((path.clone(), issue));
+                        *text = unknown();
+                    }
                 }
-            },
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
-                    self.render_value(item, &format!("{path}[{i}]"), issues);
+                    let len = path.len();
+                    let _ = write!(path, "[{i}]");
+                    self.render_value(item, path, found);
+                    path.truncate(len);
                 }
             }
             Value::Object(map) => {
                 for (key, item) in map.iter_mut() {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    self.render_value(item, &child, issues);
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    self.render_value(item, path, found);
+                    path.truncate(len);
                 }
             }
             _ => {}
@@ -209,20 +257,56 @@ impl Context {
     }
 }
 
-fn env_is_marked(root: &Map<String, Value>, name: &str) -> bool {
-    root.get("env").and_then(|env| env.get(name)).is_some()
+/// What rendering a value found, by path: templates that failed, and
+/// absent env variables (linting only).
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub failures: Vec<(String, TemplateIssue)>,
+    pub absent_env: Vec<(String, String)>,
 }
 
-fn mark_env(root: &mut Map<String, Value>, name: &str) {
-    if let Some(Value::Object(env)) = root.get_mut("env") {
-        env.insert(
-            name.to_owned(),
-            Value::String(format!("{UNKNOWN}env.{name}{UNKNOWN}")),
-        );
+/// The value standing in for an absent env variable while linting.
+pub fn absent_env_marker(name: &str) -> String {
+    format!("{UNKNOWN}env.{name}{UNKNOWN}")
+}
+
+fn mark_env(data: &mut handlebars::Context, name: &str) {
+    if let Some(Value::Object(env)) = data.data_mut().get_mut("env") {
+        env.insert(name.to_owned(), Value::String(absent_env_marker(name)));
     }
 }
 
-/// One registry for the process: strict, no escaping, no partials.
+/// How many compiled templates a thread keeps. Plans hold a few dozen
+/// distinct strings; the bound only matters for a long-running daemon
+/// whose plans keep changing.
+const MAX_COMPILED: usize = 1024;
+
+thread_local! {
+    /// Compiled templates by their text. Compiling is most of the cost of
+    /// rendering, and the same strings (`{{env.AGORA_RTC_TOKEN}}`, a
+    /// channel name per channel) come back for every channel and plan.
+    /// Per thread, so that validating plans in parallel takes no lock.
+    static COMPILED: RefCell<HashMap<String, Rc<Template>>> = RefCell::default();
+}
+
+fn compiled(template: &str) -> Result<Rc<Template>, TemplateError> {
+    COMPILED.with(|cache| {
+        if let Some(found) = cache.borrow().get(template) {
+            return Ok(Rc::clone(found));
+        }
+        let compiled = Rc::new(Template::compile(template)?);
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= MAX_COMPILED {
+            cache.clear();
+        }
+        cache.insert(template.to_owned(), Rc::clone(&compiled));
+        Ok(compiled)
+    })
+}
+
+/// One registry for the process: strict, no escaping, no partials. Templates
+/// are compiled apart from it (see [`compiled`]) and rendered with its
+/// settings.
 fn registry() -> &'static Handlebars<'static> {
     static REGISTRY: std::sync::OnceLock<Handlebars<'static>> = std::sync::OnceLock::new();
     REGISTRY.get_or_init(|| {
@@ -244,29 +328,34 @@ mod tests {
         Context::new(&env, &vars, missing_env)
     }
 
+    fn render(ctx: &Context, template: &str) -> Result<String, TemplateIssue> {
+        ctx.render_noting_absent(template).text
+    }
+
     #[test]
     fn renders_without_escaping() {
-        let ctx = context(MissingEnv::Refuse).with_channel("room", "42");
+        let mut ctx = context(MissingEnv::Refuse);
+        ctx.set_channel("room", "42");
         assert_eq!(
-            ctx.render("{{vars.team}}-{{channel.cname}}").unwrap(),
+            render(&ctx, "{{vars.team}}-{{channel.cname}}").unwrap(),
             "platform-room"
         );
-        assert_eq!(ctx.render("{{env.TEAM_TOKEN}}").unwrap(), "abc<&>");
+        assert_eq!(render(&ctx, "{{env.TEAM_TOKEN}}").unwrap(), "abc<&>");
     }
 
     #[test]
     fn missing_values_are_errors_not_empty_strings() {
         let ctx = context(MissingEnv::Refuse);
         assert_eq!(
-            ctx.render("{{vars.nope}}"),
+            render(&ctx, "{{vars.nope}}"),
             Err(TemplateIssue::Missing("vars.nope".to_owned()))
         );
         assert_eq!(
-            ctx.render("{{env.NOPE}}"),
+            render(&ctx, "{{env.NOPE}}"),
             Err(TemplateIssue::MissingEnv("NOPE".to_owned()))
         );
         assert!(matches!(
-            ctx.render("{{#if}}"),
+            render(&ctx, "{{#if}}"),
             Err(TemplateIssue::Syntax(_))
         ));
     }
@@ -274,11 +363,48 @@ mod tests {
     #[test]
     fn linting_marks_absent_env_values() {
         let ctx = context(MissingEnv::Warn);
-        let rendered = ctx.render("x-{{env.A}}-{{env.B}}").unwrap();
+        let rendered = render(&ctx, "x-{{env.A}}-{{env.B}}").unwrap();
         assert!(!is_known(&rendered));
         assert_eq!(
-            ctx.absent_env("x-{{env.A}}-{{env.B}}"),
-            vec!["A".to_owned(), "B".to_owned()]
+            ctx.render_noting_absent("x-{{env.A}}-{{env.B}}").absent_env,
+            ["A", "B"]
         );
+    }
+
+    #[test]
+    fn a_channel_cleared_is_not_seen_by_the_next_one() {
+        let mut ctx = context(MissingEnv::Refuse);
+        ctx.set_channel("room", "42");
+        assert_eq!(render(&ctx, "{{channel.uid}}").unwrap(), "42");
+        ctx.clear_channel();
+        assert_eq!(
+            render(&ctx, "{{channel.uid}}"),
+            Err(TemplateIssue::Missing("channel.uid".to_owned()))
+        );
+    }
+
+    #[test]
+    fn a_template_renders_the_same_from_the_cache() {
+        let ctx = context(MissingEnv::Refuse);
+        for _ in 0..3 {
+            assert_eq!(render(&ctx, "t-{{vars.team}}").unwrap(), "t-platform");
+            assert!(matches!(
+                render(&ctx, "{{#each}}"),
+                Err(TemplateIssue::Syntax(_))
+            ));
+        }
+    }
+
+    /// A path below an absent env value stays missing once the value is
+    /// filled in: linting must report it, not go round filling it again.
+    #[test]
+    fn a_path_below_an_absent_env_value_is_reported_once() {
+        let ctx = context(MissingEnv::Warn);
+        let rendered = ctx.render_noting_absent("{{env.A.b}}");
+        assert_eq!(
+            rendered.text,
+            Err(TemplateIssue::MissingEnv("A.b".to_owned()))
+        );
+        assert_eq!(rendered.absent_env, ["A.b"]);
     }
 }

@@ -5,6 +5,8 @@
 //! Agora rule is checked on the bodies a sample occurrence renders to, so a
 //! template that yields a bad value is caught before anything is sent.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use super::template::{Env, MissingEnv};
 use super::{duration, layout};
 use crate::agora::Mode;
 use crate::agora::request::UpdateLayoutClientRequest;
-use crate::schedule::{Schedule, Tz, parse_timezone};
+use crate::schedule::{Schedule, ScheduleError, Tz, parse_timezone};
 
 /// How late an occurrence may still start when a plan does not say.
 const DEFAULT_STARTING_DEADLINE: Duration = Duration::from_secs(300);
@@ -84,7 +86,7 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
     };
     let source = Arc::new(source);
     let mut issues = Issues::default();
-    let plan = build(&raw, &source, &mut issues);
+    let plan = build(raw, &source, &mut issues);
     let sample = plan.sample_start(options.now);
     plan.render_sessions(&sample, &options.env, options.missing_env, &mut issues);
     // Placing findings takes a second parse; most plans have none to place.
@@ -106,8 +108,8 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
 /// Checks what needs no rendering and builds the plan. Parts found wrong
 /// are reported and left out, so that the rest is still checked; the plan
 /// is only used if no error was found.
-fn build(raw: &RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
-    let name = plan_name(raw, &source.path, issues);
+fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
+    let name = plan_name(&raw, &source.path, issues);
     let timing = timing(raw.schedule.as_ref(), issues);
     if raw.channels.is_empty() {
         issues
@@ -123,32 +125,32 @@ fn build(raw: &RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
     );
     let vars = raw
         .vars
-        .iter()
+        .into_iter()
         .map(|(k, v)| {
             let value = match v {
-                VarValue::Bool(b) => serde_json::Value::Bool(*b),
-                VarValue::Integer(i) => serde_json::Value::from(*i),
-                VarValue::Float(f) => serde_json::Value::from(*f),
-                VarValue::Text(t) => serde_json::Value::String(t.clone()),
+                VarValue::Bool(b) => serde_json::Value::Bool(b),
+                VarValue::Integer(i) => serde_json::Value::from(i),
+                VarValue::Float(f) => serde_json::Value::from(f),
+                VarValue::Text(t) => serde_json::Value::String(t),
             };
-            (k.clone(), value)
+            (k, value)
         })
         .collect();
     Plan {
         name,
         content_hash: hex::encode(Sha256::digest(source.text.as_bytes())),
         source: Arc::clone(source),
-        app_id: raw.app_id.clone(),
+        app_id: raw.app_id,
         mode: raw.mode,
         vars,
         timing,
         on_failure: raw.on_failure.unwrap_or_default(),
-        channels: raw.channels.clone(),
-        acquire: raw.acquire.clone().unwrap_or_default(),
-        start: raw.start.clone(),
+        channels: raw.channels,
+        acquire: raw.acquire.unwrap_or_default(),
+        start: raw.start,
         steps,
         step_sources,
-        stop: raw.stop.clone().unwrap_or_default(),
+        stop: raw.stop.unwrap_or_default(),
     }
 }
 
@@ -211,7 +213,7 @@ fn timing(schedule: Option<&RawSchedule>, issues: &mut Issues) -> Timing {
             .ok(),
     };
     let schedule = raw.cron.as_ref().and_then(|cron| {
-        Schedule::new(cron, timezone.unwrap_or(Tz::UTC))
+        parse_schedule(cron, timezone.unwrap_or(Tz::UTC))
             .map_err(|e| {
                 issues.error("schedule.cron", e.to_string()).hint(
                     e.hint()
@@ -251,6 +253,35 @@ fn timing(schedule: Option<&RawSchedule>, issues: &mut Issues) -> Timing {
         skip_dates,
         paused: raw.paused.unwrap_or(false),
     }
+}
+
+/// How many parsed cron lines a thread keeps; see [`parse_schedule`].
+const MAX_SCHEDULES: usize = 256;
+
+thread_local! {
+    /// Schedules by cron line and timezone. Parsing a line (and checking
+    /// that some date matches it) costs more than the rest of a plan's
+    /// schedule checks, and a directory of plans repeats a few lines.
+    static SCHEDULES: RefCell<HashMap<(String, Tz), Schedule>> = RefCell::default();
+}
+
+/// [`Schedule::new`], reusing a schedule parsed before on this thread.
+/// Lines that fail are not kept: they are rare, and their errors are
+/// reported once per plan anyway.
+fn parse_schedule(cron: &str, timezone: Tz) -> Result<Schedule, ScheduleError> {
+    SCHEDULES.with(|cache| {
+        let key = (cron.to_owned(), timezone);
+        if let Some(found) = cache.borrow().get(&key) {
+            return Ok(found.clone());
+        }
+        let schedule = Schedule::new(cron, timezone)?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= MAX_SCHEDULES {
+            cache.clear();
+        }
+        cache.insert(key, schedule.clone());
+        Ok(schedule)
+    })
 }
 
 fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duration> {

@@ -3,8 +3,11 @@
 //! RECPLAN_* variables and sets the ones it needs.
 
 use std::ffi::OsStr;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use chrono::{DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 
 use crate::support::{APP_ID, root};
@@ -54,6 +57,21 @@ impl Recplan {
             .env("S3_SECRET_KEY", SECRET_KEY)
     }
 
+    /// Runs with stdout (and, with `stderr`, stderr too) a pipe whose
+    /// reading end is already closed, as `recplan … | head -1` leaves it once
+    /// `head` has exited. Closed before the binary starts, so every write
+    /// fails, however fast the binary is.
+    fn run_into_closed_pipe(mut self, stderr: bool) -> Run {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        if stderr {
+            self.0
+                .stderr(writer.try_clone().expect("a second pipe end"));
+        }
+        self.0.stdout(writer);
+        self.run()
+    }
+
     fn run(mut self) -> Run {
         let output = self.0.output().expect("the recplan binary runs");
         Run {
@@ -75,7 +93,7 @@ fn validate_accepts_the_example_plans() {
          ok: plans/demo.yaml (demo)\n\
          ok: plans/weekly-standup.yaml (weekly-standup)\n"
     );
-    assert_eq!(run.stderr, "");
+    assert_eq!(run.stderr, "4 plan(s) valid\n");
 }
 
 #[test]
@@ -91,11 +109,12 @@ fn validate_only_warns_about_absent_environment_values() {
         .lines()
         .filter(|line| line.contains(": warning: "))
         .collect();
-    // app_id is not in the file: its warning is placed at the top.
+    // app_id is not in the file: its warning is placed at the top, not on
+    // whichever key happens to come first.
     assert_eq!(
         warnings,
         [
-            "plans/weekly-standup.yaml:3:1: warning: app_id: environment variable AGORA_APP_ID is not set",
+            "plans/weekly-standup.yaml:1:1: warning: app_id: the plan has no `app_id`, and AGORA_APP_ID is not set",
             "plans/weekly-standup.yaml:19:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set",
             "plans/weekly-standup.yaml:24:5: warning: start.storageConfig.accessKey: environment variable S3_ACCESS_KEY is not set",
             "plans/weekly-standup.yaml:25:5: warning: start.storageConfig.secretKey: environment variable S3_SECRET_KEY is not set",
@@ -378,4 +397,208 @@ fn a_wrong_command_line_exits_2() {
         "{}",
         run.stderr
     );
+}
+
+/// Regression: `recplan validate plans/ | head -1` panicked on the closed
+/// pipe (exit code 101, "failed printing to stdout").
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let at = "2026-11-27T09:00:00Z";
+    let quiet: [&[&str]; 6] = [
+        &["validate", "plans/"],
+        &["next", "plans/weekly-standup.yaml", "-n", "1000"],
+        &["render", "plans/demo.yaml", "--at", at],
+        &["render", "plans/demo.yaml", "--at", at, "--json"],
+        &["schema"],
+        &["--help"],
+    ];
+    for args in quiet {
+        let run = Recplan::new(args)
+            .with_secrets()
+            .run_into_closed_pipe(false);
+        assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{args:?}");
+    }
+    // The exit code still tells what was checked before output stopped.
+    let invalid = "tests/fixtures/plans/invalid/uid-zero.yaml";
+    let args = ["validate", invalid, "plans/"];
+    let run = Recplan::new(args)
+        .with_secrets()
+        .run_into_closed_pipe(false);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stderr.starts_with(&format!("{invalid}:6:5: error: ")),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("panicked"), "{run:?}");
+    // Both closed (`2>&1 | head -1`): nothing to say anything on, and no
+    // panic either.
+    let run = Recplan::new(args).with_secrets().run_into_closed_pipe(true);
+    assert_eq!(run.code, 3, "{run:?}");
+}
+
+#[test]
+fn validate_ends_with_a_summary_on_stderr() {
+    let valid = Recplan::new(["validate", "plans/demo.yaml"])
+        .with_secrets()
+        .run();
+    assert_eq!(
+        (valid.code, valid.stderr.as_str()),
+        (0, "1 plan(s) valid\n")
+    );
+    let invalid = Recplan::new([
+        "validate",
+        "tests/fixtures/plans/invalid/uid-zero.yaml",
+        "tests/fixtures/plans/invalid/cron-invalid.yaml",
+        "plans/",
+    ])
+    .with_secrets()
+    .run();
+    assert_eq!(invalid.code, 3, "{invalid:?}");
+    assert_eq!(invalid.stdout.lines().count(), 4, "{}", invalid.stdout);
+    assert!(
+        invalid.stderr.ends_with("\n2 of 6 plan(s) invalid\n"),
+        "{}",
+        invalid.stderr
+    );
+}
+
+/// A one-channel plan that names no environment value, ten seconds long,
+/// written to `dir`; scheduled by `cron` when given.
+fn short_plan(dir: &Path, cron: Option<&str>) -> PathBuf {
+    let schedule = match cron {
+        Some(cron) => format!("schedule: {{cron: \"{cron}\", duration: 10s}}\n"),
+        None => String::new(),
+    };
+    let text = format!(
+        "name: short\nmode: composite\n{schedule}channels:\n  - {{cname: room, uid: \"1001\"}}\n\
+         start:\n  storageConfig: {{vendor: 1, region: 0, bucket: rec, accessKey: AK, secretKey: SK}}\n\
+         \x20 recordingConfig: {{channelType: 0}}\n"
+    );
+    let path = dir.join("short.yaml");
+    std::fs::write(&path, text).expect("the plan is written");
+    path
+}
+
+#[test]
+fn run_refuses_an_invalid_plan_before_sending_anything() {
+    let file = "tests/fixtures/plans/invalid/uid-zero.yaml";
+    let sim = Recplan::new(["run", file, "--now", "--sim"])
+        .with_secrets()
+        .run();
+    assert_eq!(sim.code, 3, "{sim:?}");
+    assert_eq!(sim.stdout, "", "no summary: nothing ran");
+    assert!(
+        sim.stderr
+            .contains(&format!("{file}:6:5: error: channels[0].uid: ")),
+        "{}",
+        sim.stderr
+    );
+    assert!(!sim.stderr.contains("Acquiring"), "{}", sim.stderr);
+
+    // Against an API base that notes every connection: none is made.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let real = Recplan::new(["run", file, "--now"])
+        .with_secrets()
+        .env("AGORA_API_BASE", &base)
+        .env("AGORA_CUSTOMER_ID", "customer")
+        .env("AGORA_CUSTOMER_SECRET", "secret")
+        .run();
+    assert_eq!(real.code, 3, "{real:?}");
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "something connected: {accepted:?}"
+    );
+}
+
+#[test]
+fn run_with_no_occurrence_due_exits_4_naming_the_next_start() {
+    // Half an hour from now, every day: the latest start was almost a day
+    // ago, far past the default starting_deadline of 5 minutes.
+    let next = (Utc::now() + TimeDelta::minutes(30))
+        .duration_trunc(TimeDelta::minutes(1))
+        .expect("a minute boundary");
+    let cron = next.format("%M %H * * *").to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = short_plan(dir.path(), Some(&cron));
+    let run = Recplan::new([OsStr::new("run"), plan.as_os_str()])
+        .with_secrets()
+        .run();
+    assert_eq!(run.code, 4, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(
+        run.stderr.contains(&format!(
+            "no occurrence is due; the next starts at {}",
+            next.to_rfc3339()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_run_that_cannot_start_exits_1_and_says_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = short_plan(dir.path(), None);
+    // Port 1 on loopback: nothing listens, so every call is refused at once.
+    let run = Recplan::new([
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--now"),
+        OsStr::new("--duration"),
+        OsStr::new("10s"),
+    ])
+    .with_secrets()
+    .env("AGORA_API_BASE", "http://127.0.0.1:1")
+    .env("AGORA_CUSTOMER_ID", "customer")
+    .env("AGORA_CUSTOMER_SECRET", "secret")
+    .run();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("room uid 1001: FAILED"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("could not start"), "{}", run.stderr);
+}
+
+#[test]
+fn run_at_an_occurrence_already_over_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = short_plan(dir.path(), None);
+    let run = Recplan::new([
+        OsStr::new("run"),
+        plan.as_os_str(),
+        OsStr::new("--at"),
+        OsStr::new("2020-01-06T09:00:00Z"),
+        OsStr::new("--duration"),
+        OsStr::new("10s"),
+    ])
+    .with_secrets()
+    .run();
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "the occurrence 2020-01-06T09:00:00+00:00 ended at 2020-01-06T09:00:10+00:00; nothing to record"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn run_takes_now_or_at_not_both() {
+    let run = Recplan::new([
+        "run",
+        "plans/demo.yaml",
+        "--now",
+        "--at",
+        "2026-11-27T09:00:00Z",
+    ])
+    .with_secrets()
+    .run();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }

@@ -63,7 +63,7 @@ const CASES: &[Case] = &[
     case("cname-too-long", (5, 5), "channels[0].cname", "channel name is 64 bytes; Agora allows fewer than 64"),
     case("duplicate-channel", (8, 5), "channels[1].uid", "channel `room` with uid 1001 is already recorded by channels[0]"),
     case("mode-unknown", (1, 7), "mode", "unknown variant `compsite`").hint("did you mean `composite`?"),
-    case("vendor-name-unknown", (9, 13), "start.storageConfig.vendor", "unknown storage vendor `aws_s4`"),
+    case("vendor-name-unknown", (9, 13), "start.storageConfig.vendor", "unknown storage vendor `aws_s4`").hint("did you mean `aws_s3`?"),
     case("vendor-code-unknown", (9, 13), "start.storageConfig.vendor", "unknown storage vendor code 9"),
     case("region-index-invalid", (10, 5), "start.storageConfig.region", "26 is not a region index of Amazon S3").hint("7 eu-central-1"),
     case("region-name-misspelt", (10, 5), "start.storageConfig.region", "`eu-centrl-1` is not a region of Amazon S3").hint("did you mean `eu-central-1`?"),
@@ -401,4 +401,19 @@ fn findings_read_well() {
         insta::assert_snapshot!("region_index", rendered("region-index-invalid"));
         insta::assert_snapshot!("template_var", rendered("template-var-missing"));
     });
+}
+
+#[test]
+fn an_unknown_vendor_name_gets_a_did_you_mean_or_the_list() {
+    let close = invalid(load_fixture("invalid/vendor-name-unknown.yaml"));
+    assert_eq!(close[0].message, "unknown storage vendor `aws_s4`");
+    assert_eq!(close[0].hint.as_deref(), Some("did you mean `aws_s3`?"));
+    let far = invalid(variant("composite", "vendor: 1", "vendor: dropbox"));
+    assert!(
+        far[0]
+            .message
+            .starts_with("unknown storage vendor `dropbox`; known vendors: 0 (qiniu), 1 (aws_s3)"),
+        "{}",
+        far[0].message
+    );
 }

@@ -215,6 +215,21 @@ fn deeply_indented_mappings_are_cut_off() {
     );
 }
 
+/// Regression: the message was the parser's "budget breached: Depth {
+/// depth: 33 }". (`vars` takes any value, so nesting there reaches the
+/// limit before any field is found unknown.)
+#[test]
+fn too_deep_nesting_is_told_in_words_where_it_crosses_the_limit() {
+    let text = lines(0..100, |depth| {
+        format!("{}k{depth}:", " ".repeat(depth + 2))
+    });
+    let error = too_deep("vars.yaml", format!("mode: composite\nvars:\n{text}"));
+    assert_eq!(error.message, "the plan nests deeper than 32 levels");
+    assert_eq!((error.line, error.column), (34, 34));
+    let hint = error.hint.as_deref().unwrap_or_default();
+    assert!(hint.contains("indentation that keeps growing"), "{hint}");
+}
+
 /// "Billion laughs": ten levels of nine aliases each, 9^10 strings if
 /// expanded, put where the plan's own parse and the position index would
 /// both walk it.
