@@ -5,8 +5,10 @@
 //! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
 //! occurrences all arrive at one `select!`, so there is one shutdown path.
 
+pub mod http;
 pub mod notify;
 mod plans;
+pub mod status;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -44,10 +46,17 @@ pub enum Event {
         path: PathBuf,
         next: Option<DateTime<Utc>>,
     },
+    /// A plan's next start, after one began.
+    Scheduled {
+        plan: String,
+        next: Option<DateTime<Utc>>,
+    },
     Invalid {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
+    /// The plans are loaded and the schedule runs.
+    Ready,
     Removed {
         path: PathBuf,
     },
@@ -116,6 +125,7 @@ impl Daemon {
         let (recovery_stop, recovery_stopped) = watch::channel(false);
         let recovery = tokio::spawn(recoverable(&self.context, &recovery_stopped).run());
         self.start_missed();
+        self.emit(Event::Ready);
         let detach = loop {
             let next = self
                 .plans
@@ -198,7 +208,9 @@ impl Daemon {
             if start > now {
                 break;
             }
-            self.plans.advance(&path, start);
+            if let Some(event) = self.plans.advance(&path, start) {
+                self.emit(event);
+            }
             let late = now
                 .signed_duration_since(start)
                 .to_std()

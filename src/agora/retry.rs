@@ -20,7 +20,7 @@ use tokio::time::sleep;
 
 pub use domains::{Area, base_index, domain_candidates, transport_bases};
 pub use policy::{ErrorClass, RetryPolicy};
-pub use stats::RetryCount;
+pub use stats::{CallCount, RetryCount};
 
 use super::ratelimit::{Priority, RateLimiter};
 use super::request::{
@@ -150,6 +150,11 @@ impl ResilientClient {
     /// Retries so far, by endpoint, class and status.
     pub fn retry_counts(&self) -> Vec<RetryCount> {
         self.stats.snapshot()
+    }
+
+    /// Every attempt's answer so far, by endpoint and HTTP status.
+    pub fn call_counts(&self) -> Vec<CallCount> {
+        self.stats.calls()
     }
 
     /// [`Client::acquire`], retried.
@@ -312,6 +317,7 @@ impl ResilientClient {
             self.limiter.until_ready(self.app_id(), priority).await;
             let error = match send(self.clients[host].clone()).await {
                 Ok(value) => {
+                    self.stats.answered(endpoint, Some(200));
                     return Attempted {
                         result: Ok(value),
                         maybe_took_effect,
@@ -319,6 +325,7 @@ impl ResilientClient {
                 }
                 Err(error) => error,
             };
+            self.stats.answered(endpoint, error.status());
             let class = ErrorClass::of(&error);
             let Some(delay) = self.next_delay(endpoint, class, &error, &mut tally) else {
                 if !matches!(class, ErrorClass::Final | ErrorClass::WorkerNotFound) {

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -7,7 +8,8 @@ use super::connect::{self, Signal, Signals};
 use super::exit;
 use crate::clock::Clock;
 use crate::daemon::notify::Notifier;
-use crate::daemon::{Control, Daemon, Options};
+use crate::daemon::status::Status;
+use crate::daemon::{Control, Daemon, Options, http};
 use crate::plan::{Env, parse_duration};
 use crate::session::Context;
 
@@ -32,6 +34,9 @@ pub struct Args {
     /// How long shutdown waits for stop calls to be answered.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     stop_grace: Duration,
+    /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here.
+    #[arg(long)]
+    listen: Option<std::net::SocketAddr>,
     /// Log as JSON lines (for journald and log shippers).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -91,14 +96,27 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
+    let listener = match args.listen {
+        Some(address) => match tokio::net::TcpListener::bind(address).await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                eprintln!("error: cannot listen on {address}: {error}");
+                return exit::FAILED;
+            }
+        },
+        None => None,
+    };
     let options = Options {
         paths: args.paths.clone(),
         stop_grace: args.stop_grace,
     };
-    let (events, mut events_rx) = mpsc::unbounded_channel();
-    let (progress, mut progress_rx) = mpsc::unbounded_channel();
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let (progress, progress_rx) = mpsc::unbounded_channel();
+    let status = Arc::new(Status::default());
+    let lookup = |name: &str| env.get(name).map(str::to_owned);
+    let notifier = Notifier::from_env(lookup);
     let context = Context {
-        client,
+        client: client.clone(),
         store,
         clock: Clock::system(),
         env: env.clone(),
@@ -107,49 +125,91 @@ async fn run_async(args: &Args) -> u8 {
     let daemon = Daemon::new(options, context, events);
     let (control, control_rx) = mpsc::unbounded_channel();
 
-    tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
-    tokio::spawn(async move {
-        while let Some(event) = progress_rx.recv().await {
-            tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);
-        }
-    });
+    tokio::spawn(observe(
+        events_rx,
+        progress_rx,
+        Arc::clone(&status),
+        notifier,
+    ));
     let _watcher = watch_files(&args.paths, control.clone());
-    let notifier = Notifier::from_env(|name| env.get(name).map(str::to_owned));
-    if let Some(interval) = Notifier::watchdog_interval(|name| env.get(name).map(str::to_owned)) {
-        let watchdog = Notifier::from_env(|name| env.get(name).map(str::to_owned));
+    if let Some(interval) = Notifier::watchdog_interval(lookup) {
+        tokio::spawn(feed_watchdog(Notifier::from_env(lookup), interval));
+    }
+    tokio::spawn(forward_signals(control, args.detach));
+    let (served, serving) = tokio::sync::oneshot::channel::<()>();
+    if let Some(listener) = listener {
+        let routes = http::router(Arc::clone(&status), client);
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            // A missed tick is not worth two pings.
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            loop {
-                ticks.tick().await;
-                watchdog.notify("WATCHDOG=1");
+            let stopped = async {
+                let _ = serving.await;
+            };
+            if let Err(error) = axum::serve(listener, routes)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!(%error, "the listener failed");
             }
         });
     }
-    let detach = args.detach;
-    let signal_control = control.clone();
-    tokio::spawn(async move {
-        let Ok(mut signals) = Signals::new() else {
-            return;
-        };
-        loop {
-            let message = match signals.next().await {
-                Signal::Reload => Control::Reload,
-                Signal::Stop if detach => Control::Detach,
-                Signal::Stop => Control::Shutdown,
-            };
-            if signal_control.send(message).is_err() {
-                return;
-            }
-        }
-    });
-    notifier.notify("READY=1");
     let reports = daemon.run(control_rx).await;
-    notifier.notify("STOPPING=1");
+    Notifier::from_env(lookup).notify("STOPPING=1");
+    let _ = served.send(());
     let failed = reports.iter().filter(|r| !r.all_completed()).count();
     tracing::info!(occurrences = reports.len(), failed, "daemon stopped");
     exit::OK
+}
+
+/// Feeds the daemon's events and the sessions' progress to the log, the
+/// listener's status and systemd (ready once the plans are loaded).
+async fn observe(
+    mut events: mpsc::UnboundedReceiver<crate::daemon::Event>,
+    mut progress: mpsc::UnboundedReceiver<crate::session::Progress>,
+    status: Arc<Status>,
+    notifier: Notifier,
+) {
+    loop {
+        tokio::select! {
+            Some(event) = events.recv() => {
+                if matches!(event, crate::daemon::Event::Ready) {
+                    notifier.notify("READY=1");
+                }
+                status.observe_event(&event);
+            }
+            Some(event) = progress.recv() => {
+                tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);
+                status.observe_progress(&event);
+            }
+            else => return,
+        }
+    }
+}
+
+async fn feed_watchdog(watchdog: Notifier, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    // A missed tick is not worth two pings.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        watchdog.notify("WATCHDOG=1");
+    }
+}
+
+/// SIGHUP reloads; SIGTERM and Ctrl-C shut down (or detach, with
+/// `--detach`).
+async fn forward_signals(control: mpsc::UnboundedSender<Control>, detach: bool) {
+    let Ok(mut signals) = Signals::new() else {
+        return;
+    };
+    loop {
+        let message = match signals.next().await {
+            Signal::Reload => Control::Reload,
+            Signal::Stop if detach => Control::Detach,
+            Signal::Stop => Control::Shutdown,
+        };
+        if control.send(message).is_err() {
+            return;
+        }
+    }
 }
 
 /// Reloads when a plan file changes, after changes settle for half a

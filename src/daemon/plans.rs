@@ -79,11 +79,14 @@ impl PlanSet {
             .min_by_key(|(_, next)| *next)
     }
 
-    /// Moves `path`'s next start past `start`.
-    pub fn advance(&mut self, path: &Path, start: DateTime<Utc>) {
-        if let Some(entry) = self.entries.get_mut(path) {
-            entry.next = first_start(&entry.plan, start);
-        }
+    /// Moves `path`'s next start past `start`, and says what it now is.
+    pub fn advance(&mut self, path: &Path, start: DateTime<Utc>) -> Option<Event> {
+        let entry = self.entries.get_mut(path)?;
+        entry.next = first_start(&entry.plan, start);
+        Some(Event::Scheduled {
+            plan: entry.plan.name().to_owned(),
+            next: entry.next,
+        })
     }
 
     /// Plans with an occurrence that started before `now` and is still

@@ -294,3 +294,112 @@ async fn shutdown_stops_every_started_recording() {
         2
     );
 }
+
+/// The real binary under a stand-in for systemd: it reports ready once the
+/// plans are loaded, serves its listener, and on SIGTERM says it is
+/// stopping and exits 0.
+#[test]
+fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::net::UnixDatagram;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    std::fs::write(plans.join("p.yaml"), plan("p", "0 9 * * *", "10m", "")).unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recplan"))
+        .args([
+            "daemon",
+            plans.to_str().unwrap(),
+            "--sim",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env_remove("RECPLAN_STATE_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buffer = [0u8; 256];
+    let received = socket.recv(&mut buffer).expect("READY=1 within 20 s");
+    assert_eq!(&buffer[..received], b"READY=1");
+
+    let get = |path: &str| -> String {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    assert!(get("/healthz").starts_with("HTTP/1.1 200"));
+    assert!(get("/readyz").starts_with("HTTP/1.1 200"));
+    let metrics = get("/metrics");
+    assert!(metrics.contains("text/plain; version=0.0.4"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "
+recplan_sessions_active 0
+"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("recplan_plan_next_start_timestamp_seconds{plan=\"p\"}"),
+        "{metrics}"
+    );
+    let sessions = get("/sessions");
+    assert!(
+        sessions.contains("\"plans\":[{\"plan\":\"p\""),
+        "{sessions}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let received = socket.recv(&mut buffer).expect("STOPPING=1 within 20 s");
+    assert_eq!(&buffer[..received], b"STOPPING=1");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+/// The example unit in contrib/ is one systemd accepts.
+#[test]
+fn the_example_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/recplan.service"
+    ))
+    .unwrap();
+    let unit = unit.replace("/usr/local/bin/recplan", env!("CARGO_BIN_EXE_recplan"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("recplan.service");
+    std::fs::write(&path, unit).unwrap();
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .current_dir(dir.path())
+        .output()
+        .expect("systemd-analyze is installed (.ci/run installs it)");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}

@@ -1,0 +1,316 @@
+//! What the daemon's listener reports: plans and their next start, live
+//! sessions, and counters, as JSON and in Prometheus' text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::PoisonError;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Event;
+use crate::agora::ResilientClient;
+use crate::session::{Phase, Progress};
+
+/// Upper bounds of the step lateness histogram, in milliseconds.
+const LATENESS_BUCKETS_MS: [u64; 9] = [1, 5, 10, 25, 50, 100, 250, 1000, 10_000];
+
+/// The daemon's state as the outside sees it. Fed by the daemon's events
+/// and the sessions' progress; read by the listener.
+#[derive(Default)]
+pub struct Status {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    ready: bool,
+    plans: BTreeMap<String, PlanView>,
+    sessions: BTreeMap<(String, String), SessionView>,
+    counters: Counters,
+    lateness: Histogram,
+}
+
+#[derive(Default)]
+struct Counters {
+    sessions_started: u64,
+    sessions_failed: u64,
+    sessions_stopped: u64,
+    occurrences_started: u64,
+    occurrences_skipped: u64,
+    plans_invalid: u64,
+}
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENESS_BUCKETS_MS.len()],
+    count: u64,
+    sum_ms: u64,
+}
+
+/// A plan, for `/sessions` and the next-start gauge.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanView {
+    pub plan: String,
+    pub next: Option<DateTime<Utc>>,
+}
+
+/// A live session, for `/sessions`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionView {
+    pub cname: String,
+    pub uid: String,
+    pub phase: Phase,
+    pub message: String,
+    pub resource_id: Option<String>,
+    pub sid: Option<String>,
+}
+
+impl Status {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Counters cannot be left half-written: a poisoned lock is fine.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.lock().ready
+    }
+
+    pub fn observe_event(&self, event: &Event) {
+        let mut inner = self.lock();
+        match event {
+            Event::Loaded { plan, next, .. } | Event::Scheduled { plan, next } => {
+                inner.plans.insert(
+                    plan.clone(),
+                    PlanView {
+                        plan: plan.clone(),
+                        next: *next,
+                    },
+                );
+            }
+            Event::Invalid { .. } => inner.counters.plans_invalid += 1,
+            Event::Ready => inner.ready = true,
+            Event::Started { .. } => inner.counters.occurrences_started += 1,
+            Event::Skipped { .. } => inner.counters.occurrences_skipped += 1,
+            Event::Removed { .. } | Event::Finished { .. } => {}
+        }
+    }
+
+    pub fn observe_progress(&self, progress: &Progress) {
+        let mut inner = self.lock();
+        let key = (progress.cname.clone(), progress.uid.clone());
+        match progress.phase {
+            Phase::Confirming => inner.counters.sessions_started += 1,
+            Phase::Failed => inner.counters.sessions_failed += 1,
+            Phase::Stopped => inner.counters.sessions_stopped += 1,
+            _ => {}
+        }
+        if let Some(step) = &progress.step
+            && let Some(late) = step.late_ms
+        {
+            inner.lateness.observe(late);
+        }
+        if matches!(progress.phase, Phase::Stopped | Phase::Failed) {
+            inner.sessions.remove(&key);
+        } else {
+            let view = SessionView {
+                cname: progress.cname.clone(),
+                uid: progress.uid.clone(),
+                phase: progress.phase,
+                message: progress.message.clone(),
+                resource_id: progress.recording.as_ref().map(|r| r.resource_id.clone()),
+                sid: progress.recording.as_ref().map(|r| r.sid.clone()),
+            };
+            inner.sessions.insert(key, view);
+        }
+    }
+
+    /// Live sessions and plans, for `/sessions`.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let inner = self.lock();
+        serde_json::json!({
+            "sessions": inner.sessions.values().collect::<Vec<_>>(),
+            "plans": inner.plans.values().collect::<Vec<_>>(),
+        })
+    }
+
+    /// Every metric in Prometheus' text exposition format.
+    pub fn prometheus(&self, client: &ResilientClient) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        let c = &inner.counters;
+        gauge(
+            &mut out,
+            "recplan_sessions_active",
+            "Sessions started and not yet stopped.",
+            inner.sessions.len() as u64,
+        );
+        counter(
+            &mut out,
+            "recplan_sessions_started_total",
+            "Recordings started (restarts included).",
+            c.sessions_started,
+        );
+        counter(
+            &mut out,
+            "recplan_sessions_failed_total",
+            "Sessions that ended failed.",
+            c.sessions_failed,
+        );
+        counter(
+            &mut out,
+            "recplan_sessions_stopped_total",
+            "Sessions stopped.",
+            c.sessions_stopped,
+        );
+        counter(
+            &mut out,
+            "recplan_occurrences_started_total",
+            "Occurrences started.",
+            c.occurrences_started,
+        );
+        counter(
+            &mut out,
+            "recplan_occurrences_skipped_total",
+            "Occurrences skipped by overlap or a render error.",
+            c.occurrences_skipped,
+        );
+        counter(
+            &mut out,
+            "recplan_plans_invalid_total",
+            "Plan loads that failed.",
+            c.plans_invalid,
+        );
+
+        header(
+            &mut out,
+            "recplan_api_calls_total",
+            "Agora calls by endpoint and HTTP status (none: no answer).",
+            "counter",
+        );
+        for call in client.call_counts() {
+            let status = call
+                .status
+                .map_or_else(|| "none".to_owned(), |s| s.to_string());
+            let _ = writeln!(
+                out,
+                "recplan_api_calls_total{{endpoint=\"{}\",status=\"{status}\"}} {}",
+                call.endpoint, call.calls
+            );
+        }
+        header(
+            &mut out,
+            "recplan_api_retries_total",
+            "Agora calls repeated, by endpoint and error class.",
+            "counter",
+        );
+        for retry in client.retry_counts() {
+            let _ = writeln!(
+                out,
+                "recplan_api_retries_total{{endpoint=\"{}\",class=\"{}\"}} {}",
+                retry.endpoint,
+                retry.class.name(),
+                retry.retries
+            );
+        }
+        let waits = client.limiter().stats();
+        header(
+            &mut out,
+            "recplan_rate_limit_wait_seconds_total",
+            "Time calls waited for the rate limiter, by priority.",
+            "counter",
+        );
+        for priority in crate::agora::Priority::ALL {
+            let counts = waits.of(priority);
+            let _ = writeln!(
+                out,
+                "recplan_rate_limit_wait_seconds_total{{priority=\"{priority:?}\"}} {:.3}",
+                counts.total.as_secs_f64()
+            );
+        }
+        counter(
+            &mut out,
+            "recplan_rate_limited_total",
+            "429 answers from Agora.",
+            waits.pauses,
+        );
+
+        header(
+            &mut out,
+            "recplan_step_lateness_seconds",
+            "How late steps were sent after their offset.",
+            "histogram",
+        );
+        let mut cumulative = 0;
+        for (bound, count) in LATENESS_BUCKETS_MS.iter().zip(inner.lateness.buckets) {
+            cumulative += count;
+            let le = bound_seconds(*bound);
+            let _ = writeln!(
+                out,
+                "recplan_step_lateness_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "recplan_step_lateness_seconds_bucket{{le=\"+Inf\"}} {}",
+            inner.lateness.count
+        );
+        let _ = writeln!(
+            out,
+            "recplan_step_lateness_seconds_sum {}",
+            bound_seconds(inner.lateness.sum_ms)
+        );
+        let _ = writeln!(
+            out,
+            "recplan_step_lateness_seconds_count {}",
+            inner.lateness.count
+        );
+
+        header(
+            &mut out,
+            "recplan_plan_next_start_timestamp_seconds",
+            "Next scheduled start per plan (Unix time).",
+            "gauge",
+        );
+        for plan in inner.plans.values() {
+            if let Some(next) = plan.next {
+                let _ = writeln!(
+                    out,
+                    "recplan_plan_next_start_timestamp_seconds{{plan=\"{}\"}} {}",
+                    plan.plan,
+                    next.timestamp()
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Histogram {
+    fn observe(&mut self, ms: u64) {
+        if let Some(bucket) = LATENESS_BUCKETS_MS.iter().position(|bound| ms <= *bound) {
+            self.buckets[bucket] += 1;
+        }
+        self.count += 1;
+        self.sum_ms = self.sum_ms.saturating_add(ms);
+    }
+}
+
+fn bound_seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, help, "counter");
+    let _ = writeln!(out, "{name} {value}");
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
+    header(out, name, help, "gauge");
+    let _ = writeln!(out, "{name} {value}");
+}
