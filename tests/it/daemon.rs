@@ -352,11 +352,7 @@ fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
     let metrics = get("/metrics");
     assert!(metrics.contains("text/plain; version=0.0.4"), "{metrics}");
     assert!(
-        metrics.contains(
-            "
-recplan_sessions_active 0
-"
-        ),
+        metrics.contains("\nrecplan_sessions_active 0\n"),
         "{metrics}"
     );
     assert!(
