@@ -2,6 +2,7 @@
 //! sends, and how each of Agora's failure forms maps to an `ApiError`.
 
 mod config;
+mod props;
 mod responses;
 mod server;
 

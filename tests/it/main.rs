@@ -8,6 +8,7 @@ mod export;
 mod resilience;
 mod run;
 mod schedule;
+mod secrets;
 mod signals;
 mod sim;
 mod store;
