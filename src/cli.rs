@@ -1,6 +1,20 @@
 //! The command line: argument parsing, output, and exit codes. Each
 //! subcommand lives in its own file and calls into the library.
 
+/// `eprintln!` that never panics: see [`err`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `println!` for results that ends quietly on a closed pipe: see [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod connect;
 mod daemon;
 mod export;

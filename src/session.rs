@@ -77,10 +77,12 @@ pub async fn run_occurrence(
             report.errors.push(reason);
             report
         };
-        let (id, earlier) = match context.store.begin(&new, context.clock.now()) {
-            Ok(Begin::Created(id)) => (id, None),
-            Ok(Begin::AlreadyExists(id, _)) => match context.store.get(id) {
-                Ok(Some(stored)) if stored.is_active() => (id, Some(stored)),
+        // A new session is leased before other processes can see it, so
+        // their recovery never mistakes it for an orphan.
+        let (id, earlier, leased) = match context.store.begin_leased(&new, context.clock.now()) {
+            Ok((Begin::Created(id), leased)) => (id, None, leased),
+            Ok((Begin::AlreadyExists(id, _), _)) => match context.store.get(id) {
+                Ok(Some(stored)) if stored.is_active() => (id, Some(stored), None),
                 Ok(Some(stored)) => {
                     let reason = format!("already ran (session {id}, {})", stored.phase.as_str());
                     tasks.spawn(std::future::ready((index, skipped(reason))));
@@ -105,7 +107,7 @@ pub async fn run_occurrence(
                 continue;
             }
         };
-        let lease = match context.store.lease(id) {
+        let lease = match leased.map_or_else(|| context.store.lease(id), |lease| Ok(Some(lease))) {
             Ok(Some(lease)) => lease,
             Ok(None) => {
                 tasks.spawn(std::future::ready((

@@ -141,6 +141,27 @@ impl Store {
     /// Begins the session of one occurrence of one channel, unless it was
     /// begun before: the store enforces that an occurrence runs at most once.
     pub fn begin(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Begin, StoreError> {
+        self.begin_then(new, at, |_| Ok(())).map(|(begin, _)| begin)
+    }
+
+    /// [`Store::begin`], and for a new session its [`Lease`] too, taken
+    /// before the session is visible to other processes: recovery elsewhere
+    /// cannot see it unleased and take it over.
+    pub fn begin_leased(
+        &self,
+        new: &NewSession,
+        at: DateTime<Utc>,
+    ) -> Result<(Begin, Option<Lease>), StoreError> {
+        self.begin_then(new, at, |id| self.lease(id))
+            .map(|(begin, lease)| (begin, lease.flatten()))
+    }
+
+    fn begin_then<T>(
+        &self,
+        new: &NewSession,
+        at: DateTime<Utc>,
+        before_commit: impl FnOnce(SessionId) -> Result<T, StoreError>,
+    ) -> Result<(Begin, Option<T>), StoreError> {
         let step_count = i64::try_from(new.step_count)
             .map_err(|_| StoreError::corrupt(format!("step count {}", new.step_count)))?;
         let mut conn = self.conn();
@@ -174,15 +195,16 @@ impl Store {
         if inserted == 0 {
             let existing = find_in(&tx, &new.key())?
                 .ok_or_else(|| StoreError::corrupt("a conflicting session vanished"))?;
-            return Ok(Begin::AlreadyExists(existing.id, existing.phase));
+            return Ok((Begin::AlreadyExists(existing.id, existing.phase), None));
         }
         let id = SessionId(tx.last_insert_rowid());
         tx.execute(
             "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, 'begun', '{}')",
             params![id.0, now],
         )?;
+        let done = before_commit(id)?;
         tx.commit()?;
-        Ok(Begin::Created(id))
+        Ok((Begin::Created(id), Some(done)))
     }
 
     /// Records `transition` of session `id` at `at`: its event and the

@@ -13,7 +13,7 @@ pub async fn simulator(env: &mut Env) -> Result<SimHandle, String> {
     let handle = Simulator::start(SimConfig::default())
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    eprintln!("simulator listening on {}", handle.uri());
+    errln!("simulator listening on {}", handle.uri());
     if env.get("AGORA_APP_ID").is_none() {
         *env = env.clone().with("AGORA_APP_ID", sim::DEMO_APP_ID);
     }

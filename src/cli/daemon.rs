@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> u8 {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            errln!("error: cannot start the async runtime: {error}");
             return exit::FAILED;
         }
     };
@@ -74,7 +74,7 @@ async fn run_async(args: &Args) -> u8 {
         match connect::simulator(&mut env).await {
             Ok(handle) => Some(handle),
             Err(message) => {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 return exit::FAILED;
             }
         }
@@ -85,14 +85,14 @@ async fn run_async(args: &Args) -> u8 {
     let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {
         Ok(client) => client,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return exit::FAILED;
         }
     };
     let store = match connect::store(args.state_dir.as_deref(), args.sim) {
         Ok(store) => store,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return exit::FAILED;
         }
     };
@@ -100,7 +100,7 @@ async fn run_async(args: &Args) -> u8 {
         Some(address) => match tokio::net::TcpListener::bind(address).await {
             Ok(listener) => Some(listener),
             Err(error) => {
-                eprintln!("error: cannot listen on {address}: {error}");
+                errln!("error: cannot listen on {address}: {error}");
                 return exit::FAILED;
             }
         },

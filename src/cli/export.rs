@@ -108,7 +108,7 @@ pub fn run(args: &Args) -> u8 {
         match result {
             Ok(files) => generated.extend(files),
             Err(error) => {
-                eprintln!("error: {error}");
+                errln!("error: {error}");
                 return exit::FAILED;
             }
         }
@@ -116,21 +116,21 @@ pub fn run(args: &Args) -> u8 {
     match out {
         Some(dir) => {
             if let Err(error) = std::fs::create_dir_all(dir) {
-                eprintln!("error: cannot create {}: {error}", dir.display());
+                errln!("error: cannot create {}: {error}", dir.display());
                 return exit::FAILED;
             }
             for file in &generated {
                 let path = dir.join(&file.name);
                 if let Err(error) = std::fs::write(&path, &file.contents) {
-                    eprintln!("error: cannot write {}: {error}", path.display());
+                    errln!("error: cannot write {}: {error}", path.display());
                     return exit::FAILED;
                 }
-                println!("wrote {}", path.display());
+                let _ = outln!("wrote {}", path.display());
             }
         }
         None => {
             for file in &generated {
-                println!("# file: {}\n{}", file.name, file.contents);
+                let _ = outln!("# file: {}\n{}", file.name, file.contents);
             }
         }
     }

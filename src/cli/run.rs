@@ -55,7 +55,7 @@ pub fn run(args: &Args) -> u8 {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            errln!("error: cannot start the async runtime: {error}");
             return exit::FAILED;
         }
     };
@@ -68,7 +68,7 @@ async fn run_async(args: &Args) -> u8 {
         match connect::simulator(&mut env).await {
             Ok(handle) => Some(handle),
             Err(message) => {
-                eprintln!("error: {message}");
+                errln!("error: {message}");
                 return exit::FAILED;
             }
         }
@@ -92,7 +92,7 @@ async fn run_async(args: &Args) -> u8 {
         }
     };
     if occurrence.end().to_utc() <= clock.now() {
-        eprintln!(
+        errln!(
             "error: the occurrence {} ended at {}; nothing to record",
             occurrence.start.to_rfc3339(),
             occurrence.end().to_rfc3339()
@@ -107,14 +107,14 @@ async fn run_async(args: &Args) -> u8 {
     let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {
         Ok(client) => client,
         Err(message) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             return exit::FAILED;
         }
     };
     let store = match connect::store(args.state_dir.as_deref(), args.sim) {
         Ok(store) => store,
         Err(message) => {
-            eprintln!("error: {message}; nothing was sent");
+            errln!("error: {message}; nothing was sent");
             return exit::FAILED;
         }
     };
@@ -142,7 +142,7 @@ async fn run_async(args: &Args) -> u8 {
     let _ = printer.await;
     let interrupted = *shutdown_rx.borrow();
     if !recovered.is_empty() {
-        eprintln!(
+        errln!(
             "recovered {} session(s) left by an earlier run",
             recovered.len()
         );
@@ -185,12 +185,12 @@ fn choose_start(
     } else {
         let next = plan.next_starts(now, 1).into_iter().next();
         match next {
-            Some(next) => eprintln!(
+            Some(next) => errln!(
                 "{}: no occurrence is due; the next starts at {}",
                 args.plan.display(),
                 next.to_rfc3339()
             ),
-            None => eprintln!(
+            None => errln!(
                 "{}: no occurrence is due, and the plan schedules none (use --now or --at)",
                 args.plan.display()
             ),
@@ -240,9 +240,12 @@ async fn print_progress(
         live.update(&event);
         let elapsed = (clock.now() - began).to_std().unwrap_or_default();
         let elapsed = format_duration(Duration::from_secs(elapsed.as_secs()));
-        eprintln!(
+        errln!(
             "[+{elapsed:>6}] {}/{}: {:?}: {}",
-            event.cname, event.uid, event.phase, event.message
+            event.cname,
+            event.uid,
+            event.phase,
+            event.message
         );
     }
 }
@@ -254,19 +257,19 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
         return;
     };
     while signals.next().await != Signal::Stop {}
-    eprintln!("stopping every started recording (press Ctrl-C again to exit at once)");
+    errln!("stopping every started recording (press Ctrl-C again to exit at once)");
     let _ = shutdown.send(true);
     while signals.next().await != Signal::Stop {}
     let left = live.snapshot();
     if left.is_empty() {
-        eprintln!("exiting; no recording was left running");
+        errln!("exiting; no recording was left running");
     } else {
-        eprintln!(
+        errln!(
             "exiting with {} recording(s) possibly still running; stop them with these ids:",
             left.len()
         );
         for recording in left {
-            eprintln!(
+            errln!(
                 "  cname {} uid {} mode {} resourceId {} sid {}",
                 recording.cname,
                 recording.uid,
@@ -281,13 +284,13 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
 
 fn print_report(report: &OccurrenceReport, json: bool) {
     if json {
-        println!(
+        let _ = outln!(
             "{}",
             serde_json::to_string_pretty(report).unwrap_or_default()
         );
         return;
     }
-    println!(
+    let _ = outln!(
         "plan {}: {} to {}",
         report.plan,
         report.start.to_rfc3339(),
@@ -308,30 +311,32 @@ pub(super) fn print_session(session: &SessionReport) {
         Outcome::Lost => "lost (on_failure: ignore)",
         Outcome::Skipped => "skipped",
     };
-    println!("  {} uid {}: {outcome}", session.cname, session.uid);
+    let _ = outln!("  {} uid {}: {outcome}", session.cname, session.uid);
     if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {
-        println!("    resourceId {resource}\n    sid {sid}");
+        let _ = outln!("    resourceId {resource}\n    sid {sid}");
     }
     if session.restarts > 0 {
-        println!("    restarted {} time(s)", session.restarts);
+        let _ = outln!("    restarted {} time(s)", session.restarts);
     }
     for step in &session.steps {
         let late = step
             .late_ms
             .map(|ms| format!(" ({ms} ms late)"))
             .unwrap_or_default();
-        println!(
+        let _ = outln!(
             "    step +{} {}: {}{late}",
-            step.at, step.endpoint, step.outcome
+            step.at,
+            step.endpoint,
+            step.outcome
         );
     }
     for file in &session.files {
-        println!("    file {}", file.file_name);
+        let _ = outln!("    file {}", file.file_name);
     }
     if let Some(status) = &session.uploading_status {
-        println!("    upload: {status}");
+        let _ = outln!("    upload: {status}");
     }
     for error in &session.errors {
-        println!("    error: {error}");
+        let _ = outln!("    error: {error}");
     }
 }

@@ -23,7 +23,7 @@ pub fn run(args: &Args) -> u8 {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            errln!("error: cannot start the async runtime: {error}");
             return exit::FAILED;
         }
     };
@@ -31,12 +31,12 @@ pub fn run(args: &Args) -> u8 {
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(listener) => listener,
             Err(error) => {
-                eprintln!("error: cannot listen on {}: {error}", args.listen);
+                errln!("error: cannot listen on {}: {error}", args.listen);
                 return exit::FAILED;
             }
         };
         let address = listener.local_addr().map_or_else(|_| args.listen.to_string(), |a| a.to_string());
-        eprintln!(
+        errln!(
             "simulator listening on http://{address} (app id {}, customer {} / {}); Ctrl-C stops it",
             sim::DEMO_APP_ID,
             sim::DEMO_CUSTOMER_ID,
@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> u8 {
         match sim::serve(listener, config, shutdown).await {
             Ok(()) => exit::OK,
             Err(error) => {
-                eprintln!("error: {error}");
+                errln!("error: {error}");
                 exit::FAILED
             }
         }

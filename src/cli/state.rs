@@ -72,13 +72,13 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|error| eprintln!("error: cannot start the async runtime: {error}"))
+        .map_err(|error| errln!("error: cannot start the async runtime: {error}"))
         .ok()
 }
 
 fn open(state: &StateDir) -> Result<Store, u8> {
     connect::store(state.state_dir.as_deref(), false).map_err(|message| {
-        eprintln!("error: {message}");
+        errln!("error: {message}");
         exit::FAILED
     })
 }
@@ -90,7 +90,7 @@ fn context(
     let env = Env::from_process();
     let app_id = env.get("AGORA_APP_ID").unwrap_or_default().to_owned();
     let client = connect::api_client(&env, None, &app_id).map_err(|message| {
-        eprintln!("error: {message}");
+        errln!("error: {message}");
         exit::FAILED
     })?;
     let (progress, events) = mpsc::unbounded_channel();
@@ -117,9 +117,12 @@ pub fn recover_command(args: &RecoverArgs) -> u8 {
         };
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                eprintln!(
+                errln!(
                     "{}/{}: {:?}: {}",
-                    event.cname, event.uid, event.phase, event.message
+                    event.cname,
+                    event.uid,
+                    event.phase,
+                    event.message
                 );
             }
         });
@@ -143,14 +146,14 @@ pub fn recover_command(args: &RecoverArgs) -> u8 {
 
 fn print_reports(reports: &[SessionReport], json: bool) {
     if json {
-        println!(
+        let _ = outln!(
             "{}",
             serde_json::to_string_pretty(reports).unwrap_or_default()
         );
     } else if reports.is_empty() {
-        println!("nothing to recover");
+        let _ = outln!("nothing to recover");
     } else {
-        println!("recovered {} session(s):", reports.len());
+        let _ = outln!("recovered {} session(s):", reports.len());
         for report in reports {
             super::run::print_session(report);
         }
@@ -168,24 +171,24 @@ pub fn status_command(args: &StatusArgs) -> u8 {
     let (active, recent) = match listed {
         Ok(listed) => listed,
         Err(error) => {
-            eprintln!("error: state store: {error}");
+            errln!("error: state store: {error}");
             return exit::FAILED;
         }
     };
     let recent: Vec<StoredSession> = recent.into_iter().filter(|s| !s.is_active()).collect();
     if args.json {
         let json = serde_json::json!({"active": active, "recent": recent});
-        println!(
+        let _ = outln!(
             "{}",
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
         return exit::OK;
     }
-    println!("active sessions: {}", active.len());
+    let _ = outln!("active sessions: {}", active.len());
     for session in &active {
         print_stored(session);
     }
-    println!("recent sessions:");
+    let _ = outln!("recent sessions:");
     for session in &recent {
         print_stored(session);
     }
@@ -193,7 +196,7 @@ pub fn status_command(args: &StatusArgs) -> u8 {
 }
 
 fn print_stored(session: &StoredSession) {
-    println!(
+    let _ = outln!(
         "  {:>5}  {:<10} {} {} uid {}  {} to {}  sid {}  upload {}",
         session.id.to_string(),
         session.phase.as_str(),
@@ -220,22 +223,22 @@ pub fn stop_command(args: &StopArgs) -> u8 {
             (Some(id), _) => match context.store.get(id) {
                 Ok(Some(session)) if session.is_active() => vec![session],
                 Ok(Some(session)) => {
-                    eprintln!("session {id} is already {}", session.phase.as_str());
+                    errln!("session {id} is already {}", session.phase.as_str());
                     return exit::OK;
                 }
                 Ok(None) => {
-                    eprintln!("error: no session {id}; `recplan status` lists them");
+                    errln!("error: no session {id}; `recplan status` lists them");
                     return exit::FAILED;
                 }
                 Err(error) => {
-                    eprintln!("error: state store: {error}");
+                    errln!("error: state store: {error}");
                     return exit::FAILED;
                 }
             },
             (None, _) => match context.store.active() {
                 Ok(active) => active,
                 Err(error) => {
-                    eprintln!("error: state store: {error}");
+                    errln!("error: state store: {error}");
                     return exit::FAILED;
                 }
             },
@@ -245,18 +248,18 @@ pub fn stop_command(args: &StopArgs) -> u8 {
             let id = stored.id;
             match stop_by_hand(&context, stored).await {
                 Ok(Some(report)) => {
-                    println!("session {id}:");
+                    let _ = outln!("session {id}:");
                     super::run::print_session(&report);
                     if report.maybe_running() {
                         code = exit::FAILED;
                     }
                 }
                 Ok(None) => {
-                    eprintln!("session {id} is driven by a live recplan process: stop that process (SIGTERM) instead");
+                    errln!("session {id} is driven by a live recplan process: stop that process (SIGTERM) instead");
                     code = exit::FAILED;
                 }
                 Err(error) => {
-                    eprintln!("error: session {id}: {error}");
+                    errln!("error: session {id}: {error}");
                     code = exit::FAILED;
                 }
             }

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -63,15 +64,21 @@ pub(super) fn take(
 
 fn lock_file(dir: &Path, id: SessionId) -> Result<Option<File>, StoreError> {
     let leases = dir.join("leases");
-    std::fs::create_dir_all(&leases).map_err(|source| StoreError::Io {
-        path: leases.clone(),
-        source,
-    })?;
+    // Private like the rest of the state directory.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&leases)
+        .map_err(|source| StoreError::Io {
+            path: leases.clone(),
+            source,
+        })?;
     let path: PathBuf = leases.join(format!("{id}.lock"));
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(|source| StoreError::Io {
             path: path.clone(),

@@ -18,7 +18,12 @@ const ACCESS_KEY: &str = "S3ACCESS-a41f0";
 const SECRET_KEY: &str = "S3SECRET-5d1c9";
 
 /// A command line of the real binary, run from the crate root.
-struct Recplan(Command);
+/// The real binary, with its own state directory that lives as long as the
+/// value.
+struct Recplan(
+    Command,
+    #[allow(dead_code, reason = "held so the directory outlives the command")] tempfile::TempDir,
+);
 
 /// What a run printed and how it ended.
 #[derive(Debug)]
@@ -32,6 +37,9 @@ impl Recplan {
     fn new<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Recplan {
         let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
         command.current_dir(root()).args(args);
+        // Never the user's own state directory.
+        let state = tempfile::tempdir().expect("a temporary state directory");
+        command.env("XDG_STATE_HOME", state.path());
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
             if ["AGORA_", "S3_", "RECPLAN_"]
@@ -41,7 +49,7 @@ impl Recplan {
                 command.env_remove(name.as_ref());
             }
         }
-        Recplan(command)
+        Recplan(command, state)
     }
 
     fn env(mut self, name: &str, value: &str) -> Recplan {

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use recplan::agora::request::StopClientRequest;
+use recplan::agora::request::{AcquireClientRequest, StopClientRequest};
 use recplan::agora::{Client, Mode};
 use serde_json::{Map, Value};
 
@@ -103,7 +103,7 @@ proptest! {
             let outcomes = [
                 client.query(&recording).await.map(|_| ()),
                 client.stop(&recording, &StopClientRequest::default()).await.map(|_| ()),
-                client.acquire("room", "1", &Default::default()).await.map(|_| ()),
+                client.acquire("room", "1", &AcquireClientRequest::default()).await.map(|_| ()),
             ];
             for outcome in outcomes {
                 if let Err(error) = outcome {
