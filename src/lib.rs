@@ -17,6 +17,7 @@ pub mod cli;
 pub mod clock;
 pub mod daemon;
 pub mod export;
+pub mod ncs;
 pub mod plan;
 pub mod schedule;
 pub mod session;

@@ -4,15 +4,18 @@
 //! and after each API call, so that whatever kills the process, at any
 //! instant, the truth can be read back and acted on.
 //!
-//! One SQLite file (`recplan.db` in the state directory) with two tables:
+//! One SQLite file (`recplan.db` in the state directory) with three tables:
 //! `sessions`, one row per occurrence of one channel holding its current
 //! state, and `events`, the append-only history of its transitions. Both
-//! change in one transaction per transition.
+//! change in one transaction per transition. `notices` remembers the
+//! notification callbacks recorded in that history (see [`Notice`]), so that
+//! a resent one is recorded once.
 
 mod error;
 mod files;
 mod lease;
 mod model;
+mod notice;
 mod row;
 mod schema;
 mod transition;
@@ -28,6 +31,7 @@ pub use error::StoreError;
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;
 pub use model::{Begin, Event, NewSession, OccurrenceKey, Phase, SessionId, StoredSession};
+pub use notice::{Noted, Notice, UploadNotified, UploadReport};
 pub use schema::SCHEMA_VERSION;
 pub use transition::Transition;
 

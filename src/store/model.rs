@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::StoreError;
+use super::{StoreError, UploadNotified};
 use crate::agora::{Mode, Recording};
 use crate::plan::{Occurrence, SessionSpec};
 
@@ -227,7 +227,12 @@ pub struct StoredSession {
     pub stop_requested: bool,
     /// The recorded file names, from the stop answer.
     pub files: Vec<String>,
+    /// The upload's state as the stop answer gave it, if it did.
     pub uploading_status: Option<String>,
+    /// The upload as Agora's notification callbacks (NCS 31 or 32) later
+    /// reported it. Kept apart from the stop answer, so that neither
+    /// overwrites the other whichever arrives first.
+    pub upload_notified: Option<UploadNotified>,
     /// The last failure's reason.
     pub error: Option<String>,
     /// How many recordings were started for this session (more than one
@@ -252,6 +257,25 @@ impl StoredSession {
         })
     }
 
+    /// The upload's state: a notification's if one came, since an
+    /// asynchronous stop answers before the upload is done and NCS reports
+    /// its end; else the stop answer's.
+    pub fn upload_status(&self) -> Option<&str> {
+        self.upload_notified
+            .as_ref()
+            .map(|notified| notified.status.as_str())
+            .or(self.uploading_status.as_deref())
+    }
+
+    /// The recorded files: those a notification listed, if one did, else
+    /// the stop answer's.
+    pub fn recorded_files(&self) -> &[String] {
+        self.upload_notified
+            .as_ref()
+            .and_then(|notified| notified.files.as_deref())
+            .unwrap_or(&self.files)
+    }
+
     /// Whether recovery must still look at this session.
     pub fn is_active(&self) -> bool {
         !self.phase.is_final(self.sid.is_some())
@@ -273,9 +297,10 @@ pub struct Event {
     pub id: i64,
     pub session: SessionId,
     pub at: DateTime<Utc>,
-    /// `begun`, or a [`super::Transition`]'s kind.
+    /// `begun`, a [`super::Transition`]'s kind, or a notification's
+    /// (`ncs_…`, see [`super::Notice`]).
     pub kind: String,
-    /// The transition's fields.
+    /// The transition's or notification's fields.
     pub detail: serde_json::Value,
 }
 

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use rusqlite::{Connection, Row, params};
 
 use super::model::{instant_text, parse_instant};
-use super::{OccurrenceKey, Phase, SessionId, StoreError, StoredSession};
+use super::{OccurrenceKey, Phase, SessionId, StoreError, StoredSession, UploadNotified};
 use crate::agora::Mode;
 
 const COLUMNS: &str = "id, plan, plan_path, plan_hash, mode, app_id, cname, uid, backup_uid,
     scheduled_start, scheduled_end, step_count, phase, resource_id, sid, current_uid, steps_done,
     step_in_flight, stop_requested, files, uploading_status, error, starts, created_at,
-    updated_at, finished_at";
+    updated_at, finished_at, upload_notified, upload_notified_files, upload_notified_at";
 
 pub(super) fn select(
     conn: &Connection,
@@ -52,6 +52,8 @@ pub(super) fn find_in(
 
 /// Writes every state column of `session`: the row always matches what
 /// [`transition::apply`] computed, whichever columns a transition touched.
+/// The `upload_notified` columns are not transition state: only
+/// [`super::Store::record_notice`] writes them.
 pub(super) fn write_state(conn: &Connection, session: &StoredSession) -> Result<(), StoreError> {
     let steps_done = serde_json::to_string(&session.steps_done)
         .map_err(|error| StoreError::corrupt(format!("steps done: {error}")))?;
@@ -126,7 +128,26 @@ fn session_from_row(row: &Row<'_>) -> Result<StoredSession, StoreError> {
         created_at: instant(23)?,
         updated_at: instant(24)?,
         finished_at: finished_at.as_deref().map(parse_instant).transpose()?,
+        upload_notified: upload_notified(row, id)?,
     })
+}
+
+fn upload_notified(row: &Row<'_>, id: SessionId) -> Result<Option<UploadNotified>, StoreError> {
+    let Some(status) = row.get::<_, Option<String>>(26)? else {
+        return Ok(None);
+    };
+    let files: Option<String> = row.get(27)?;
+    let at: Option<String> = row.get(28)?;
+    let at = at.ok_or_else(|| {
+        StoreError::corrupt(format!("session {id}: upload notified without a time"))
+    })?;
+    Ok(Some(UploadNotified {
+        status,
+        files: files
+            .map(|text| json_list(&text, id, "notified files"))
+            .transpose()?,
+        at: parse_instant(&at)?,
+    }))
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(

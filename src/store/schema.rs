@@ -62,6 +62,35 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     ",
+    // 2: Agora's notification callbacks (NCS). A session keeps the final
+    // word on its upload apart from stop's answer, so that neither
+    // overwrites the other whichever arrives first; `notices` remembers the
+    // notices recorded, so that a resent one is recorded once.
+    r"
+    ALTER TABLE sessions ADD COLUMN upload_notified TEXT;
+    ALTER TABLE sessions ADD COLUMN upload_notified_files TEXT;
+    ALTER TABLE sessions ADD COLUMN upload_notified_at TEXT;
+
+    CREATE TABLE notices (
+        notice_id   TEXT PRIMARY KEY,
+        session     INTEGER NOT NULL REFERENCES sessions (id),
+        sid         TEXT NOT NULL,
+        uid         TEXT NOT NULL,
+        event_type  INTEGER NOT NULL,
+        sequence    INTEGER,
+        received_at TEXT NOT NULL,
+        -- NCS's redundant servers resend a notice under a new noticeId. A
+        -- notice without a sequence is deduplicated by its id alone (NULLs
+        -- are distinct here).
+        UNIQUE (sid, uid, event_type, sequence)
+    );
+
+    -- Notices name their recording by sid, which the sessions row forgets
+    -- once the recording is lost or restarted; the started events keep
+    -- every sid a session ever held.
+    CREATE INDEX events_by_sid ON events (json_extract(detail, '$.recording.sid'))
+        WHERE kind = 'started';
+    ",
 ];
 
 /// The schema version this build writes.
@@ -121,4 +150,91 @@ fn check_owner(conn: &Connection, path: &std::path::Path) -> Result<(), StoreErr
         path: path.to_owned(),
         found,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DB_FILE, Noted, Notice, Phase, Store, UploadReport};
+
+    /// A session recording under `sid-v1`, as recplan with schema 1 wrote
+    /// it: the rows are written by hand, since that code is gone.
+    const V1_SESSION: &str = r#"
+        INSERT INTO sessions (id, plan, plan_path, plan_hash, mode, app_id, cname, uid,
+            scheduled_start, scheduled_end, step_count, phase, resource_id, sid, current_uid,
+            starts, created_at, updated_at)
+        VALUES (1, 'standup', 'plans/standup.yaml', 'sha256:0f', 'composite',
+            '0123456789abcdef0123456789abcdef', 'room', '527841',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'recording',
+            'resource-1', 'sid-v1', '527841', 1,
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:00:03.000Z');
+        INSERT INTO events (session, at, kind, detail) VALUES
+            (1, '2026-11-27T09:00:00.000Z', 'begun', '{}'),
+            (1, '2026-11-27T09:00:03.000Z', 'started', '{"recording":{"mode":"composite",
+                "resource_id":"resource-1","sid":"sid-v1","cname":"room","uid":"527841"}}');
+    "#;
+
+    #[test]
+    fn a_version_1_database_is_upgraded_with_its_sessions() {
+        let temp = tempfile::tempdir().unwrap();
+        {
+            let conn = Connection::open(temp.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(V1_SESSION).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+
+        let store = Store::open(temp.path()).unwrap();
+        let conn = Connection::open(temp.path().join(DB_FILE)).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let session = store.find_by_sid("sid-v1").unwrap().expect("found by sid");
+        assert_eq!(
+            (session.phase, session.upload_notified),
+            (Phase::Recording, None)
+        );
+        assert_eq!(store.events(session.id).unwrap().len(), 2);
+
+        // The sid lookup uses the index built over the old events.
+        let mut explain = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                crate::store::notice::SESSION_OF_SID
+            ))
+            .unwrap();
+        let plan: Vec<String> = explain
+            .query_map(["sid-v1"], |row| row.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter().any(|step| step.contains("events_by_sid")),
+            "{plan:?}"
+        );
+
+        let notice = Notice {
+            notice_id: "n-1".to_owned(),
+            sid: "sid-v1".to_owned(),
+            uid: "527841".to_owned(),
+            event_type: 31,
+            sequence: Some(3),
+            kind: "ncs_uploaded",
+            detail: serde_json::json!({}),
+            upload: Some(UploadReport {
+                status: "uploaded".to_owned(),
+                files: Some(vec!["room.m3u8".to_owned()]),
+            }),
+        };
+        let at = session.updated_at + chrono::TimeDelta::minutes(40);
+        assert!(matches!(
+            store.record_notice(&notice, at).unwrap(),
+            Noted::Recorded { .. }
+        ));
+        let session = store.get(session.id).unwrap().unwrap();
+        let notified = session.upload_notified.clone().expect("upload notified");
+        assert_eq!(notified.at, at);
+        assert_eq!(session.upload_status(), Some("uploaded"));
+        assert_eq!(session.recorded_files(), ["room.m3u8"]);
+    }
 }

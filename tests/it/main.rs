@@ -5,6 +5,7 @@ mod client;
 mod crash;
 mod daemon;
 mod export;
+mod ncs;
 mod resilience;
 mod run;
 mod schedule;
