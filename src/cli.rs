@@ -15,9 +15,13 @@ macro_rules! outln {
     };
 }
 
+mod calendar;
+mod completions;
 mod connect;
 mod daemon;
 mod export;
+mod history;
+mod init;
 mod next;
 mod render;
 mod run;
@@ -68,8 +72,13 @@ enum Command {
     Recover(state::RecoverArgs),
     Status(state::StatusArgs),
     Stop(state::StopArgs),
+    History(history::Args),
+    Calendar(calendar::Args),
     Export(export::Args),
+    Init(init::Args),
     Sim(sim::Args),
+    Completions(completions::CompletionsArgs),
+    Man(completions::ManArgs),
     /// Prints the plan format's JSON Schema.
     ///
     /// Example: recplan schema > recplan.schema.json
@@ -103,8 +112,13 @@ pub fn main() -> ExitCode {
         Command::Recover(args) => state::recover_command(&args),
         Command::Status(args) => state::status_command(&args),
         Command::Stop(args) => state::stop_command(&args),
+        Command::History(args) => history::run(&args),
+        Command::Calendar(args) => calendar::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Init(args) => init::run(&args),
         Command::Sim(args) => sim::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::Schema => {
             let schema = serde_json::to_string_pretty(&crate::plan::schema()).unwrap_or_default();
             match out(format_args!("{schema}\n")) {

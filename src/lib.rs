@@ -13,6 +13,7 @@
 //!    by `recplan run --sim`.
 
 pub mod agora;
+pub mod calendar;
 pub mod cli;
 pub mod clock;
 pub mod daemon;

@@ -10,7 +10,9 @@ use crate::plan::{Env, MissingEnv};
 /// Without --out the files are printed, each after a `# file:` line.
 ///
 /// Examples:
+///
 ///   recplan export systemd plans/standup.yaml --out /etc/systemd/system
+///
 ///   recplan export kubernetes plans/ --image registry.example.com/recplan:1 | kubectl apply -f -
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,6 +23,8 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Engine {
     /// A .service and a .timer per plan.
+    ///
+    /// Example: recplan export systemd plans/ --out /etc/systemd/system
     Systemd {
         #[arg(required = true)]
         plans: Vec<PathBuf>,
@@ -35,6 +39,8 @@ enum Engine {
         out: Option<PathBuf>,
     },
     /// A ConfigMap with the plan and a batch/v1 CronJob per plan.
+    ///
+    /// Example: recplan export kubernetes plans/ --namespace media | kubectl apply -f -
     Kubernetes {
         #[arg(required = true)]
         plans: Vec<PathBuf>,

@@ -4,6 +4,7 @@ mod cli;
 mod client;
 mod crash;
 mod daemon;
+mod everyday;
 mod export;
 mod ncs;
 mod resilience;

@@ -1,0 +1,165 @@
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{connect, err, exit, out};
+use crate::store::{Phase, StoredSession};
+
+/// Lists past occurrences from the state store, oldest first: each
+/// channel's outcome, restarts, upload status and files.
+///
+/// Times are UTC, as stored. Sessions still active (running, or left by a
+/// crash for `recover`) are listed too, marked as such.
+///
+/// Example: recplan history --plan weekly-standup --since 2026-11-01
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this plan's occurrences (its name, as `status` shows it).
+    #[arg(long)]
+    plan: Option<String>,
+    /// Only occurrences scheduled at or after this day (YYYY-MM-DD, from
+    /// midnight UTC) or time (RFC 3339).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<DateTime<Utc>>,
+    /// Print JSON: every stored field, plus `outcome` and `restarts`.
+    #[arg(long)]
+    json: bool,
+    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
+    #[arg(long, env = "RECPLAN_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.to_utc())
+        .map_err(|_| {
+            format!("`{text}` is neither a date (2026-11-01) nor an RFC 3339 time (2026-11-01T09:00:00+01:00)")
+        })
+}
+
+/// A session as `--json` prints it: as stored, plus what the table derives.
+#[derive(Serialize)]
+struct Entry<'a> {
+    #[serde(flatten)]
+    session: &'a StoredSession,
+    outcome: String,
+    restarts: u32,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let store = match connect::store(args.state_dir.as_deref(), false) {
+        Ok(store) => store,
+        Err(message) => {
+            err(format_args!("error: {message}\n"));
+            return exit::FAILED;
+        }
+    };
+    let sessions = match store.history(args.plan.as_deref(), args.since) {
+        Ok(sessions) => sessions,
+        Err(error) => {
+            err(format_args!("error: state store: {error}\n"));
+            return exit::FAILED;
+        }
+    };
+    let text = if args.json {
+        let entries: Vec<Entry> = sessions
+            .iter()
+            .map(|session| Entry {
+                session,
+                outcome: outcome(session),
+                restarts: restarts(session),
+            })
+            .collect();
+        serde_json::to_string_pretty(&entries).unwrap_or_default() + "\n"
+    } else if sessions.is_empty() {
+        "no occurrences recorded\n".to_owned()
+    } else {
+        table(&sessions)
+    };
+    match out(format_args!("{text}")) {
+        Ok(()) => exit::OK,
+        Err(stop) => stop.exit_code(exit::OK),
+    }
+}
+
+/// How a session ended, in a word or three; an unfinished one says where
+/// it stands.
+fn outcome(session: &StoredSession) -> String {
+    match session.phase {
+        Phase::Stopped => "stopped".to_owned(),
+        Phase::Abandoned => "abandoned".to_owned(),
+        // A failed session that holds a sid may still be recording, and
+        // billing: it is not over until stopped.
+        Phase::Failed if session.sid.is_some() => "failed, may still run".to_owned(),
+        Phase::Failed => "failed".to_owned(),
+        phase => format!("active ({phase})"),
+    }
+}
+
+/// Recordings started again after the first died.
+fn restarts(session: &StoredSession) -> u32 {
+    session.starts.saturating_sub(1)
+}
+
+/// A line per session, then its files and last error indented under it.
+fn table(sessions: &[StoredSession]) -> String {
+    let rows: Vec<[String; 8]> = sessions
+        .iter()
+        .map(|s| {
+            [
+                s.id.to_string(),
+                s.scheduled_start.format("%Y-%m-%d %H:%M").to_string(),
+                s.plan.clone(),
+                s.cname.clone(),
+                s.uid.clone(),
+                outcome(s),
+                restarts(s).to_string(),
+                s.uploading_status.clone().unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
+        .collect();
+    let headings = [
+        "ID",
+        "START (UTC)",
+        "PLAN",
+        "CHANNEL",
+        "UID",
+        "OUTCOME",
+        "RESTARTS",
+        "UPLOAD",
+    ];
+    let mut widths = headings.map(str::len);
+    for row in &rows {
+        for (width, value) in widths.iter_mut().zip(row) {
+            *width = (*width).max(value.chars().count());
+        }
+    }
+    let line = |values: &[&str]| {
+        let mut line = String::new();
+        for (i, (value, width)) in values.iter().zip(widths).enumerate() {
+            // Numbers right-aligned, text left.
+            if i == 0 || i == 6 {
+                let _ = write!(line, "{value:>width$}  ");
+            } else {
+                let _ = write!(line, "{value:<width$}  ");
+            }
+        }
+        line.trim_end().to_owned() + "\n"
+    };
+    let mut text = line(&headings);
+    for (session, row) in sessions.iter().zip(&rows) {
+        text.push_str(&line(&row.each_ref().map(String::as_str)));
+        for file in &session.files {
+            let _ = writeln!(text, "      file {file}");
+        }
+        if let Some(error) = &session.error {
+            let _ = writeln!(text, "      last failure: {error}");
+        }
+    }
+    text
+}
