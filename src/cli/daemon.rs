@@ -115,6 +115,14 @@ async fn run_async(args: &Args) -> u8 {
     let status = Arc::new(Status::default());
     let lookup = |name: &str| env.get(name).map(str::to_owned);
     let notifier = Notifier::from_env(lookup);
+    // Agora's notification callbacks land on the same listener when an NCS
+    // secret is configured.
+    let notices = crate::ncs::NcsState::from_env(store.clone(), Clock::system(), lookup);
+    if notices.is_some() && listener.is_none() {
+        errln!(
+            "warning: AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
+        );
+    }
     let context = Context {
         client: client.clone(),
         store,
@@ -138,7 +146,10 @@ async fn run_async(args: &Args) -> u8 {
     tokio::spawn(forward_signals(control, args.detach));
     let (served, serving) = tokio::sync::oneshot::channel::<()>();
     if let Some(listener) = listener {
-        let routes = http::router(Arc::clone(&status), client);
+        let mut routes = http::router(Arc::clone(&status), client);
+        if let Some(notices) = notices {
+            routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
+        }
         tokio::spawn(async move {
             let stopped = async {
                 let _ = serving.await;
@@ -170,10 +181,12 @@ async fn observe(
     loop {
         tokio::select! {
             Some(event) = events.recv() => {
+                // Status first: whoever systemd lets in on READY must find
+                // /readyz ready.
+                status.observe_event(&event);
                 if matches!(event, crate::daemon::Event::Ready) {
                     notifier.notify("READY=1");
                 }
-                status.observe_event(&event);
             }
             Some(event) = progress.recv() => {
                 tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);

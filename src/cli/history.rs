@@ -119,7 +119,7 @@ fn table(sessions: &[StoredSession]) -> String {
                 s.uid.clone(),
                 outcome(s),
                 restarts(s).to_string(),
-                s.uploading_status.clone().unwrap_or_else(|| "-".to_owned()),
+                s.upload_status().unwrap_or("-").to_owned(),
             ]
         })
         .collect();
@@ -154,7 +154,7 @@ fn table(sessions: &[StoredSession]) -> String {
     let mut text = line(&headings);
     for (session, row) in sessions.iter().zip(&rows) {
         text.push_str(&line(&row.each_ref().map(String::as_str)));
-        for file in &session.files {
+        for file in session.recorded_files() {
             let _ = writeln!(text, "      file {file}");
         }
         if let Some(error) = &session.error {

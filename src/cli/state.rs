@@ -206,7 +206,7 @@ fn print_stored(session: &StoredSession) {
         session.scheduled_start.to_rfc3339(),
         session.scheduled_end.format("%H:%M:%S"),
         session.sid.as_deref().unwrap_or("-"),
-        session.uploading_status.as_deref().unwrap_or("-"),
+        session.upload_status().unwrap_or("-"),
     );
 }
 

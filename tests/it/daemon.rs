@@ -327,6 +327,7 @@ fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
             &format!("127.0.0.1:{port}"),
         ])
         .env("NOTIFY_SOCKET", &socket_path)
+        .env("AGORA_NCS_SECRET", "ncs-secret-for-the-test")
         .env_remove("RECPLAN_STATE_DIR")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -359,6 +360,19 @@ fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
         metrics.contains("recplan_plan_next_start_timestamp_seconds{plan=\"p\"}"),
         "{metrics}"
     );
+    // Agora's notifications are served on the same listener, signature
+    // checked.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = r#"{"noticeId":"n1","productId":3,"eventType":31,"payload":{"sid":"x"}}"#;
+    write!(
+        stream,
+        "POST /ncs HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAgora-Signature-V2: 00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
     let sessions = get("/sessions");
     assert!(
         sessions.contains("\"plans\":[{\"plan\":\"p\""),
