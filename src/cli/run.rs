@@ -121,7 +121,14 @@ async fn run_async(args: &Args) -> u8 {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (progress, progress_rx) = mpsc::unbounded_channel();
     let live = LiveRecordings::default();
-    let printer = tokio::spawn(print_progress(progress_rx, live.clone(), clock));
+    let window = (occurrence.start.to_utc(), occurrence.end().to_utc());
+    let printer = tokio::spawn(print_progress(
+        progress_rx,
+        live.clone(),
+        clock,
+        window.0,
+        window.1,
+    ));
     let signals = tokio::spawn(watch_signals(shutdown_tx, live));
     let context = Context {
         client,
@@ -229,19 +236,26 @@ impl LiveRecordings {
 }
 
 /// Prints each session's progress on stderr (stdout is kept for the
-/// summary, so `--json` output stays parseable).
+/// summary, so `--json` output stays parseable): time into the occurrence,
+/// time left, channel, phase, and what comes next.
 async fn print_progress(
     mut progress: mpsc::UnboundedReceiver<Progress>,
     live: LiveRecordings,
     clock: Clock,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 ) {
-    let began = clock.now();
+    let whole_seconds = |span: chrono::TimeDelta| {
+        format_duration(Duration::from_secs(
+            span.to_std().unwrap_or_default().as_secs(),
+        ))
+    };
     while let Some(event) = progress.recv().await {
         live.update(&event);
-        let elapsed = (clock.now() - began).to_std().unwrap_or_default();
-        let elapsed = format_duration(Duration::from_secs(elapsed.as_secs()));
+        let now = clock.now();
+        let (elapsed, left) = (whole_seconds(now - start), whole_seconds(end - now));
         errln!(
-            "[+{elapsed:>6}] {}/{}: {:?}: {}",
+            "[+{elapsed:>6} -{left:>6}] {}/{}: {:?}: {}",
             event.cname,
             event.uid,
             event.phase,
