@@ -1,39 +1,15 @@
 //! Faults a test injects: each imitates a failure Agora documents, and applies
 //! to the next request it fits (a failover, to a window of time).
 
-use std::fmt;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use tokio::time::Instant;
 
+pub use crate::agora::Endpoint;
+
 use super::reply::Reply;
 use super::state::later;
-
-/// One of the API's endpoints, to aim a fault at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    Acquire,
-    Start,
-    Query,
-    Update,
-    UpdateLayout,
-    Stop,
-}
-
-impl fmt::Display for Endpoint {
-    /// The name Agora's error reasons start with (`"Acquire: …"`).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Endpoint::Acquire => "Acquire",
-            Endpoint::Start => "Start",
-            Endpoint::Query => "Query",
-            Endpoint::Update => "Update",
-            Endpoint::UpdateLayout => "UpdateLayout",
-            Endpoint::Stop => "Stop",
-        })
-    }
-}
 
 /// A failure to imitate. Unless said otherwise a fault is used up by the
 /// first request it applies to, once that request has passed authentication

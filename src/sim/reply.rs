@@ -44,7 +44,11 @@ impl Reply {
     /// 400 code 2, the reason naming the endpoint and the problem, as in
     /// Agora's `"Acquire: invalid resourceExpiredHour value!"`.
     pub(super) fn invalid(endpoint: Endpoint, reason: &str) -> Reply {
-        Reply::code(StatusCode::BAD_REQUEST, 2, format!("{endpoint}: {reason}"))
+        Reply::code(
+            StatusCode::BAD_REQUEST,
+            2,
+            format!("{}: {reason}", capitalized(endpoint)),
+        )
     }
 
     /// Wrong method or path.
@@ -115,4 +119,13 @@ impl IntoResponse for Reply {
         }
         response
     }
+}
+
+/// The endpoint as Agora's error reasons start (`"Acquire: …"`).
+fn capitalized(endpoint: Endpoint) -> String {
+    let name = endpoint.name();
+    let mut chars = name.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_ascii_uppercase().to_string() + chars.as_str()
+    })
 }
