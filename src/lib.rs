@@ -23,3 +23,4 @@ pub mod session;
 pub mod sim;
 pub mod store;
 mod suggest;
+pub mod token;

@@ -12,4 +12,5 @@ mod signals;
 mod sim;
 mod store;
 mod support;
+mod token;
 mod validate;
