@@ -25,3 +25,4 @@ pub mod session;
 pub mod sim;
 pub mod store;
 mod suggest;
+pub mod token;

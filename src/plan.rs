@@ -9,6 +9,7 @@ mod duration;
 mod error;
 mod issues;
 mod layout;
+mod minting;
 mod model;
 pub mod raw;
 mod render;

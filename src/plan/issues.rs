@@ -15,6 +15,9 @@ pub struct Issue {
     /// Placed at line 1, column 1 rather than at `path`: for a value the
     /// file leaves out and that has no block of its own to point at.
     pub at_top: bool,
+    /// Placed at `path` without quoting its line: for a value that may be
+    /// a secret written into the file.
+    pub unquoted: bool,
 }
 
 /// Every finding of one plan, in the order found, without repeats (the
@@ -49,6 +52,7 @@ impl Issues {
                 message,
                 hint: None,
                 at_top: false,
+                unquoted: false,
             });
         }
         Hint(&mut self.found[index])
@@ -80,7 +84,10 @@ impl Issues {
                     // No source line: the first line is not what it is about.
                     (diagnostic.line, diagnostic.column) = (1, 1);
                 } else if let Some(position) = index.locate(&issue.path) {
-                    diagnostic = diagnostic.at(position.key).with_source_line(&source.text);
+                    diagnostic = diagnostic.at(position.key);
+                    if !issue.unquoted {
+                        diagnostic = diagnostic.with_source_line(&source.text);
+                    }
                 }
                 diagnostic.with_hint(issue.hint)
             })
@@ -98,6 +105,13 @@ impl Hint<'_> {
     #[must_use]
     pub fn at_top(self) -> Self {
         self.0.at_top = true;
+        self
+    }
+
+    /// Leaves the finding's line unquoted; see [`Issue::unquoted`].
+    #[must_use]
+    pub fn unquoted(self) -> Self {
+        self.0.unquoted = true;
         self
     }
 

@@ -14,12 +14,13 @@ use serde::Serialize;
 
 use super::raw::{OnFailure, Overlap, RawChannel};
 use super::source::Source;
-use crate::agora::Mode;
 use crate::agora::request::{
     AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
     UpdateLayoutClientRequest,
 };
+use crate::agora::{Mode, Secret};
 use crate::schedule::{Schedule, Tz};
+use crate::token::Minting;
 
 /// A plan that passed validation.
 #[derive(Clone, Debug)]
@@ -40,6 +41,16 @@ pub struct Plan {
     /// offset), so that findings about a step point at the step as written.
     pub(super) step_sources: Vec<usize>,
     pub(super) stop: StopClientRequest,
+    pub(super) rtc_token: Option<TokenPlan>,
+}
+
+/// A plan's `rtc_token`, checked: the certificate is rendered with each
+/// occurrence, since it usually comes from the environment.
+#[derive(Clone, Debug)]
+pub(super) struct TokenPlan {
+    /// The `certificate` template; None for `$AGORA_APP_CERTIFICATE`.
+    pub certificate: Option<Secret>,
+    pub lifetime: Duration,
 }
 
 /// When a plan's occurrences start and how long they last.
@@ -198,4 +209,11 @@ pub struct SessionSpec {
     pub start: StartClientRequest,
     pub steps: Vec<Step>,
     pub stop: StopClientRequest,
+    /// Set when recplan mints the recorder's RTC token: `start.token` is
+    /// then empty here, and the session fills it (and
+    /// `acquire.startParameter.token`) with a token for the uid it starts
+    /// with, issued as it starts. Never serialized: it holds the App
+    /// Certificate.
+    #[serde(skip)]
+    pub rtc_token: Option<Minting>,
 }

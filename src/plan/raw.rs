@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::agora::Mode;
 use crate::agora::request::{
     AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
     UpdateLayoutClientRequest,
 };
+use crate::agora::{Mode, Secret};
 
 /// A recording plan. recplan's own keys are snake_case; the `acquire`,
 /// `start`, `steps[].update`, `steps[].updateLayout` and `stop` blocks are
@@ -38,6 +38,9 @@ pub struct RawPlan {
     pub channels: Vec<RawChannel>,
     /// Agora's acquire clientRequest; `scene` follows the mode.
     pub acquire: Option<AcquireClientRequest>,
+    /// Has recplan mint each recorder's RTC token (AccessToken2) from the
+    /// App Certificate, instead of a fixed `start.token`.
+    pub rtc_token: Option<RawRtcToken>,
     /// Agora's start clientRequest.
     pub start: StartClientRequest,
     /// Calls at offsets from the start of the occurrence.
@@ -104,6 +107,21 @@ pub struct RawChannel {
     pub uid: String,
     /// The uid a restarted recording uses.
     pub backup_uid: Option<String>,
+}
+
+/// How recplan mints the recorder's RTC token: for the channel and the uid
+/// each recording starts with, when it starts.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRtcToken {
+    /// How long each token is valid from its start call: `2h`. Agora cannot
+    /// renew a recording's token, so it must cover `schedule.duration`; at
+    /// most `24h`.
+    pub lifetime: String,
+    /// The App Certificate (32 hexadecimal characters); default
+    /// `$AGORA_APP_CERTIFICATE`. Give it as a template such as
+    /// `"{{env.NAME}}"` rather than in the file.
+    pub certificate: Option<Secret>,
 }
 
 /// One call at an offset: exactly one of `update` and `updateLayout`.

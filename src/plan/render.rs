@@ -12,8 +12,8 @@ use serde::de::DeserializeOwned;
 use super::error::PlanError;
 use super::issues::Issues;
 use super::model::{Occurrence, Plan, SessionSpec, Step, StepAction};
-use super::rules;
 use super::template::{self, Context, Env, Findings, MissingEnv, TemplateIssue};
+use super::{minting, rules};
 use crate::agora::client::ENV_APP_ID;
 use crate::agora::request::{RegionRef, StorageConfig};
 use crate::agora::storage;
@@ -49,6 +49,9 @@ impl Plan {
                 }
             }
         }
+        if let (Some(length), Some(token)) = (length, &self.rtc_token) {
+            minting::covers(token.lifetime, length, &mut issues);
+        }
         let sessions = self.render_sessions(&start, env, MissingEnv::Refuse, &mut issues);
         match length {
             Some(duration) if !issues.has_errors() => Ok(Occurrence {
@@ -83,6 +86,7 @@ impl Plan {
     ) -> Vec<SessionSpec> {
         let mut context = Context::new(env, &self.vars, missing_env).with_occurrence(start);
         let app_id = self.app_id(&context, env, missing_env, issues);
+        let minting = self.minting(&context, env, missing_env, issues);
         let mut sessions: Vec<SessionSpec> = Vec::with_capacity(self.channels.len());
         // The first channel recording each (cname, uid), to find repeats in
         // one pass however many channels a plan has.
@@ -133,6 +137,7 @@ impl Plan {
                 start,
                 steps,
                 stop,
+                rtc_token: minting.clone(),
             };
             rules::check(&spec, i, &self.step_sources, self.timing.duration, issues);
             // Values that failed to render are all the same placeholder: they
@@ -198,7 +203,12 @@ impl Plan {
     }
 }
 
-fn render_text(context: &Context, template: &str, path: &str, issues: &mut Issues) -> String {
+pub(super) fn render_text(
+    context: &Context,
+    template: &str,
+    path: &str,
+    issues: &mut Issues,
+) -> String {
     let rendered = context.render_noting_absent(template);
     match rendered.text {
         Ok(text) => {

@@ -33,9 +33,16 @@ pub fn unknown() -> String {
 }
 
 /// A snapshot of environment variables, passed in so that tests and the
-/// daemon decide what templates see.
-#[derive(Clone, Debug, Default)]
+/// daemon decide what templates see. Its `Debug` lists names only: values
+/// include credentials and the App Certificate.
+#[derive(Clone, Default)]
 pub struct Env(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Env").field(&self.0.keys()).finish()
+    }
+}
 
 impl Env {
     pub fn from_process() -> Env {
@@ -86,11 +93,20 @@ pub enum TemplateIssue {
 ///
 /// Held as handlebars' own context, built once: rendering a string then
 /// neither clones nor re-serializes the values (the whole environment
-/// among them).
-#[derive(Clone, Debug)]
+/// among them). Its `Debug` leaves the values out, for the same reason as
+/// [`Env`]'s.
+#[derive(Clone)]
 pub struct Context {
     data: handlebars::Context,
     missing_env: MissingEnv,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("missing_env", &self.missing_env)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One string rendered, and the absent env variables it named on the way
@@ -330,6 +346,19 @@ mod tests {
 
     fn render(ctx: &Context, template: &str) -> Result<String, TemplateIssue> {
         ctx.render_noting_absent(template).text
+    }
+
+    #[test]
+    fn debug_shows_no_environment_values() {
+        let ctx = context(MissingEnv::Refuse);
+        let env = Env::default().with("SECRET_NAME", "s3cr3t-value");
+        for shown in [format!("{ctx:?}"), format!("{env:?}")] {
+            assert!(
+                !shown.contains("abc<&>") && !shown.contains("s3cr3t-value"),
+                "{shown}"
+            );
+        }
+        assert_eq!(format!("{env:?}"), r#"Env(["SECRET_NAME"])"#);
     }
 
     #[test]

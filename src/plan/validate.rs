@@ -20,7 +20,7 @@ use super::model::{Plan, Step, StepAction, Timing};
 use super::raw::{Overlap, RawPlan, RawSchedule, RawStep, VarValue};
 use super::source::{MAX_PLAN_BYTES, Source, parse_diagnostic};
 use super::template::{Env, MissingEnv};
-use super::{duration, layout};
+use super::{duration, layout, minting};
 use crate::agora::Mode;
 use crate::agora::request::UpdateLayoutClientRequest;
 use crate::schedule::{Schedule, ScheduleError, Tz, parse_timezone};
@@ -123,6 +123,7 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         &timing,
         issues,
     );
+    let rtc_token = minting::check(&raw, &timing, issues);
     let vars = raw
         .vars
         .into_iter()
@@ -151,6 +152,7 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         steps,
         step_sources,
         stop: raw.stop.unwrap_or_default(),
+        rtc_token,
     }
 }
 
@@ -284,7 +286,7 @@ fn parse_schedule(cron: &str, timezone: Tz) -> Result<Schedule, ScheduleError> {
     })
 }
 
-fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duration> {
+pub(super) fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duration> {
     duration::parse(text)
         .map_err(|message| {
             issues

@@ -21,6 +21,12 @@ impl Journal {
         self.id
     }
 
+    /// The wall time entries are stamped with, which also dates a minted
+    /// token: tests drive it with tokio's paused clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// Records `transition`. A failure is logged and returned as text for
     /// the report: the recording matters more than its bookkeeping, so the
     /// session carries on (and still stops what it started).

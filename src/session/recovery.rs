@@ -159,6 +159,7 @@ fn bare_spec(stored: &StoredSession) -> SessionSpec {
         start: crate::agora::request::StartClientRequest::default(),
         steps: Vec::new(),
         stop: crate::agora::request::StopClientRequest::default(),
+        rtc_token: None,
     }
 }
 

@@ -13,7 +13,7 @@ use super::journal::Journal;
 use super::report::{Outcome, Phase, Progress, SessionReport, StepReport};
 use super::timeline::{CONFIRM_AFTER, query_interval};
 use crate::agora::response::RecordingStatus;
-use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
+use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient, Secret};
 use crate::plan::raw::OnFailure;
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
@@ -55,6 +55,9 @@ pub struct Session {
     pub(super) excluded: Vec<String>,
     /// The uid the current or next recording uses.
     pub(super) uid: String,
+    /// The RTC token minted for the current recording and the uid it
+    /// names, when the plan has recplan mint tokens.
+    pub(super) minted: Option<(String, Secret)>,
     /// False when the plan could not be rendered again on recovery: the
     /// session can still be stopped, but not restarted.
     pub(super) restartable: bool,
@@ -83,6 +86,7 @@ impl Session {
             progress,
             steps_done: BTreeSet::new(),
             excluded: Vec::new(),
+            minted: None,
             restartable: true,
             _lease: lease,
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::agora::Endpoint;
-use crate::agora::request::Envelope;
+use crate::agora::request::{AcquireClientRequest, Envelope, StartClientRequest};
+use crate::agora::{Endpoint, Secret};
 use crate::plan::{SessionSpec, StepAction};
 
 /// Agora advises confirming a start with a query about 5 s later.
@@ -57,18 +57,19 @@ pub fn timeline(spec: &SessionSpec, duration: Duration) -> Vec<PlannedCall> {
         })
         .ok()
     };
+    let (acquire, start, minted) = with_minted_placeholder(spec);
     let mut calls = vec![
         PlannedCall {
             at: Duration::ZERO,
             endpoint: Endpoint::Acquire,
-            body: envelope(json(&spec.acquire)),
+            body: envelope(json(&acquire)),
             note: None,
         },
         PlannedCall {
             at: Duration::ZERO,
             endpoint: Endpoint::Start,
-            body: envelope(json(&spec.start)),
-            note: None,
+            body: envelope(json(&start)),
+            note: minted,
         },
         PlannedCall {
             at: CONFIRM_AFTER,
@@ -99,6 +100,29 @@ pub fn timeline(spec: &SessionSpec, duration: Duration) -> Vec<PlannedCall> {
         note: None,
     });
     calls
+}
+
+/// The acquire and start bodies as sent. A minted token exists only once
+/// the session starts (it is issued then, for the uid it starts with), so
+/// it stands here as a placeholder, which `render` masks like any token,
+/// with a note saying so.
+fn with_minted_placeholder(
+    spec: &SessionSpec,
+) -> (AcquireClientRequest, StartClientRequest, Option<String>) {
+    let (mut acquire, mut start) = (spec.acquire.clone(), spec.start.clone());
+    let Some(minting) = &spec.rtc_token else {
+        return (acquire, start, None);
+    };
+    let placeholder = || Some(Secret::new("<minted at start>"));
+    start.token = placeholder();
+    if let Some(parameter) = acquire.start_parameter.as_mut() {
+        parameter.token = placeholder();
+    }
+    let note = format!(
+        "token minted for the starting uid as start is sent, valid {}",
+        crate::plan::format_duration(minting.lifetime())
+    );
+    (acquire, start, Some(note))
 }
 
 fn json<T: Serialize>(body: &T) -> serde_json::Value {

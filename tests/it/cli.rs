@@ -10,7 +10,7 @@ use std::process::Command;
 use chrono::{DurationRound, TimeDelta, Utc};
 use serde_json::{Value, json};
 
-use crate::support::{APP_ID, root};
+use crate::support::{APP_CERTIFICATE, APP_ID, root};
 
 /// Planted values, unique enough to search output for.
 const RTC_TOKEN: &str = "RTCTOKEN-9e2b7";
@@ -355,6 +355,63 @@ fn render_refuses_an_invalid_plan_and_absent_values() {
         absent.stderr
     );
     assert!(!absent.stderr.contains(SECRET_KEY));
+}
+
+#[test]
+fn render_masks_a_minted_token_and_never_shows_the_certificate() {
+    let render = |certificate: &str, extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "tests/fixtures/plans/valid/minted-token.yaml",
+            "--at",
+            "2026-11-27T09:00:00+01:00",
+        ];
+        args.extend_from_slice(extra);
+        Recplan::new(args)
+            .env("AGORA_APP_ID", APP_ID)
+            .env("AGORA_APP_CERTIFICATE", certificate)
+            .run()
+    };
+    let wrong = &APP_CERTIFICATE[..31];
+    let text = render(APP_CERTIFICATE, &[]);
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.contains(r#""token": "***""#), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("(token minted for the starting uid as start is sent, valid 30m)"),
+        "{}",
+        text.stdout
+    );
+    let json = render(APP_CERTIFICATE, &["--json"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let rendered: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(
+        rendered["sessions"][0]["calls"][1]["body"]["clientRequest"]["token"],
+        "***"
+    );
+    // Refused: an occurrence outliving the token, and a wrong certificate.
+    let too_long = render(APP_CERTIFICATE, &["--duration", "31m"]);
+    assert_eq!(too_long.code, 3, "{too_long:?}");
+    assert!(
+        too_long.stderr.contains(
+            "minted-token.yaml:8:3: error: rtc_token.lifetime: a token living 30m ends before the occurrence does (31m long)"
+        ),
+        "{}",
+        too_long.stderr
+    );
+    let malformed = render(wrong, &[]);
+    assert_eq!(malformed.code, 3, "{malformed:?}");
+    assert!(
+        malformed
+            .stderr
+            .contains("error: rtc_token: AGORA_APP_CERTIFICATE is not 32 hexadecimal characters"),
+        "{}",
+        malformed.stderr
+    );
+    for run in [text, json, too_long, malformed] {
+        assert!(!run.stdout.contains(wrong), "{run:?}");
+        assert!(!run.stderr.contains(wrong), "{run:?}");
+    }
 }
 
 #[test]

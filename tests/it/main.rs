@@ -15,4 +15,5 @@ mod signals;
 mod sim;
 mod store;
 mod support;
+mod token;
 mod validate;

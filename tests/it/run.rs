@@ -14,6 +14,9 @@ use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use tokio::sync::{mpsc, watch};
 
+use crate::support::APP_CERTIFICATE;
+
+mod minted;
 mod playbook;
 
 const PLAN: &str = r##"
@@ -46,7 +49,9 @@ fn now() -> DateTime<Utc> {
 }
 
 fn env() -> Env {
-    Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID)
+    Env::default()
+        .with("AGORA_APP_ID", sim::DEMO_APP_ID)
+        .with("AGORA_APP_CERTIFICATE", APP_CERTIFICATE)
 }
 
 /// What sessions share: a client of `handle`, a store in memory, `clock`.

@@ -9,6 +9,10 @@ use recplan::plan::{Diagnostic, Env, MissingEnv, Options, PlanError, Validated};
 /// A valid App ID (32 hex characters).
 pub const APP_ID: &str = "0123456789abcdef0123456789abcdef";
 
+/// An App Certificate (32 hex characters) for minted tokens, unlike any
+/// other value in the tests, so that output can be searched for it.
+pub const APP_CERTIFICATE: &str = "c3f1a9d27be84e05b6a1d0f9e2c4b7a8";
+
 /// The crate root: where `plans/` and `tests/fixtures/` are.
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,6 +33,7 @@ pub fn fixture_text(name: &str) -> String {
 pub fn full_env() -> Env {
     Env::default()
         .with("AGORA_APP_ID", APP_ID)
+        .with("AGORA_APP_CERTIFICATE", APP_CERTIFICATE)
         .with("AGORA_RTC_TOKEN", "rtc-token")
         .with("S3_ACCESS_KEY", "access-key")
         .with("S3_SECRET_KEY", "secret-key")

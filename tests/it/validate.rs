@@ -97,6 +97,12 @@ const CASES: &[Case] = &[
     case("duration-without-unit", (3, 3), "schedule.duration", "`30` needs a unit: s, m or h"),
     case("top-level-key-misspelt", (4, 1), "chanels", "unknown field `chanels`").hint("did you mean `channels`?"),
     case("agora-key-misspelt", (9, 5), "start.storageConfig.vendr", "unknown field `vendr`").hint("did you mean `vendor`?"),
+    case("token-and-fixed-token", (7, 1), "rtc_token", "`rtc_token` mints the token, yet `start.token` gives one too").hint("remove `start.token` to have recplan mint the token"),
+    case("token-and-start-parameter-token", (10, 1), "rtc_token", "`rtc_token` mints the token, yet `acquire.startParameter.token` gives one too"),
+    case("token-in-web", (7, 1), "rtc_token", "web page recording does not use a token"),
+    case("token-lifetime-over-24h", (8, 3), "rtc_token.lifetime", "24h1s is longer than Agora lets a token live (24h)"),
+    case("token-lifetime-too-short", (8, 3), "rtc_token.lifetime", "a token living 29m59s ends before the occurrence does (30m long)").hint("Agora cannot renew a cloud recording's token"),
+    case("token-certificate-not-hex", (9, 3), "rtc_token.certificate", "the certificate is not 32 hexadecimal characters"),
     case("template-var-missing", (5, 5), "channels[0].cname", "the template names `vars.nope`, which does not exist"),
 ];
 
@@ -174,6 +180,7 @@ fn valid_fixtures_validate_without_findings() {
         "web",
         "region-name",
         "env-templates",
+        "minted-token",
     ] {
         let validated = load_fixture(&format!("valid/{name}.yaml"))
             .unwrap_or_else(|error| panic!("{name}: {error}"));
