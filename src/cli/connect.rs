@@ -118,3 +118,13 @@ pub fn store(
     };
     opened.map_err(|e| format!("state store: {e}"))
 }
+
+/// The async runtime the long-running commands work in; `None` (reported)
+/// if the system refuses one.
+pub fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| errln!("error: cannot start the async runtime: {error}"))
+        .ok()
+}

@@ -55,15 +55,8 @@ pub enum LogFormat {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            errln!("error: cannot start the async runtime: {error}");
-            return exit::FAILED;
-        }
+    let Some(runtime) = connect::runtime() else {
+        return exit::FAILED;
     };
     runtime.block_on(run_async(args))
 }

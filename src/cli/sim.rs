@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 
+use super::connect;
 use super::exit;
 use crate::sim::{self, SimConfig};
 
@@ -17,15 +18,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            errln!("error: cannot start the async runtime: {error}");
-            return exit::FAILED;
-        }
+    let Some(runtime) = connect::runtime() else {
+        return exit::FAILED;
     };
     runtime.block_on(async {
         let listener = match tokio::net::TcpListener::bind(args.listen).await {

@@ -68,14 +68,6 @@ pub struct StopArgs {
     state: StateDir,
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| errln!("error: cannot start the async runtime: {error}"))
-        .ok()
-}
-
 fn open(state: &StateDir) -> Result<Store, u8> {
     connect::store(state.state_dir.as_deref(), false).map_err(|message| {
         errln!("error: {message}");
@@ -107,7 +99,7 @@ fn context(
 }
 
 pub fn recover_command(args: &RecoverArgs) -> u8 {
-    let Some(runtime) = runtime() else {
+    let Some(runtime) = connect::runtime() else {
         return exit::FAILED;
     };
     runtime.block_on(async {
@@ -211,7 +203,7 @@ fn print_stored(session: &StoredSession) {
 }
 
 pub fn stop_command(args: &StopArgs) -> u8 {
-    let Some(runtime) = runtime() else {
+    let Some(runtime) = connect::runtime() else {
         return exit::FAILED;
     };
     runtime.block_on(async {
