@@ -16,6 +16,8 @@ use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use tokio::sync::mpsc;
 
+mod replace;
+
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
 }
