@@ -60,7 +60,7 @@ fn wait_for(seen: &mpsc::Receiver<String>, text: &str) {
         match seen.recv_timeout(Duration::from_secs(30)) {
             Ok(line) if line.contains(text) => return,
             Ok(_) => {}
-            Err(_) => panic!("never logged {text:?}"),
+            Err(error) => panic!("never logged {text:?}: {error}"),
         }
     }
 }
