@@ -25,6 +25,7 @@ pub use plans::PlanSet;
 use crate::plan::Diagnostic;
 use crate::plan::raw::Overlap;
 use crate::session::{Context, OccurrenceReport, recoverable, run_occurrence};
+use crate::store::{Begin, NewSession, Transition};
 
 /// What the daemon is told from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +200,45 @@ impl Daemon {
         let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
         for (path, start) in due {
             self.launch(&path, start, true);
+        }
+        for (path, start) in self.plans.missed(now) {
+            self.record_missed(&path, start);
+        }
+    }
+
+    /// Writes an occurrence nobody ran in time into the store as missed, so
+    /// that `history` shows the gap; one already there is left alone.
+    fn record_missed(&mut self, path: &std::path::Path, start: DateTime<Utc>) {
+        let Some(plan) = self.plans.get(path) else {
+            return;
+        };
+        let Ok(occurrence) = plan.occurrence(plan.localize(start), &self.context.env, None) else {
+            return;
+        };
+        let reason = "missed: recplan was not running within the plan's starting_deadline";
+        let mut recorded = false;
+        for spec in &occurrence.sessions {
+            let new = NewSession::of(&occurrence, spec, &occurrence.plan_hash);
+            let at = self.context.clock.now();
+            if let Ok(Begin::Created(id)) = self.context.store.begin(&new, at) {
+                recorded = true;
+                if let Err(error) = self.context.store.record(
+                    id,
+                    at,
+                    &Transition::Abandoned {
+                        reason: reason.to_owned(),
+                    },
+                ) {
+                    tracing::error!(session = %id, %error, "cannot record a missed occurrence");
+                }
+            }
+        }
+        if recorded {
+            self.emit(Event::Skipped {
+                plan: occurrence.plan,
+                start,
+                reason: reason.to_owned(),
+            });
         }
     }
 

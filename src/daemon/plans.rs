@@ -101,6 +101,20 @@ impl PlanSet {
             .collect()
     }
 
+    /// Plans whose latest occurrence is past its starting deadline: missed
+    /// unless someone ran it.
+    pub fn missed(&self, now: DateTime<Utc>) -> Vec<(PathBuf, DateTime<Utc>)> {
+        self.entries
+            .iter()
+            .filter_map(|(path, entry)| {
+                Some((
+                    path.clone(),
+                    entry.plan.missed_start(now)?.with_timezone(&Utc),
+                ))
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -165,6 +165,21 @@ impl Plan {
         (late <= self.timing.starting_deadline && !self.is_skipped(&start)).then_some(start)
     }
 
+    /// The latest scheduled start before `now` that is past its starting
+    /// deadline (but within a day): an occurrence that was missed, if nobody
+    /// ran it.
+    pub fn missed_start(&self, now: DateTime<Utc>) -> Option<DateTime<Tz>> {
+        let schedule = self.timing.schedule.as_ref()?;
+        if self.timing.paused {
+            return None;
+        }
+        let start = schedule.latest_at_or_before(now)?;
+        let late = now.signed_duration_since(start).to_std().ok()?;
+        let recent = late <= std::time::Duration::from_secs(86_400);
+        (late > self.timing.starting_deadline && recent && !self.is_skipped(&start))
+            .then_some(start)
+    }
+
     fn is_skipped(&self, start: &DateTime<Tz>) -> bool {
         self.timing.skip_dates.contains(&start.date_naive())
     }

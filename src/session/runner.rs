@@ -438,7 +438,15 @@ impl Session {
         }
         tokio::select! {
             () = sleep_until(deadline) => true,
-            _ = self.shutdown.wait_for(|stop| *stop) => false,
+            signalled = async { self.shutdown.wait_for(|stop| *stop).await.is_ok() } => {
+                if signalled {
+                    return false;
+                }
+                // Whoever could say stop is gone (a daemon detaching): that
+                // is no order to stop. Carry on until the process ends.
+                sleep_until(deadline).await;
+                true
+            }
         }
     }
 

@@ -194,6 +194,19 @@ async fn an_occurrence_missed_while_down_starts_late_within_its_deadline() {
         started(&events),
         [("inside".to_owned(), at("2026-11-27T08:00:00Z"), true)]
     );
+    // The other is recorded as missed, for `history` to show.
+    let missed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Skipped {
+                plan,
+                start,
+                reason,
+            } if reason.starts_with("missed") => Some((plan.clone(), *start)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(missed, [("outside".to_owned(), at("2026-11-27T07:50:00Z"))]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,7 +242,7 @@ async fn overlap_skip_and_stop_previous() {
     );
     let skipped = events
         .iter()
-        .filter(|e| matches!(e, Event::Skipped { plan, .. } if plan == "skip"))
+        .filter(|e| matches!(e, Event::Skipped { plan, reason, .. } if plan == "skip" && reason.contains("overlap")))
         .count();
     assert_eq!(skipped, 2);
     let stop: Vec<_> = starts

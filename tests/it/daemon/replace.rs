@@ -56,11 +56,15 @@ fn daemon(handle: &SimHandle, dir: &Path, extra: &[&str]) -> (Child, mpsc::Recei
 /// Waits (a few seconds, on a real process) for a log line containing
 /// `text`.
 fn wait_for(seen: &mpsc::Receiver<String>, text: &str) {
+    let mut lines = Vec::new();
     loop {
         match seen.recv_timeout(Duration::from_secs(30)) {
             Ok(line) if line.contains(text) => return,
-            Ok(_) => {}
-            Err(error) => panic!("never logged {text:?}: {error}"),
+            Ok(line) => lines.push(line),
+            Err(error) => panic!(
+                "never logged {text:?} ({error}); logged:\n{}",
+                lines.join("\n")
+            ),
         }
     }
 }
