@@ -101,19 +101,22 @@ impl Signals {
     }
 }
 
-/// The state store: in `state_dir` (`--state-dir`, `$RECPLAN_STATE_DIR`),
-/// else the default state directory. With the in-process simulator, whose
-/// recordings end with the process, it lives in memory unless a directory
-/// is given.
+/// The state store: the PostgreSQL database at `state` (`--state`,
+/// `$RECPLAN_STATE`), else SQLite in `state_dir` (`--state-dir`,
+/// `$RECPLAN_STATE_DIR`), else in the default state directory. With the
+/// in-process simulator, whose recordings end with the process, it lives in
+/// memory unless a place is given.
 pub fn store(
+    state: Option<&str>,
     state_dir: Option<&std::path::Path>,
     simulated: bool,
 ) -> Result<crate::store::Store, String> {
     use crate::store::Store;
-    let opened = match state_dir {
-        Some(dir) => Store::open(dir),
-        None if simulated => Store::open_in_memory(),
-        None => crate::store::default_dir(|name| std::env::var_os(name))
+    let opened = match (state, state_dir) {
+        (Some(url), _) => Store::open_url(url),
+        (None, Some(dir)) => Store::open(dir),
+        (None, None) if simulated => Store::open_in_memory(),
+        (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
             .and_then(|dir| Store::open(&dir)),
     };
     opened.map_err(|e| format!("state store: {e}"))

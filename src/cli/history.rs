@@ -29,6 +29,15 @@ pub struct Args {
     /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
     #[arg(long, env = "RECPLAN_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// The PostgreSQL state store, `postgres://user@host/db`; takes
+    /// precedence over --state-dir.
+    #[arg(
+        long,
+        env = "RECPLAN_STATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    state: Option<String>,
 }
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
@@ -52,7 +61,7 @@ struct Entry<'a> {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let store = match connect::store(args.state_dir.as_deref(), false) {
+    let store = match connect::store(args.state.as_deref(), args.state_dir.as_deref(), false) {
         Ok(store) => store,
         Err(message) => {
             err(format_args!("error: {message}\n"));

@@ -42,6 +42,15 @@ pub struct Args {
     /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
     #[arg(long, env = "RECPLAN_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// The PostgreSQL state store, `postgres://user@host/db`; takes
+    /// precedence over --state-dir.
+    #[arg(
+        long,
+        env = "RECPLAN_STATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    state: Option<String>,
     /// Run against the built-in simulator, started in-process with demo
     /// credentials, instead of Agora.
     #[arg(long)]
@@ -104,7 +113,7 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let store = match connect::store(args.state_dir.as_deref(), args.sim) {
+    let store = match connect::store(args.state.as_deref(), args.state_dir.as_deref(), args.sim) {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}; nothing was sent");

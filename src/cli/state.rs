@@ -18,6 +18,15 @@ pub struct StateDir {
     /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
     #[arg(long, env = "RECPLAN_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// The PostgreSQL state store, `postgres://user@host/db`; takes
+    /// precedence over --state-dir.
+    #[arg(
+        long,
+        env = "RECPLAN_STATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    state: Option<String>,
 }
 
 /// Resumes sessions a crashed run or daemon left behind: those still inside
@@ -69,7 +78,7 @@ pub struct StopArgs {
 }
 
 fn open(state: &StateDir) -> Result<Store, u8> {
-    connect::store(state.state_dir.as_deref(), false).map_err(|message| {
+    connect::store(state.state.as_deref(), state.state_dir.as_deref(), false).map_err(|message| {
         errln!("error: {message}");
         exit::FAILED
     })

@@ -72,6 +72,57 @@ pub enum StoreError {
 
     #[error("state database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+
+    /// `--state` is not a PostgreSQL URL recplan can use. The URL itself is
+    /// never repeated: it may carry a password.
+    #[error("state URL: {why}")]
+    Url { why: String },
+
+    /// The PostgreSQL server could not be reached or refused the login.
+    #[error(
+        "cannot connect to the state database {target}: {}",
+        super::postgres::describe(source)
+    )]
+    Connect {
+        /// The URL less its password.
+        target: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A PostgreSQL schema migration failed; the schema is left at `from`.
+    #[error(
+        "cannot migrate the state database from schema {from} to {to}: {}",
+        super::postgres::describe(source)
+    )]
+    MigratePostgres {
+        from: u32,
+        to: u32,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The connection's schema holds tables named as recplan's that
+    /// recplan did not create.
+    #[error(
+        "the state database {target} has sessions or events tables that are not recplan's; \
+         give recplan a schema of its own (options=-csearch_path%3Drecplan in the URL)"
+    )]
+    ForeignSchema { target: String },
+
+    /// The thread the PostgreSQL connections run on could not be started.
+    #[error("cannot start the state database's connection thread: {source}")]
+    Worker {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The thread the PostgreSQL connections run on has stopped.
+    #[error("the state database's connection thread stopped")]
+    WorkerStopped,
+
+    #[error("state database: {}", super::postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
 }
 
 impl StoreError {

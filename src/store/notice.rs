@@ -8,12 +8,10 @@
 //! notice (31 or 32) also sets the session's `upload_notified` columns.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, TransactionBehavior, params};
 use serde::Serialize;
 
-use super::model::instant_text;
-use super::row::select;
-use super::{SessionId, Store, StoreError, StoredSession};
+use super::row::{Selection, stored_instant};
+use super::{Backend, SessionId, Store, StoreError, StoredSession};
 
 /// One notice, as the NCS handler read it.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,94 +71,44 @@ pub enum Noted {
     UnknownSid,
 }
 
-/// Finds the session that held `sid`: through the started events, since the
-/// row itself forgets a sid once its recording is lost or restarted, and a
-/// notice about it may still come.
-fn find_by_sid_in(conn: &Connection, sid: &str) -> Result<Option<StoredSession>, StoreError> {
-    Ok(select(
-        conn,
-        &format!("WHERE id = ({SESSION_OF_SID})"),
-        params![sid],
-    )?
-    .pop())
-}
-
-/// The session whose started event names sid `?1`. The WHERE clause matches
-/// index `events_by_sid` (kind and expression exactly), so this is an index
-/// lookup.
-pub(super) const SESSION_OF_SID: &str = "SELECT session FROM events
-    WHERE kind = 'started' AND json_extract(detail, '$.recording.sid') = ?1
-    ORDER BY id DESC LIMIT 1";
-
 impl Store {
-    /// The session that holds, or once held, the recording `sid`.
+    /// The session that holds, or once held, the recording `sid`: found
+    /// through the started events, since the row itself forgets a sid once
+    /// its recording is lost or restarted, and a notice about it may still
+    /// come.
     pub fn find_by_sid(&self, sid: &str) -> Result<Option<StoredSession>, StoreError> {
-        find_by_sid_in(&self.conn(), sid)
+        Ok(self.select(&Selection::Sid(sid.to_owned()))?.pop())
     }
 
     /// Records `notice`, received at `at`, against the session of its sid:
     /// once, however often it is resent.
     pub fn record_notice(&self, notice: &Notice, at: DateTime<Utc>) -> Result<Noted, StoreError> {
-        let mut conn = self.conn();
-        // IMMEDIATE, as for transitions: the duplicate check and the writes
-        // must not interleave with another process's.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(session) = find_by_sid_in(&tx, &notice.sid)? else {
-            return Ok(Noted::UnknownSid);
+        let files = notice
+            .upload
+            .as_ref()
+            .and_then(|upload| upload.files.as_ref())
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|error| StoreError::corrupt(format!("notified files: {error}")))?;
+        let noted = Noting {
+            notice: notice.clone(),
+            files,
+            at: stored_instant(at),
         };
-        let received = instant_text(at);
-        // No conflict target: a clash on either key (the id, or sid, uid,
-        // event type and sequence) makes the notice a duplicate.
-        let inserted = tx.execute(
-            "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT DO NOTHING",
-            params![
-                notice.notice_id,
-                session.id.0,
-                notice.sid,
-                notice.uid,
-                notice.event_type,
-                notice.sequence,
-                received,
-            ],
-        )?;
-        if inserted == 0 {
-            return Ok(Noted::Duplicate {
-                session: session.id,
-            });
+        match &self.backend {
+            Backend::Sqlite(db) => db.record_notice(&noted),
+            Backend::Postgres(db) => db.record_notice(&noted),
         }
-        tx.execute(
-            "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                session.id.0,
-                received,
-                notice.kind,
-                notice.detail.to_string()
-            ],
-        )?;
-        let event = tx.last_insert_rowid();
-        if let Some(upload) = &notice.upload {
-            let files = upload
-                .files
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(|error| StoreError::corrupt(format!("notified files: {error}")))?;
-            // A notice without a file list keeps the list an earlier one
-            // gave. `updated_at` stays the last transition's time.
-            tx.execute(
-                "UPDATE sessions SET upload_notified = ?2,
-                     upload_notified_files = coalesce(?3, upload_notified_files),
-                     upload_notified_at = ?4
-                 WHERE id = ?1",
-                params![session.id.0, upload.status, files, received],
-            )?;
-        }
-        tx.commit()?;
-        Ok(Noted::Recorded {
-            session: session.id,
-            event,
-        })
     }
+}
+
+/// A notice as a backend writes it: the upload's file list as JSON text,
+/// and the time it was received to the millisecond.
+#[derive(Clone, Debug)]
+pub(super) struct Noting {
+    pub notice: Notice,
+    /// The upload notice's files, if it listed any. A notice without a file
+    /// list keeps the list an earlier one gave.
+    pub files: Option<String>,
+    pub at: DateTime<Utc>,
 }

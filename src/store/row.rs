@@ -1,144 +1,212 @@
-//! Sessions to rows and back: every column is written from a whole
-//! [`StoredSession`], and every value read is checked, so that a damaged or
-//! hand-edited file surfaces as [`StoreError::Corrupt`] instead of a
-//! session recovery misreads.
+//! Sessions to rows and back, for every backend: every column is written
+//! from a whole [`StoredSession`], and every value read is checked, so that
+//! a damaged or hand-edited database surfaces as [`StoreError::Corrupt`]
+//! instead of a session recovery misreads. A backend only says how one
+//! column of its row is read ([`Columns`]) and binds the values prepared
+//! here in its own SQL.
 
 use std::path::PathBuf;
 
-use rusqlite::{Connection, Row, params};
+use chrono::{DateTime, SubsecRound, Utc};
 
-use super::model::{instant_text, parse_instant};
-use super::{OccurrenceKey, Phase, SessionId, StoreError, StoredSession, UploadNotified};
+use super::{
+    Event, NewSession, OccurrenceKey, Phase, SessionId, StoreError, StoredSession, UploadNotified,
+};
 use crate::agora::Mode;
 
-const COLUMNS: &str = "id, plan, plan_path, plan_hash, mode, app_id, cname, uid, backup_uid,
-    scheduled_start, scheduled_end, step_count, phase, resource_id, sid, current_uid, steps_done,
-    step_in_flight, stop_requested, files, uploading_status, error, starts, created_at,
-    updated_at, finished_at, upload_notified, upload_notified_files, upload_notified_at";
+/// The columns of `sessions` in the order [`session_from`] reads them.
+pub(super) const COLUMNS: &str = "id, plan, plan_path, plan_hash, mode, app_id, cname, uid,
+    backup_uid, scheduled_start, scheduled_end, step_count, phase, resource_id, sid, current_uid,
+    steps_done, step_in_flight, stop_requested, files, uploading_status, error, starts,
+    created_at, updated_at, finished_at, upload_notified, upload_notified_files,
+    upload_notified_at";
 
-pub(super) fn select(
-    conn: &Connection,
-    clause: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> Result<Vec<StoredSession>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions {clause}"))?;
-    let mut rows = statement.query(params)?;
-    let mut sessions = Vec::new();
-    while let Some(row) = rows.next()? {
-        sessions.push(session_from_row(row)?);
+/// The columns of `events` in the order [`event_from`] reads them.
+pub(super) const EVENT_COLUMNS: &str = "id, at, kind, detail";
+
+/// Which sessions a query returns; each backend words it in its SQL.
+#[derive(Clone, Debug)]
+pub(super) enum Selection {
+    Id(SessionId),
+    Key(OccurrenceKey),
+    /// The session whose latest started event names this sid: the row
+    /// itself forgets a sid once its recording is lost or restarted, and a
+    /// notice about it may still come.
+    Sid(String),
+    /// Not over, oldest first.
+    Active,
+    /// The latest `limit` by scheduled start, newest first.
+    Recent(i64),
+    /// Of a plan (or all) scheduled at or after an instant (or ever),
+    /// oldest first.
+    History {
+        plan: Option<String>,
+        since: Option<DateTime<Utc>>,
+    },
+}
+
+/// One row as a backend reads it, column by column (0-based, in
+/// [`COLUMNS`] or [`EVENT_COLUMNS`] order).
+pub(super) trait Columns {
+    fn text(&self, index: usize) -> Result<String, StoreError>;
+    fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError>;
+    fn integer(&self, index: usize) -> Result<i64, StoreError>;
+    fn optional_integer(&self, index: usize) -> Result<Option<i64>, StoreError>;
+    fn flag(&self, index: usize) -> Result<bool, StoreError>;
+    fn instant(&self, index: usize) -> Result<DateTime<Utc>, StoreError>;
+    fn optional_instant(&self, index: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Instants are kept to the millisecond in every backend, so that an
+/// occurrence's identity does not hang on sub-millisecond jitter.
+pub(super) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(3)
+}
+
+/// The values of a new session's row.
+#[derive(Clone, Debug)]
+pub(super) struct Begun {
+    pub plan: String,
+    pub plan_path: String,
+    pub plan_hash: String,
+    pub mode: &'static str,
+    pub app_id: String,
+    pub cname: String,
+    pub uid: String,
+    pub backup_uid: Option<String>,
+    pub scheduled_start: DateTime<Utc>,
+    pub scheduled_end: DateTime<Utc>,
+    pub step_count: i64,
+    pub phase: &'static str,
+    pub at: DateTime<Utc>,
+}
+
+impl Begun {
+    pub fn of(new: &NewSession, at: DateTime<Utc>) -> Result<Begun, StoreError> {
+        Ok(Begun {
+            plan: new.plan.clone(),
+            plan_path: new.plan_path.to_string_lossy().into_owned(),
+            plan_hash: new.plan_hash.clone(),
+            mode: mode_text(new.mode),
+            app_id: new.app_id.clone(),
+            cname: new.cname.clone(),
+            uid: new.uid.clone(),
+            backup_uid: new.backup_uid.clone(),
+            scheduled_start: stored_instant(new.scheduled_start),
+            scheduled_end: stored_instant(new.scheduled_end),
+            step_count: i64::try_from(new.step_count)
+                .map_err(|_| StoreError::corrupt(format!("step count {}", new.step_count)))?,
+            phase: Phase::Pending.as_str(),
+            at: stored_instant(at),
+        })
     }
-    Ok(sessions)
 }
 
-pub(super) fn get_in(
-    conn: &Connection,
-    id: SessionId,
-) -> Result<Option<StoredSession>, StoreError> {
-    Ok(select(conn, "WHERE id = ?1", params![id.0])?.pop())
+/// The values of every state column of a session, as
+/// [`super::transition::apply`] computed them: the row is always written
+/// whole, whichever columns a transition touched. The `upload_notified`
+/// columns are not transition state: only [`super::Store::record_notice`]
+/// writes them.
+#[derive(Clone, Debug)]
+pub(super) struct State {
+    pub id: i64,
+    pub phase: &'static str,
+    pub resource_id: Option<String>,
+    pub sid: Option<String>,
+    pub current_uid: String,
+    pub steps_done: String,
+    pub step_in_flight: Option<i64>,
+    pub stop_requested: bool,
+    pub files: String,
+    pub uploading_status: Option<String>,
+    pub error: Option<String>,
+    pub starts: i64,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
-pub(super) fn find_in(
-    conn: &Connection,
-    key: &OccurrenceKey,
-) -> Result<Option<StoredSession>, StoreError> {
-    let start = instant_text(key.scheduled_start);
-    Ok(select(
-        conn,
-        "WHERE plan = ?1 AND cname = ?2 AND uid = ?3 AND scheduled_start = ?4",
-        params![key.plan, key.cname, key.uid, start],
-    )?
-    .pop())
-}
-
-/// Writes every state column of `session`: the row always matches what
-/// [`transition::apply`] computed, whichever columns a transition touched.
-/// The `upload_notified` columns are not transition state: only
-/// [`super::Store::record_notice`] writes them.
-pub(super) fn write_state(conn: &Connection, session: &StoredSession) -> Result<(), StoreError> {
-    let steps_done = serde_json::to_string(&session.steps_done)
-        .map_err(|error| StoreError::corrupt(format!("steps done: {error}")))?;
-    let files = serde_json::to_string(&session.files)
-        .map_err(|error| StoreError::corrupt(format!("files: {error}")))?;
-    let step_in_flight = session
-        .step_in_flight
-        .map(i64::try_from)
-        .transpose()
-        .map_err(|_| StoreError::corrupt("step index out of range"))?;
-    conn.execute(
-        "UPDATE sessions SET phase = ?2, resource_id = ?3, sid = ?4, current_uid = ?5,
-             steps_done = ?6, step_in_flight = ?7, stop_requested = ?8, files = ?9,
-             uploading_status = ?10, error = ?11, starts = ?12, updated_at = ?13,
-             finished_at = ?14
-         WHERE id = ?1",
-        params![
-            session.id.0,
-            session.phase.as_str(),
-            session.resource_id,
-            session.sid,
-            session.current_uid,
+impl State {
+    pub fn of(session: &StoredSession) -> Result<State, StoreError> {
+        let steps_done = serde_json::to_string(&session.steps_done)
+            .map_err(|error| StoreError::corrupt(format!("steps done: {error}")))?;
+        let files = serde_json::to_string(&session.files)
+            .map_err(|error| StoreError::corrupt(format!("files: {error}")))?;
+        let step_in_flight = session
+            .step_in_flight
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::corrupt("step index out of range"))?;
+        Ok(State {
+            id: session.id.0,
+            phase: session.phase.as_str(),
+            resource_id: session.resource_id.clone(),
+            sid: session.sid.clone(),
+            current_uid: session.current_uid.clone(),
             steps_done,
             step_in_flight,
-            session.stop_requested,
+            stop_requested: session.stop_requested,
             files,
-            session.uploading_status,
-            session.error,
-            session.starts,
-            instant_text(session.updated_at),
-            session.finished_at.map(instant_text),
-        ],
-    )?;
-    Ok(())
+            uploading_status: session.uploading_status.clone(),
+            error: session.error.clone(),
+            starts: i64::from(session.starts),
+            updated_at: stored_instant(session.updated_at),
+            finished_at: session.finished_at.map(stored_instant),
+        })
+    }
 }
 
-fn session_from_row(row: &Row<'_>) -> Result<StoredSession, StoreError> {
-    let text = |index: usize| -> Result<String, StoreError> { Ok(row.get(index)?) };
-    let instant = |index: usize| parse_instant(&text(index)?);
-    let id = SessionId(row.get(0)?);
+/// Reads a session from a row of [`COLUMNS`].
+pub(super) fn session_from(row: &impl Columns) -> Result<StoredSession, StoreError> {
+    let id = SessionId(row.integer(0)?);
     let count = |value: i64, what: &str| {
         usize::try_from(value).map_err(|_| StoreError::corrupt(format!("session {id}: {what}")))
     };
-    let finished_at: Option<String> = row.get(25)?;
-    let step_in_flight: Option<i64> = row.get(17)?;
+    let starts = row.integer(22)?;
     Ok(StoredSession {
         id,
-        plan: text(1)?,
-        plan_path: PathBuf::from(text(2)?),
-        plan_hash: text(3)?,
-        mode: parse_mode(&text(4)?)?,
-        app_id: text(5)?,
-        cname: text(6)?,
-        uid: text(7)?,
-        backup_uid: row.get(8)?,
-        scheduled_start: instant(9)?,
-        scheduled_end: instant(10)?,
-        step_count: count(row.get(11)?, "step count")?,
-        phase: Phase::parse(&text(12)?)?,
-        resource_id: row.get(13)?,
-        sid: row.get(14)?,
-        current_uid: text(15)?,
-        steps_done: json_list(&text(16)?, id, "steps done")?,
-        step_in_flight: step_in_flight
+        plan: row.text(1)?,
+        plan_path: PathBuf::from(row.text(2)?),
+        plan_hash: row.text(3)?,
+        mode: parse_mode(&row.text(4)?)?,
+        app_id: row.text(5)?,
+        cname: row.text(6)?,
+        uid: row.text(7)?,
+        backup_uid: row.optional_text(8)?,
+        scheduled_start: row.instant(9)?,
+        scheduled_end: row.instant(10)?,
+        step_count: count(row.integer(11)?, "step count")?,
+        phase: Phase::parse(&row.text(12)?)?,
+        resource_id: row.optional_text(13)?,
+        sid: row.optional_text(14)?,
+        current_uid: row.text(15)?,
+        steps_done: json_list(&row.text(16)?, id, "steps done")?,
+        step_in_flight: row
+            .optional_integer(17)?
             .map(|index| count(index, "step in flight"))
             .transpose()?,
-        stop_requested: row.get(18)?,
-        files: json_list(&text(19)?, id, "files")?,
-        uploading_status: row.get(20)?,
-        error: row.get(21)?,
-        starts: row.get(22)?,
-        created_at: instant(23)?,
-        updated_at: instant(24)?,
-        finished_at: finished_at.as_deref().map(parse_instant).transpose()?,
+        stop_requested: row.flag(18)?,
+        files: json_list(&row.text(19)?, id, "files")?,
+        uploading_status: row.optional_text(20)?,
+        error: row.optional_text(21)?,
+        starts: u32::try_from(starts)
+            .map_err(|_| StoreError::corrupt(format!("session {id}: starts {starts}")))?,
+        created_at: row.instant(23)?,
+        updated_at: row.instant(24)?,
+        finished_at: row.optional_instant(25)?,
         upload_notified: upload_notified(row, id)?,
     })
 }
 
-fn upload_notified(row: &Row<'_>, id: SessionId) -> Result<Option<UploadNotified>, StoreError> {
-    let Some(status) = row.get::<_, Option<String>>(26)? else {
+/// The `upload_notified` columns (26 to 28) of a session's row.
+fn upload_notified(
+    row: &impl Columns,
+    id: SessionId,
+) -> Result<Option<UploadNotified>, StoreError> {
+    let Some(status) = row.optional_text(26)? else {
         return Ok(None);
     };
-    let files: Option<String> = row.get(27)?;
-    let at: Option<String> = row.get(28)?;
-    let at = at.ok_or_else(|| {
+    let files = row.optional_text(27)?;
+    let at = row.optional_instant(28)?.ok_or_else(|| {
         StoreError::corrupt(format!("session {id}: upload notified without a time"))
     })?;
     Ok(Some(UploadNotified {
@@ -146,8 +214,21 @@ fn upload_notified(row: &Row<'_>, id: SessionId) -> Result<Option<UploadNotified
         files: files
             .map(|text| json_list(&text, id, "notified files"))
             .transpose()?,
-        at: parse_instant(&at)?,
+        at,
     }))
+}
+
+/// Reads an event of `session` from a row of [`EVENT_COLUMNS`].
+pub(super) fn event_from(row: &impl Columns, session: SessionId) -> Result<Event, StoreError> {
+    let detail = row.text(3)?;
+    Ok(Event {
+        id: row.integer(0)?,
+        session,
+        at: row.instant(1)?,
+        kind: row.text(2)?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|error| StoreError::corrupt(format!("event detail {detail:?}: {error}")))?,
+    })
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(

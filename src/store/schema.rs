@@ -1,7 +1,9 @@
-//! The database schema and its migrations. `PRAGMA user_version` counts the
+//! The SQLite schema and its migrations. `PRAGMA user_version` counts the
 //! migrations applied; each runs in the same transaction as the version
 //! bump, so a crash mid-migration leaves the previous schema intact.
-//! Migrations are only ever appended: a released one is never edited.
+//! Migrations are only ever appended: a released one is never edited, and
+//! each is added to PostgreSQL's too (`postgres/schema.rs`), so that one
+//! [`SCHEMA_VERSION`] counts both.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -200,7 +202,7 @@ mod tests {
         let mut explain = conn
             .prepare(&format!(
                 "EXPLAIN QUERY PLAN {}",
-                crate::store::notice::SESSION_OF_SID
+                crate::store::sqlite::SESSION_OF_SID
             ))
             .unwrap();
         let plan: Vec<String> = explain

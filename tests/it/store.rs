@@ -1,9 +1,75 @@
 //! The state store: schema and files, the transition rules, what recovery
-//! is shown, and durability across a killed process.
+//! is shown, durability across a killed process, and leases.
+//!
+//! What holds for every backend runs against each: SQLite always, and
+//! PostgreSQL when `RECPLAN_TEST_POSTGRES` names a database
+//! (`postgres://user@host:port/db`) in which the tests may create schemas.
+//! Without it the PostgreSQL variants pass with a note saying they were
+//! skipped.
+
+/// Runs a test function against each backend, as the tests
+/// `NAME::sqlite` and `NAME::postgres`. `NAME(store: &Store)` gets a fresh
+/// store (SQLite in memory); `place NAME(place: &Place)` gets a fresh
+/// place to open stores in, as separate processes would (SQLite in a
+/// directory); `async NAME(store: &Store)` is awaited on tokio's test
+/// runtime.
+macro_rules! on_each_backend {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&recplan::store::Store::open_in_memory().unwrap());
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(place) = crate::store::Place::postgres() {
+                    super::$name(&place.open());
+                }
+            }
+        }
+    };
+    (place $name:ident) => {
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(&crate::store::Place::sqlite());
+            }
+
+            #[test]
+            fn postgres() {
+                if let Some(place) = crate::store::Place::postgres() {
+                    super::$name(&place);
+                }
+            }
+        }
+    };
+    (async $name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(&recplan::store::Store::open_in_memory().unwrap()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(place) = crate::store::Place::postgres() {
+                    super::$name(&place.open()).await;
+                }
+            }
+        }
+    };
+}
 
 mod durability;
 mod files;
+mod lease;
 mod lifecycle;
+mod notices;
+mod place;
+mod postgres;
+
+pub use place::Place;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use recplan::agora::{Mode, Recording};
@@ -99,9 +165,8 @@ pub fn record_all(store: &Store, id: SessionId, transitions: &[Transition]) -> S
     session
 }
 
-#[tokio::test]
-async fn async_callers_use_the_store_directly_or_on_the_blocking_pool() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(async async_callers_use_the_store_directly_or_on_the_blocking_pool);
+async fn async_callers_use_the_store_directly_or_on_the_blocking_pool(store: &Store) {
     let direct = new_session("standup", "direct", 0);
     let blocking = new_session("standup", "blocking", 0);
     let from_task = {

@@ -1,20 +1,21 @@
 //! What was committed survives the process dying at any instant, and
-//! concurrent writers, in one process or several, keep the store whole.
+//! concurrent writers, in one process or several, keep the store whole, in
+//! each backend.
 //!
 //! The crash tests re-run this test binary as a child that writes
 //! transitions and then dies without unwinding: by `abort()`, or by SIGKILL
 //! from the parent at an arbitrary moment.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use recplan::store::{Begin, Phase, SessionId, Store};
+use recplan::store::{Begin, Phase, SessionId};
 
-use super::{at, new_session, record_all, run, script};
+use super::place::open_at;
+use super::{Place, at, new_session, record_all, run, script};
 
-/// Set in the child: the state directory to write to.
-const CHILD_DIR: &str = "RECPLAN_STORE_TEST_CRASH_DIR";
+/// Set in the child: the store to write to, a directory or a URL.
+const CHILD_STATE: &str = "RECPLAN_STORE_TEST_CRASH_STATE";
 /// Set in the child: `abort` or `until-killed`.
 const CHILD_MODE: &str = "RECPLAN_STORE_TEST_CRASH_MODE";
 /// The child's test, as the harness names it.
@@ -27,11 +28,13 @@ const CHILD_MAX_SESSIONS: usize = 500;
 #[test]
 #[ignore = "the crash tests run it in a child process"]
 fn crash_child() {
-    let (Some(dir), Some(mode)) = (std::env::var_os(CHILD_DIR), std::env::var(CHILD_MODE).ok())
-    else {
+    let (Some(state), Some(mode)) = (
+        std::env::var_os(CHILD_STATE),
+        std::env::var(CHILD_MODE).ok(),
+    ) else {
         return;
     };
-    let store = Store::open(Path::new(&dir)).unwrap();
+    let store = open_at(&state);
     let mut stdout = std::io::stdout().lock();
     match mode.as_str() {
         "abort" => {
@@ -64,7 +67,7 @@ fn crash_child() {
     }
 }
 
-fn spawn_child(dir: &Path, mode: &str) -> Child {
+fn spawn_child(place: &Place, mode: &str) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             CHILD_TEST,
@@ -73,7 +76,7 @@ fn spawn_child(dir: &Path, mode: &str) -> Child {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_DIR, dir)
+        .env(CHILD_STATE, place.location())
         .env(CHILD_MODE, mode)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -81,12 +84,9 @@ fn spawn_child(dir: &Path, mode: &str) -> Child {
         .unwrap()
 }
 
-#[test]
-fn every_transition_before_an_abort_is_there_after_it() {
-    let temp = tempfile::tempdir().unwrap();
-    let output = spawn_child(temp.path(), "abort")
-        .wait_with_output()
-        .unwrap();
+on_each_backend!(place every_transition_before_an_abort_is_there_after_it);
+fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
+    let output = spawn_child(place, "abort").wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("committed all"), "the child ran: {stdout}");
     assert!(!output.status.success(), "the child died");
@@ -99,10 +99,12 @@ fn every_transition_before_an_abort_is_there_after_it() {
             "by SIGABRT, unwinding nothing"
         );
     }
-    let wal = PathBuf::from(format!("{}/recplan.db-wal", temp.path().display()));
-    assert!(wal.exists(), "the child never closed the database");
+    if let Place::Sqlite(dir) = place {
+        let wal = dir.path().join("recplan.db-wal");
+        assert!(wal.exists(), "the child never closed the database");
+    }
 
-    let store = Store::open(temp.path()).unwrap();
+    let store = place.open();
     let done = new_session("crash", "done", 0);
     let done = store
         .find(&done.key())
@@ -126,10 +128,9 @@ fn every_transition_before_an_abort_is_there_after_it() {
     );
 }
 
-#[test]
-fn a_kill_at_any_instant_loses_nothing_committed() {
-    let temp = tempfile::tempdir().unwrap();
-    let mut child = spawn_child(temp.path(), "until-killed");
+on_each_backend!(place a_kill_at_any_instant_loses_nothing_committed);
+fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
+    let mut child = spawn_child(place, "until-killed");
     let stdout = child.stdout.take().unwrap();
     let mut committed: Vec<(SessionId, String)> = Vec::new();
     for line in BufReader::new(stdout).lines() {
@@ -150,12 +151,14 @@ fn a_kill_at_any_instant_loses_nothing_committed() {
     assert!(!status.success(), "the child was killed: {status}");
     assert_eq!(committed.len(), 34, "the child wrote until killed");
 
-    let store = Store::open(temp.path()).unwrap();
-    let integrity: String = rusqlite::Connection::open(temp.path().join("recplan.db"))
-        .unwrap()
-        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
+    let store = place.open();
+    if let Place::Sqlite(dir) = place {
+        let integrity: String = rusqlite::Connection::open(dir.path().join("recplan.db"))
+            .unwrap()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
     for (id, kind) in &committed {
         let events = store.events(*id).unwrap();
         assert!(
@@ -182,12 +185,11 @@ fn a_kill_at_any_instant_loses_nothing_committed() {
     }
 }
 
-#[test]
-fn concurrent_writers_in_one_process_and_across_connections() {
+on_each_backend!(place concurrent_writers_in_one_process_and_across_connections);
+fn concurrent_writers_in_one_process_and_across_connections(place: &Place) {
     const WRITERS: usize = 4;
     const SESSIONS: usize = 6;
-    let temp = tempfile::tempdir().unwrap();
-    let shared = Store::open(temp.path()).unwrap();
+    let shared = place.open();
     let created: Vec<Vec<SessionId>> = std::thread::scope(|scope| {
         let writers: Vec<_> = (0..WRITERS)
             .map(|writer| {
@@ -196,7 +198,7 @@ fn concurrent_writers_in_one_process_and_across_connections() {
                 let store = if writer % 2 == 0 {
                     shared.clone()
                 } else {
-                    Store::open(temp.path()).unwrap()
+                    place.open()
                 };
                 scope.spawn(move || {
                     let mut mine = Vec::new();

@@ -1,5 +1,6 @@
 //! Sessions through their transitions: the state each one leaves, the
-//! history it appends, the ones refused, and what `active()` shows.
+//! history it appends, the ones refused, and what `active()` shows, in
+//! each backend.
 
 use recplan::agora::{Mode, Recording};
 use recplan::store::{
@@ -10,9 +11,8 @@ use serde_json::json;
 
 use super::{at, new_session, record_all, recording_of, resource_of, run, script};
 
-#[test]
-fn an_occurrence_is_begun_at_most_once() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(an_occurrence_is_begun_at_most_once);
+fn an_occurrence_is_begun_at_most_once(store: &Store) {
     let new = new_session("standup", "room", 0);
     let Begin::Created(id) = store.begin(&new, at(0)).unwrap() else {
         panic!("a fresh occurrence is created");
@@ -21,7 +21,7 @@ fn an_occurrence_is_begun_at_most_once() {
         store.begin(&new, at(1)).unwrap(),
         Begin::AlreadyExists(id, Phase::Pending)
     );
-    record_all(&store, id, &script(&new)[..4]);
+    record_all(store, id, &script(&new)[..4]);
     assert_eq!(
         store.begin(&new, at(9)).unwrap(),
         Begin::AlreadyExists(id, Phase::Recording),
@@ -39,7 +39,7 @@ fn an_occurrence_is_begun_at_most_once() {
         new_session("standup", "room", 60 * 24),
     ];
     let mut other_uid = new.clone();
-    other_uid.uid = "999".to_owned();
+    "999".clone_into(&mut other_uid.uid);
     others.push(other_uid);
     for other in &others {
         assert!(
@@ -53,9 +53,8 @@ fn an_occurrence_is_begun_at_most_once() {
     );
 }
 
-#[test]
-fn each_transition_sets_the_state_and_appends_its_event() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(each_transition_sets_the_state_and_appends_its_event);
+fn each_transition_sets_the_state_and_appends_its_event(store: &Store) {
     let new = new_session("standup", "room", 0);
     let id = store.begin(&new, at(0)).unwrap().id();
     let expected = [
@@ -106,12 +105,11 @@ fn each_transition_sets_the_state_and_appends_its_event() {
     );
 }
 
-#[test]
-fn the_row_keeps_what_recovery_needs_between_intent_and_result() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(the_row_keeps_what_recovery_needs_between_intent_and_result);
+fn the_row_keeps_what_recovery_needs_between_intent_and_result(store: &Store) {
     let new = new_session("standup", "room", 0);
     let steps = script(&new);
-    let starting = run(&store, &new, &steps[..3]);
+    let starting = run(store, &new, &steps[..3]);
     assert_eq!(starting.phase, Phase::Starting);
     assert_eq!(starting.resource_id, Some(resource_of(&new)));
     assert_eq!(
@@ -119,23 +117,22 @@ fn the_row_keeps_what_recovery_needs_between_intent_and_result() {
         None,
         "no sid yet: the start's fate is unknown"
     );
-    let stepping = record_all(&store, starting.id, &steps[3..5]);
+    let stepping = record_all(store, starting.id, &steps[3..5]);
     assert_eq!(stepping.step_in_flight, Some(0));
     assert!(stepping.steps_done.is_empty());
-    let halting = record_all(&store, starting.id, &steps[5..7]);
+    let halting = record_all(store, starting.id, &steps[5..7]);
     assert_eq!(halting.phase, Phase::Stopping);
     assert!(halting.recording().is_some(), "the stop can be sent again");
 }
 
-#[test]
-fn a_restart_forgets_the_lost_recording_and_starts_with_the_backup_uid() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(a_restart_forgets_the_lost_recording_and_starts_with_the_backup_uid);
+fn a_restart_forgets_the_lost_recording_and_starts_with_the_backup_uid(store: &Store) {
     let new = new_session("standup", "room", 0);
-    let first = run(&store, &new, &script(&new)[..4]);
+    let first = run(store, &new, &script(&new)[..4]);
     let backup = "527842";
     let restarted = recording_of(&new, backup, "sid-second");
     let session = record_all(
-        &store,
+        store,
         first.id,
         &[
             Transition::Lost {
@@ -181,9 +178,8 @@ fn started_with(new: &NewSession, change: fn(&mut Recording)) -> Transition {
     Transition::Started { recording }
 }
 
-#[test]
-fn transitions_that_do_not_follow_are_refused_and_change_nothing() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(transitions_that_do_not_follow_are_refused_and_change_nothing);
+fn transitions_that_do_not_follow_are_refused_and_change_nothing(store: &Store) {
     // (how many of the script's transitions come first, the refused one)
     let cases: Vec<(usize, MakeTransition)> = vec![
         (0, |_| Transition::Acquired {
@@ -225,7 +221,7 @@ fn transitions_that_do_not_follow_are_refused_and_change_nothing() {
     ];
     for (case, (before, refused)) in cases.into_iter().enumerate() {
         let new = new_session("standup", &format!("room-{case}"), 0);
-        let session = run(&store, &new, &script(&new)[..before]);
+        let session = run(store, &new, &script(&new)[..before]);
         let events = store.events(session.id).unwrap().len();
         let refused = refused(&new);
         let error = store.record(session.id, at(99), &refused).unwrap_err();
@@ -246,9 +242,8 @@ fn transitions_that_do_not_follow_are_refused_and_change_nothing() {
     }
 }
 
-#[test]
-fn active_shows_every_session_that_may_need_attention() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(active_shows_every_session_that_may_need_attention);
+fn active_shows_every_session_that_may_need_attention(store: &Store) {
     let failure = |reason: &str| Transition::Failed {
         reason: reason.to_owned(),
     };
@@ -288,7 +283,7 @@ fn active_shows_every_session_that_may_need_attention() {
         let new = new_session("standup", cname, 0);
         let mut transitions = script(&new)[..prefix].to_vec();
         transitions.extend(last);
-        let session = run(&store, &new, &transitions);
+        let session = run(store, &new, &transitions);
         assert_eq!(session.is_active(), active, "{cname}");
         if active {
             expect_active.push(session);
@@ -302,7 +297,7 @@ fn active_shows_every_session_that_may_need_attention() {
     assert!(failed_to_stop.recording().is_some(), "recovery can stop it");
     // Recovery stops it, and then it is over.
     let stopped = record_all(
-        &store,
+        store,
         failed_to_stop.id,
         &[
             Transition::StopIntent,
@@ -317,12 +312,11 @@ fn active_shows_every_session_that_may_need_attention() {
     assert!(expect_over.iter().all(|s| s.finished_at.is_some()));
 }
 
-#[test]
-fn find_recent_and_history_select_by_plan_and_start() {
-    let store = Store::open_in_memory().unwrap();
+on_each_backend!(find_recent_and_history_select_by_plan_and_start);
+fn find_recent_and_history_select_by_plan_and_start(store: &Store) {
     let sessions: Vec<_> = [("a", 0), ("b", 10), ("a", 60), ("a", 120), ("b", 120)]
         .into_iter()
-        .map(|(plan, start)| run(&store, &new_session(plan, "room", start), &[]))
+        .map(|(plan, start)| run(store, &new_session(plan, "room", start), &[]))
         .collect();
     let ids = |found: Vec<StoredSession>| -> Vec<_> { found.into_iter().map(|s| s.id).collect() };
     let id = |index: usize| sessions[index].id;

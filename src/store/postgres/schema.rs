@@ -1,0 +1,210 @@
+//! The PostgreSQL schema and its migrations. `recplan_meta` marks the
+//! schema as recplan's and holds the number of migrations applied; each
+//! migration runs in the same transaction as the version bump, so a crash
+//! mid-migration leaves the previous schema intact. Migration N here is the
+//! same change as SQLite's migration N, so one [`SCHEMA_VERSION`] counts
+//! both. Migrations are only ever appended: a released one is never edited.
+
+use tokio_postgres::{Client, IsolationLevel, Transaction};
+
+use super::super::StoreError;
+use super::super::schema::SCHEMA_VERSION;
+
+/// Schema migrations, in order.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions and their event history. Instants are timestamptz kept
+    // to the millisecond; lists and event details are JSON text, written
+    // and read exactly as SQLite's.
+    r"
+    CREATE TABLE sessions (
+        id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        plan             TEXT NOT NULL,
+        plan_path        TEXT NOT NULL,
+        plan_hash        TEXT NOT NULL,
+        mode             TEXT NOT NULL,
+        app_id           TEXT NOT NULL,
+        cname            TEXT NOT NULL,
+        uid              TEXT NOT NULL,
+        backup_uid       TEXT,
+        scheduled_start  TIMESTAMPTZ NOT NULL,
+        scheduled_end    TIMESTAMPTZ NOT NULL,
+        step_count       BIGINT NOT NULL CHECK (step_count >= 0),
+        phase            TEXT NOT NULL,
+        resource_id      TEXT,
+        sid              TEXT,
+        current_uid      TEXT NOT NULL,
+        steps_done       TEXT NOT NULL DEFAULT '[]',
+        step_in_flight   BIGINT,
+        stop_requested   BOOLEAN NOT NULL DEFAULT false,
+        files            TEXT NOT NULL DEFAULT '[]',
+        uploading_status TEXT,
+        error            TEXT,
+        starts           BIGINT NOT NULL DEFAULT 0,
+        created_at       TIMESTAMPTZ NOT NULL,
+        updated_at       TIMESTAMPTZ NOT NULL,
+        finished_at      TIMESTAMPTZ,
+        UNIQUE (plan, cname, uid, scheduled_start)
+    );
+    CREATE INDEX sessions_active ON sessions (id) WHERE finished_at IS NULL;
+    CREATE INDEX sessions_by_start ON sessions (scheduled_start, id);
+
+    CREATE TABLE events (
+        id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        session  BIGINT NOT NULL REFERENCES sessions (id),
+        at       TIMESTAMPTZ NOT NULL,
+        kind     TEXT NOT NULL,
+        detail   TEXT NOT NULL
+    );
+    CREATE INDEX events_by_session ON events (session, id);
+
+    -- The history is evidence of what was sent to Agora: never rewritten.
+    CREATE FUNCTION recplan_events_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'events are append-only';
+    END
+    $$;
+    CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+    FOR EACH ROW EXECUTE FUNCTION recplan_events_append_only();
+    CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION recplan_events_append_only();
+    ",
+    // 2: Agora's notification callbacks (NCS), as SQLite's migration 2. A
+    // session keeps the final word on its upload apart from stop's answer;
+    // `notices` remembers the notices recorded, so that a resent one is
+    // recorded once.
+    r"
+    ALTER TABLE sessions ADD COLUMN upload_notified TEXT;
+    ALTER TABLE sessions ADD COLUMN upload_notified_files TEXT;
+    ALTER TABLE sessions ADD COLUMN upload_notified_at TIMESTAMPTZ;
+
+    CREATE TABLE notices (
+        notice_id   TEXT PRIMARY KEY,
+        session     BIGINT NOT NULL REFERENCES sessions (id),
+        sid         TEXT NOT NULL,
+        uid         TEXT NOT NULL,
+        event_type  BIGINT NOT NULL,
+        sequence    BIGINT,
+        received_at TIMESTAMPTZ NOT NULL,
+        -- NCS's redundant servers resend a notice under a new noticeId. A
+        -- notice without a sequence is deduplicated by its id alone (NULLs
+        -- are distinct here).
+        UNIQUE (sid, uid, event_type, sequence)
+    );
+
+    -- Notices name their recording by sid, which the sessions row forgets
+    -- once the recording is lost or restarted; the started events keep
+    -- every sid a session ever held.
+    CREATE INDEX events_by_sid ON events (((detail::jsonb) -> 'recording' ->> 'sid'))
+        WHERE kind = 'started';
+    ",
+];
+
+const _: () = assert!(
+    MIGRATIONS.len() == SCHEMA_VERSION as usize,
+    "a migration is added to both backends at once"
+);
+
+/// Serializes migrations across processes: two daemons opening a fresh
+/// database must not both create the tables. The second waits for the
+/// first's transaction, then sees the version it wrote. ("rcpl", as
+/// SQLite's application id.)
+const MIGRATION_LOCK: i64 = 0x7263_706c;
+
+/// Brings the schema up to [`SCHEMA_VERSION`], refusing one that is newer
+/// or not recplan's.
+pub(super) async fn migrate(client: &mut Client, target: &str) -> Result<(), StoreError> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .start()
+        .await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let found = version(&tx, target).await?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let fail = |source| StoreError::MigratePostgres {
+        from: found,
+        to: SCHEMA_VERSION,
+        source,
+    };
+    if found == 0 {
+        tx.batch_execute(
+            "CREATE TABLE recplan_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO recplan_meta VALUES ('application', 'recplan');",
+        )
+        .await
+        .map_err(fail)?;
+    }
+    for sql in &MIGRATIONS[found as usize..] {
+        tx.batch_execute(sql).await.map_err(fail)?;
+    }
+    tx.execute(
+        "INSERT INTO recplan_meta VALUES ('schema_version', $1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&SCHEMA_VERSION.to_string()],
+    )
+    .await
+    .map_err(fail)?;
+    tx.commit().await.map_err(fail)
+}
+
+/// The number of migrations applied: 0 for a schema without recplan's
+/// tables. A schema that holds tables of the same names but no
+/// `recplan_meta` is someone else's.
+async fn version(tx: &Transaction<'_>, target: &str) -> Result<u32, StoreError> {
+    let marks = tx
+        .query_one(
+            "SELECT to_regclass('recplan_meta') IS NOT NULL,
+                    to_regclass('sessions') IS NOT NULL OR to_regclass('events') IS NOT NULL",
+            &[],
+        )
+        .await?;
+    let (marked, tables): (bool, bool) = (marks.try_get(0)?, marks.try_get(1)?);
+    if !marked {
+        return if tables {
+            Err(StoreError::ForeignSchema {
+                target: target.to_owned(),
+            })
+        } else {
+            Ok(0)
+        };
+    }
+    let rows = tx.query("SELECT key, value FROM recplan_meta", &[]).await?;
+    let value = |wanted: &str| -> Result<Option<String>, StoreError> {
+        for row in &rows {
+            if row.try_get::<_, &str>(0)? == wanted {
+                return Ok(Some(row.try_get(1)?));
+            }
+        }
+        Ok(None)
+    };
+    if value("application")?.as_deref() != Some("recplan") {
+        return Err(StoreError::ForeignSchema {
+            target: target.to_owned(),
+        });
+    }
+    let version = value("schema_version")?.unwrap_or_default();
+    version
+        .parse()
+        .map_err(|_| StoreError::corrupt(format!("recplan_meta schema_version {version:?}")))
+}
+
+/// The store's lease namespace: the `sessions` table's oid, which tells
+/// this store's leases from those of another recplan schema in the same
+/// database (advisory locks are per database), and is the same for every
+/// process that opens this one.
+pub(super) async fn namespace(client: &Client) -> Result<i32, StoreError> {
+    let row = client
+        .query_one("SELECT 'sessions'::regclass::oid::int4", &[])
+        .await?;
+    Ok(row.try_get(0)?)
+}

@@ -1,0 +1,132 @@
+//! Where a test's store lives: a fresh SQLite directory, or a fresh schema
+//! in the PostgreSQL database `RECPLAN_TEST_POSTGRES` names, so that tests
+//! running at once never see each other's sessions.
+
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use recplan::store::Store;
+
+/// The database the PostgreSQL variants run in; unset, they are skipped.
+pub const POSTGRES_VAR: &str = "RECPLAN_TEST_POSTGRES";
+
+/// One test's store, to itself.
+pub enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres(Schema),
+}
+
+impl Place {
+    pub fn sqlite() -> Place {
+        Place::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    /// A schema of its own, or `None` (with a note) when no database is
+    /// configured.
+    pub fn postgres() -> Option<Place> {
+        let Some(base) = std::env::var(POSTGRES_VAR)
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            eprintln!("note: {POSTGRES_VAR} is not set: the PostgreSQL variant is skipped");
+            return None;
+        };
+        Some(Place::Postgres(Schema::create(&base)))
+    }
+
+    /// A new handle on the store, with connections of its own, as another
+    /// process would open it.
+    pub fn open(&self) -> Store {
+        open_at(&self.location())
+    }
+
+    /// What a child process is told to open: a directory or a URL.
+    pub fn location(&self) -> OsString {
+        match self {
+            Place::Sqlite(dir) => dir.path().as_os_str().to_owned(),
+            Place::Postgres(schema) => schema.url.clone().into(),
+        }
+    }
+}
+
+/// Opens the store at a [`Place::location`].
+pub fn open_at(location: &OsStr) -> Store {
+    match location.to_str() {
+        Some(url) if url.starts_with("postgres") => Store::open_url(url).unwrap(),
+        _ => Store::open(Path::new(location)).unwrap(),
+    }
+}
+
+/// A schema created for one test and dropped after it.
+pub struct Schema {
+    base: String,
+    pub name: String,
+    /// The base URL with the schema as its search path.
+    pub url: String,
+}
+
+impl Schema {
+    fn create(base: &str) -> Schema {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "recplan_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
+        let schema = Schema {
+            base: base.to_owned(),
+            name,
+            url,
+        };
+        // A run killed before its cleanup may have left one of this name.
+        schema
+            .admin(&format!(
+                "DROP SCHEMA IF EXISTS {0} CASCADE; CREATE SCHEMA {0}",
+                schema.name
+            ))
+            .unwrap_or_else(|error| panic!("{POSTGRES_VAR}: {error}"));
+        schema
+    }
+
+    /// Runs `sql` on a connection of its own to the schema, and returns
+    /// the first column of each row it yields, as text.
+    pub fn query(&self, sql: &str) -> Result<Vec<Option<String>>, postgres::Error> {
+        let (url, sql) = (self.url.clone(), sql.to_owned());
+        on_a_plain_thread(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls)?;
+            Ok(client
+                .simple_query(&sql)?
+                .into_iter()
+                .filter_map(|message| match message {
+                    postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+                    _ => None,
+                })
+                .collect())
+        })
+    }
+
+    fn admin(&self, sql: &str) -> Result<(), postgres::Error> {
+        let (url, sql) = (self.base.clone(), sql.to_owned());
+        on_a_plain_thread(move || {
+            postgres::Client::connect(&url, postgres::NoTls)
+                .and_then(|mut client| client.batch_execute(&sql))
+        })
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // Best effort: a test that failed is reported already, and the
+        // database is a throwaway one.
+        let _ = self.admin(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+/// The sync `postgres` client runs a runtime of its own, which panics
+/// inside another: async tests use it from a thread outside theirs.
+fn on_a_plain_thread<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join().unwrap())
+}
