@@ -7,9 +7,20 @@ use crate::agora::{
 use crate::plan::Env;
 use crate::sim::{self, SimConfig, SimHandle, Simulator};
 
-/// Starts the in-process simulator and makes its App ID the default, for
-/// `--sim`.
-pub async fn simulator(env: &mut Env) -> Result<SimHandle, String> {
+/// With `--sim` (`wanted`), starts the in-process simulator and makes its
+/// App ID the default; without it, none. `Err` is the exit code, the
+/// reason already reported.
+pub async fn simulator(wanted: bool, env: &mut Env) -> Result<Option<SimHandle>, u8> {
+    if !wanted {
+        return Ok(None);
+    }
+    start_simulator(env).await.map(Some).map_err(|message| {
+        errln!("error: {message}");
+        super::exit::FAILED
+    })
+}
+
+async fn start_simulator(env: &mut Env) -> Result<SimHandle, String> {
     let handle = Simulator::start(SimConfig::default())
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;

@@ -72,16 +72,9 @@ pub fn run(args: &Args) -> u8 {
 
 async fn run_async(args: &Args) -> u8 {
     let mut env = Env::from_process();
-    let simulator = if args.sim {
-        match connect::simulator(&mut env).await {
-            Ok(handle) => Some(handle),
-            Err(message) => {
-                errln!("error: {message}");
-                return exit::FAILED;
-            }
-        }
-    } else {
-        None
+    let simulator = match connect::simulator(args.sim, &mut env).await {
+        Ok(simulator) => simulator,
+        Err(code) => return code,
     };
     let app_id = env.get("AGORA_APP_ID").unwrap_or_default().to_owned();
     let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {

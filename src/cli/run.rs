@@ -66,16 +66,9 @@ pub fn run(args: &Args) -> u8 {
 
 async fn run_async(args: &Args) -> u8 {
     let mut env = Env::from_process();
-    let simulator = if args.sim {
-        match connect::simulator(&mut env).await {
-            Ok(handle) => Some(handle),
-            Err(message) => {
-                errln!("error: {message}");
-                return exit::FAILED;
-            }
-        }
-    } else {
-        None
+    let simulator = match connect::simulator(args.sim, &mut env).await {
+        Ok(simulator) => simulator,
+        Err(code) => return code,
     };
     let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
         Ok(plan) => plan,
