@@ -274,7 +274,14 @@ impl Daemon {
             .filter(|(name, _)| name == plan.name())
             .cloned()
             .collect();
-        if !previous.is_empty() {
+        // An earlier occurrence resumed from the store (after a restart) is
+        // running too, though this daemon did not launch it.
+        let resumed = self.context.store.active().is_ok_and(|active| {
+            active
+                .iter()
+                .any(|s| s.plan == plan.name() && s.scheduled_start != start)
+        });
+        if !previous.is_empty() || resumed {
             match plan.timing().overlap {
                 Overlap::Skip => {
                     let reason =
