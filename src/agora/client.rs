@@ -15,6 +15,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::Endpoint;
 use super::error::{ApiError, ConfigError};
@@ -249,11 +250,20 @@ pub struct Recording {
     pub uid: String,
 }
 
+/// How many requests one [`Client`] and its clones have in flight at most;
+/// the rest wait their turn in order. Each request in flight holds an HTTP/1.1
+/// connection (about 30 KB of buffers) and a file descriptor, and Agora's
+/// rate limit lets far fewer through per second than this many at its
+/// latency, so the bound costs no throughput while keeping a daemon with
+/// thousands of recordings at once at a few dozen connections.
+pub const MAX_IN_FLIGHT: usize = 64;
+
 /// The Cloud Recording client. Cloning is cheap: clones share one connection
-/// pool and one configuration.
+/// pool, one bound on requests in flight and one configuration.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    in_flight: Arc<Semaphore>,
     config: Arc<ClientConfig>,
 }
 
@@ -265,7 +275,10 @@ impl Client {
             .user_agent(concat!("recplan/", env!("CARGO_PKG_VERSION")))
             // Agora does not redirect; following one would re-send the
             // credentials, and a POST, somewhere unexpected.
-            .redirect(reqwest::redirect::Policy::none());
+            .redirect(reqwest::redirect::Policy::none())
+            // Idle connections beyond those in flight at once would never be
+            // reused before the next burst opens new ones anyway.
+            .pool_max_idle_per_host(MAX_IN_FLIGHT);
         if config.base.is_loopback() {
             // A proxy from the environment cannot reach this machine's
             // loopback on our behalf.
@@ -276,6 +289,7 @@ impl Client {
             .map_err(|source| ConfigError::HttpClient { source })?;
         Ok(Client {
             http,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             config: Arc::new(config),
         })
     }
@@ -287,6 +301,7 @@ impl Client {
         config.app_id = app_id.into();
         Client {
             http: self.http.clone(),
+            in_flight: Arc::clone(&self.in_flight),
             config: Arc::new(config),
         }
     }
@@ -299,6 +314,7 @@ impl Client {
         config.base = base;
         Client {
             http: self.http.clone(),
+            in_flight: Arc::clone(&self.in_flight),
             config: Arc::new(config),
         }
     }
@@ -431,6 +447,8 @@ impl Client {
             request = request.body(body);
         }
 
+        // Never closed, so this only waits; the timeout starts once sent.
+        let _turn = self.in_flight.acquire().await.ok();
         let started = Instant::now();
         let answer = async {
             let response = request.send().await?;

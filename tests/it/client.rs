@@ -17,7 +17,8 @@ use recplan::agora::request::{
 };
 use recplan::agora::response::UploadingStatus;
 use recplan::agora::{
-    ApiBase, ApiError, Client, ClientConfig, Credentials, Endpoint, Mode, Recording, Secret,
+    ApiBase, ApiError, Client, ClientConfig, Credentials, Endpoint, MAX_IN_FLIGHT, Mode, Recording,
+    Secret,
 };
 use serde_json::json;
 
@@ -447,4 +448,22 @@ fn a_recording_round_trips_through_json() {
         serde_json::from_value::<Recording>(stored).unwrap(),
         recording
     );
+}
+
+/// Thousands of recordings calling at once hold [`MAX_IN_FLIGHT`]
+/// connections, not one each; every call is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_are_bounded() {
+    let server = TestServer::start(|seen| agora_like(seen).after(Duration::from_millis(50))).await;
+    let client = client(&server.base);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..3 * MAX_IN_FLIGHT {
+        let client = client.clone();
+        calls.spawn(async move { call(&client, Call::Query).await });
+    }
+    while let Some(answered) = calls.join_next().await {
+        answered.unwrap().unwrap();
+    }
+    assert_eq!(server.seen().len(), 3 * MAX_IN_FLIGHT);
+    assert_eq!(server.most_at_once(), MAX_IN_FLIGHT);
 }

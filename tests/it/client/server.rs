@@ -68,6 +68,8 @@ type Script = dyn Fn(&Seen) -> Reply + Send + Sync;
 struct Shared {
     script: Box<Script>,
     seen: Mutex<Vec<Seen>>,
+    /// Requests being answered now, and the most there ever were at once.
+    answering: Mutex<(usize, usize)>,
 }
 
 /// The running server; stops when dropped.
@@ -82,6 +84,7 @@ impl TestServer {
         let shared = Arc::new(Shared {
             script: Box::new(script),
             seen: Mutex::new(Vec::new()),
+            answering: Mutex::default(),
         });
         let app = Router::new()
             .fallback(handle)
@@ -99,6 +102,11 @@ impl TestServer {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// The most requests the server was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.answering.lock().unwrap().1
     }
 }
 
@@ -123,7 +131,13 @@ async fn handle(
     };
     let reply = (shared.script)(&seen);
     shared.seen.lock().unwrap().push(seen);
+    {
+        let mut answering = shared.answering.lock().unwrap();
+        answering.0 += 1;
+        answering.1 = answering.1.max(answering.0);
+    }
     tokio::time::sleep(reply.delay).await;
+    shared.answering.lock().unwrap().0 -= 1;
 
     let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     let headers = response.headers_mut();
