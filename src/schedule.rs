@@ -65,11 +65,15 @@ pub enum JobKind {
 }
 
 /// A cron line evaluated in a timezone.
+///
+/// croner's parsed pattern is built again for each question rather than
+/// kept: it holds a byte per year up to 5000, ~5 KB, which at 10,000 plans
+/// in one daemon is 50 MB, while building it costs a few microseconds and
+/// each question is asked about once per occurrence.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
     cron: String,
     tz: Tz,
-    pattern: Cron,
     kind: JobKind,
     fields: [String; 6],
 }
@@ -99,7 +103,6 @@ impl Schedule {
         Ok(Schedule {
             cron: cron.trim().to_string(),
             tz,
-            pattern: parsed.pattern,
             kind: parsed.kind,
             fields: parsed.fields,
         })
@@ -134,14 +137,15 @@ impl Schedule {
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
         // Starts fall on whole seconds, so the first one after `after` is the
         // first one after its whole second.
-        self.next_after_second(after.timestamp())
+        self.next_after_second(&self.pattern()?, after.timestamp())
     }
 
     /// Starts strictly after `after`, in order (lazy iterator).
     pub fn starts_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = DateTime<Tz>> + '_ {
-        std::iter::successors(self.next_after(after), |previous| {
-            self.next_after(previous.to_utc())
-        })
+        let pattern = self.pattern();
+        let next = move |after: i64| self.next_after_second(pattern.as_ref()?, after);
+        let first = next(after.timestamp());
+        std::iter::successors(first, move |previous| next(previous.timestamp()))
     }
 
     /// Latest start at or before `at`: the occurrence that is due at `at`.
@@ -152,12 +156,13 @@ impl Schedule {
         if at < EARLIEST {
             return None;
         }
+        let pattern = self.pattern()?;
         // Searching backwards is defined through `next_after`, so it obeys
         // the same DST rules by construction. "Some start lies in (from, at]"
         // holds for every `from` below the answer and for none at or above
         // it: gallop back until it holds, then bisect to the answer.
         let starts_by_at = |from: i64| {
-            self.next_after_second(from)
+            self.next_after_second(&pattern, from)
                 .is_some_and(|start| start.timestamp() <= at)
         };
         // Invariant: no start lies in (empty_from, at].
@@ -184,11 +189,19 @@ impl Schedule {
                 empty_from = middle;
             }
         }
-        self.next_after_second(from)
+        self.next_after_second(&pattern, from)
+    }
+
+    /// croner's pattern for the line. The fields were checked when the
+    /// schedule was made, so building it again cannot fail; if it ever did,
+    /// the schedule would have no more starts.
+    fn pattern(&self) -> Option<Cron> {
+        let written = self.fields.each_ref().map(String::as_str);
+        parse::build(&self.fields, &written).ok()
     }
 
     /// [`Schedule::next_after`] for a Unix time in whole seconds.
-    fn next_after_second(&self, after: i64) -> Option<DateTime<Tz>> {
+    fn next_after_second(&self, pattern: &Cron, after: i64) -> Option<DateTime<Tz>> {
         if after >= LATEST {
             return None;
         }
@@ -196,11 +209,10 @@ impl Schedule {
         match self.kind {
             // croner's search for patterns with several times a day follows
             // elapsed time: both copies of a repeated hour, nothing in a gap.
-            JobKind::Wildcard => self
-                .pattern
+            JobKind::Wildcard => pattern
                 .find_next_occurrence(&after.with_timezone(&self.tz), false)
                 .ok(),
-            JobKind::FixedTime => self.next_fixed_time(after),
+            JobKind::FixedTime => self.next_fixed_time(pattern, after),
         }
     }
 
@@ -214,10 +226,10 @@ impl Schedule {
     /// own wall time to `after` or earlier, so the first later wall time
     /// whose instant is past `after` is the answer. Only the few wall times
     /// of a repeated hour can be skipped on the way.
-    fn next_fixed_time(&self, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
+    fn next_fixed_time(&self, pattern: &Cron, after: DateTime<Utc>) -> Option<DateTime<Tz>> {
         let mut wall = after.with_timezone(&self.tz).naive_local();
         loop {
-            wall = self.pattern.find_next_occurrence(&wall, false).ok()?;
+            wall = pattern.find_next_occurrence(&wall, false).ok()?;
             let start = self.fixed_time_instant(wall)?;
             if start > after {
                 return Some(start);

@@ -14,9 +14,8 @@ use croner::parser::{CronParser, Seconds, Year};
 use super::JobKind;
 use super::error::{Field, ScheduleError};
 
-/// A parsed line: croner's pattern and how it meets DST transitions.
+/// A parsed line: its normalized fields and how it meets DST transitions.
 pub(super) struct Parsed {
-    pub(super) pattern: Cron,
     pub(super) kind: JobKind,
     pub(super) fields: [String; 6],
 }
@@ -54,7 +53,6 @@ pub(super) fn parse(line: &str) -> Result<Parsed, ScheduleError> {
     let pattern = build(&fields, &written)?;
     never_fires_check(&pattern, line)?;
     Ok(Parsed {
-        pattern,
         kind: job_kind(&fields[1], &fields[2]),
         fields,
     })
@@ -200,7 +198,7 @@ fn replace_name(field: Field, word: &str, after_dash: bool) -> Result<String, St
 }
 
 /// Hands the normalized fields to croner.
-fn build(fields: &[String; 6], written: &[&str; 6]) -> Result<Cron, ScheduleError> {
+pub(super) fn build(fields: &[String; 6], written: &[&str; 6]) -> Result<Cron, ScheduleError> {
     let [_, _, _, dom, _, dow] = fields;
     // Vixie cron ORs day-of-month and day-of-week when both are restricted,
     // and ANDs them when either starts with `*`. croner ORs by default but
