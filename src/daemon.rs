@@ -10,7 +10,7 @@ pub mod notify;
 mod plans;
 pub mod status;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -96,7 +96,8 @@ pub struct Daemon {
     context: Context,
     plans: PlanSet,
     running: JoinSet<(OccurrenceKey, OccurrenceReport)>,
-    stops: HashMap<OccurrenceKey, watch::Sender<bool>>,
+    /// By plan, then start: a plan's running occurrences are a range.
+    stops: BTreeMap<OccurrenceKey, watch::Sender<bool>>,
     events: mpsc::UnboundedSender<Event>,
     reports: Vec<OccurrenceReport>,
 }
@@ -108,7 +109,7 @@ impl Daemon {
             options,
             context,
             running: JoinSet::new(),
-            stops: HashMap::new(),
+            stops: BTreeMap::new(),
             events,
             reports: Vec::new(),
         }
@@ -198,8 +199,9 @@ impl Daemon {
     fn start_missed(&mut self) {
         let now = self.context.clock.now();
         let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
+        let resumed = self.resumed_starts();
         for (path, start) in due {
-            self.launch(&path, start, true);
+            self.launch(&path, start, true, &resumed);
         }
         for (path, start) in self.plans.missed(now) {
             self.record_missed(&path, start);
@@ -244,6 +246,7 @@ impl Daemon {
 
     fn start_due(&mut self) {
         let now = self.context.clock.now();
+        let resumed = self.resumed_starts();
         while let Some((path, start)) = self.plans.next_start() {
             if start > now {
                 break;
@@ -256,11 +259,37 @@ impl Daemon {
                 .to_std()
                 .unwrap_or_default()
                 > Duration::from_secs(1);
-            self.launch(&path, start, late);
+            self.launch(&path, start, late, &resumed);
         }
     }
 
-    fn launch(&mut self, path: &std::path::Path, start: DateTime<Utc>, late: bool) {
+    /// The scheduled starts of every session in the store that is not over,
+    /// by plan: occurrences resumed after a restart run too, though this
+    /// daemon did not launch them. Read once per batch of launches (the
+    /// sessions launched in between are in `stops`).
+    fn resumed_starts(&self) -> HashMap<String, Vec<DateTime<Utc>>> {
+        let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+        match self.context.store.active() {
+            Ok(active) => {
+                for session in active {
+                    starts
+                        .entry(session.plan)
+                        .or_default()
+                        .push(session.scheduled_start);
+                }
+            }
+            Err(error) => tracing::error!(%error, "cannot read the running sessions"),
+        }
+        starts
+    }
+
+    fn launch(
+        &mut self,
+        path: &std::path::Path,
+        start: DateTime<Utc>,
+        late: bool,
+        resumed: &HashMap<String, Vec<DateTime<Utc>>>,
+    ) {
         let Some(plan) = self.plans.get(path).cloned() else {
             return;
         };
@@ -268,19 +297,15 @@ impl Daemon {
         if self.stops.contains_key(&key) {
             return;
         }
+        let name = plan.name().to_owned();
         let previous: Vec<OccurrenceKey> = self
             .stops
-            .keys()
-            .filter(|(name, _)| name == plan.name())
-            .cloned()
+            .range((name.clone(), DateTime::<Utc>::MIN_UTC)..=(name, DateTime::<Utc>::MAX_UTC))
+            .map(|(key, _)| key.clone())
             .collect();
-        // An earlier occurrence resumed from the store (after a restart) is
-        // running too, though this daemon did not launch it.
-        let resumed = self.context.store.active().is_ok_and(|active| {
-            active
-                .iter()
-                .any(|s| s.plan == plan.name() && s.scheduled_start != start)
-        });
+        let resumed = resumed
+            .get(plan.name())
+            .is_some_and(|starts| starts.iter().any(|&other| other != start));
         if !previous.is_empty() || resumed {
             match plan.timing().overlap {
                 Overlap::Skip => {
