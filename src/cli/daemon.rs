@@ -64,10 +64,22 @@ pub enum LogFormat {
 }
 
 pub fn run(args: &Args) -> u8 {
+    raise_open_files_limit();
     let Some(runtime) = connect::runtime() else {
         return exit::FAILED;
     };
     runtime.block_on(run_async(args))
+}
+
+/// Each running session holds its lease file open, and each request in
+/// flight a socket: thousands of recordings at once need more than the
+/// 1,024 descriptors a process gets by default. The soft limit is raised to
+/// the hard one, which only an administrator (`LimitNOFILE=`) can raise.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
 }
 
 async fn run_async(args: &Args) -> u8 {

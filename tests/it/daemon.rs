@@ -312,7 +312,8 @@ async fn shutdown_stops_every_started_recording() {
 
 /// The real binary under a stand-in for systemd: it reports ready once the
 /// plans are loaded, serves its listener, and on SIGTERM says it is
-/// stopping and exits 0.
+/// stopping and exits 0. Started with systemd's default soft limit of open
+/// files, it raises that to the hard limit.
 #[test]
 fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
     use std::io::{Read as _, Write as _};
@@ -333,8 +334,12 @@ fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_recplan"))
+    // `exec` keeps the pid, so the limits read below are the daemon's.
+    let mut child = Command::new("sh")
         .args([
+            "-c",
+            "ulimit -Sn 1024 && exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_recplan"),
             "daemon",
             plans.to_str().unwrap(),
             "--sim",
@@ -351,6 +356,14 @@ fn the_binary_notifies_systemd_and_serves_health_and_metrics() {
     let mut buffer = [0u8; 256];
     let received = socket.recv(&mut buffer).expect("READY=1 within 20 s");
     assert_eq!(&buffer[..received], b"READY=1");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[0], open_files[1], "soft limit raised: {limits}");
 
     let get = |path: &str| -> String {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
