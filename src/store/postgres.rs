@@ -10,19 +10,21 @@
 //!
 //! One connection serves every call of a store and its clones, one at a
 //! time (as SQLite's one connection does); it is made again if it broke.
-//! The leases have a connection of their own ([`lease`]).
+//! The writes are prepared once per connection ([`Statements`]). The
+//! leases have a connection of their own ([`lease`]).
 
 mod connection;
 pub(super) mod lease;
 mod schema;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
 use super::notice::Noting;
 use super::row::{
@@ -46,7 +48,7 @@ struct Shared {
     worker: Arc<Worker>,
     settings: Arc<Settings>,
     /// `None` only between a broken connection and the next call.
-    client: tokio::sync::Mutex<Option<Client>>,
+    connection: tokio::sync::Mutex<Option<Connected>>,
     leases: Leases,
 }
 
@@ -70,7 +72,7 @@ impl Postgres {
             shared: Arc::new(Shared {
                 worker,
                 settings,
-                client: tokio::sync::Mutex::new(Some(client)),
+                connection: tokio::sync::Mutex::new(Some(Connected::new(client))),
                 leases,
             }),
         })
@@ -86,16 +88,18 @@ impl Postgres {
     fn run<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Client) -> Job<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Connected) -> Job<'c, T> + Send + 'static,
     {
         let shared = Arc::clone(&self.shared);
         self.shared.worker.block(async move {
-            let mut slot = shared.client.lock().await;
-            let client = match slot.take() {
-                Some(client) if !client.is_closed() => slot.insert(client),
-                _ => slot.insert(connection::connect(&shared.settings, || {}).await?),
+            let mut slot = shared.connection.lock().await;
+            let connected = match slot.take() {
+                Some(connected) if !connected.client.is_closed() => slot.insert(connected),
+                _ => slot.insert(Connected::new(
+                    connection::connect(&shared.settings, || {}).await?,
+                )),
             };
-            job(client).await
+            job(connected).await
         })
     }
 
@@ -109,17 +113,23 @@ impl Postgres {
         before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(Begin, Option<T>), StoreError> {
         let begun = begun.clone();
-        self.run(move |client| {
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let tx = transaction(client).await?;
-                let inserted = tx
-                    .query_opt(
+                let insert = statements
+                    .get(
+                        &tx,
                         "INSERT INTO sessions (plan, plan_path, plan_hash, mode, app_id, cname,
                              uid, backup_uid, scheduled_start, scheduled_end, step_count, phase,
                              current_uid, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7, $13, $13)
                          ON CONFLICT (plan, cname, uid, scheduled_start) DO NOTHING
                          RETURNING id",
+                    )
+                    .await?;
+                let inserted = tx
+                    .query_opt(
+                        &insert,
                         &[
                             &begun.plan,
                             &begun.plan_path,
@@ -153,12 +163,14 @@ impl Postgres {
                     return Ok((Begin::AlreadyExists(existing.id, existing.phase), None));
                 };
                 let id = SessionId(inserted.try_get(0)?);
-                tx.execute(
-                    "INSERT INTO events (session, at, kind, detail)
-                     VALUES ($1, $2, 'begun', '{}')",
-                    &[&id.0, &begun.at],
-                )
-                .await?;
+                let begun_event = statements
+                    .get(
+                        &tx,
+                        "INSERT INTO events (session, at, kind, detail)
+                         VALUES ($1, $2, 'begun', '{}')",
+                    )
+                    .await?;
+                tx.execute(&begun_event, &[&id.0, &begun.at]).await?;
                 let done = tokio::task::spawn_blocking(move || before_commit(id))
                     .await
                     .map_err(|_| StoreError::WorkerStopped)??;
@@ -176,20 +188,29 @@ impl Postgres {
         detail: &str,
     ) -> Result<StoredSession, StoreError> {
         let (transition, detail) = (transition.clone(), detail.to_owned());
-        self.run(move |client| {
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let tx = transaction(client).await?;
-                let current = tx
-                    .query_opt(
+                let select = statements
+                    .get(
+                        &tx,
                         &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
-                        &[&id.0],
                     )
+                    .await?;
+                let current = tx
+                    .query_opt(&select, &[&id.0])
                     .await?
                     .ok_or(StoreError::NotFound(id))?;
                 let next = super::transition::apply(&session_from(&current)?, &transition, at)?;
-                write_state(&tx, &State::of(&next)?).await?;
+                write_state(&tx, statements, &State::of(&next)?).await?;
+                let event = statements
+                    .get(
+                        &tx,
+                        "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
+                    )
+                    .await?;
                 tx.execute(
-                    "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
+                    &event,
                     &[&id.0, &row::stored_instant(at), &transition.kind(), &detail],
                 )
                 .await?;
@@ -201,14 +222,16 @@ impl Postgres {
 
     pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
         let selection = selection.clone();
-        self.run(move |client| Box::pin(async move { select_in(&*client, &selection).await }))
+        self.run(move |connected| {
+            Box::pin(async move { select_in(&connected.client, &selection).await })
+        })
     }
 
     /// Records a notice against the session of its sid, in one
     /// transaction: see [`super::Store::record_notice`].
     pub fn record_notice(&self, noting: &Noting) -> Result<Noted, StoreError> {
         let noting = noting.clone();
-        self.run(move |client| {
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let notice = &noting.notice;
                 let tx = transaction(client).await?;
@@ -222,12 +245,18 @@ impl Postgres {
                 // sid, uid, event type and sequence) makes the notice a
                 // duplicate. A concurrent insert of the same notice is
                 // waited for, then found.
-                let inserted = tx
-                    .execute(
+                let insert = statements
+                    .get(
+                        &tx,
                         "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence,
                              received_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)
                          ON CONFLICT DO NOTHING",
+                    )
+                    .await?;
+                let inserted = tx
+                    .execute(
+                        &insert,
                         &[
                             &notice.notice_id,
                             &session.id.0,
@@ -244,10 +273,16 @@ impl Postgres {
                         session: session.id,
                     });
                 }
-                let event: i64 = tx
-                    .query_one(
+                let insert_event = statements
+                    .get(
+                        &tx,
                         "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)
                          RETURNING id",
+                    )
+                    .await?;
+                let event: i64 = tx
+                    .query_one(
+                        &insert_event,
                         &[
                             &session.id.0,
                             &noting.at,
@@ -259,11 +294,17 @@ impl Postgres {
                     .try_get(0)?;
                 if let Some(upload) = &notice.upload {
                     // `updated_at` stays the last transition's time.
+                    let update = statements
+                        .get(
+                            &tx,
+                            "UPDATE sessions SET upload_notified = $2,
+                                 upload_notified_files = coalesce($3, upload_notified_files),
+                                 upload_notified_at = $4
+                             WHERE id = $1",
+                        )
+                        .await?;
                     tx.execute(
-                        "UPDATE sessions SET upload_notified = $2,
-                             upload_notified_files = coalesce($3, upload_notified_files),
-                             upload_notified_at = $4
-                         WHERE id = $1",
+                        &update,
                         &[&session.id.0, &upload.status, &noting.files, &noting.at],
                     )
                     .await?;
@@ -278,9 +319,10 @@ impl Postgres {
     }
 
     pub fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
-        self.run(move |client| {
+        self.run(move |connected| {
             Box::pin(async move {
-                let rows = client
+                let rows = connected
+                    .client
                     .query(
                         &format!(
                             "SELECT {EVENT_COLUMNS} FROM events WHERE session = $1 ORDER BY id"
@@ -297,6 +339,42 @@ impl Postgres {
     /// process holds it.
     pub fn lease(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
         self.shared.leases.take(id)
+    }
+}
+
+/// The store's connection, with the statements prepared on it.
+struct Connected {
+    client: Client,
+    statements: Statements,
+}
+
+impl Connected {
+    fn new(client: Client) -> Connected {
+        Connected {
+            client,
+            statements: Statements::default(),
+        }
+    }
+}
+
+/// The writes' statements, by their SQL, prepared on one connection the
+/// first time each runs: later calls skip the parse and plan. A new
+/// connection starts with none.
+#[derive(Default)]
+struct Statements(HashMap<String, Statement>);
+
+impl Statements {
+    async fn get(
+        &mut self,
+        client: &impl GenericClient,
+        sql: &str,
+    ) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql).await?;
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
     }
 }
 
@@ -348,13 +426,23 @@ async fn select_in(
     rows.iter().map(session_from).collect()
 }
 
-async fn write_state(tx: &Transaction<'_>, state: &State) -> Result<(), StoreError> {
+async fn write_state(
+    tx: &Transaction<'_>,
+    statements: &mut Statements,
+    state: &State,
+) -> Result<(), StoreError> {
+    let update = statements
+        .get(
+            tx,
+            "UPDATE sessions SET phase = $2, resource_id = $3, sid = $4, current_uid = $5,
+                 steps_done = $6, step_in_flight = $7, stop_requested = $8, files = $9,
+                 uploading_status = $10, error = $11, starts = $12, updated_at = $13,
+                 finished_at = $14
+             WHERE id = $1",
+        )
+        .await?;
     tx.execute(
-        "UPDATE sessions SET phase = $2, resource_id = $3, sid = $4, current_uid = $5,
-             steps_done = $6, step_in_flight = $7, stop_requested = $8, files = $9,
-             uploading_status = $10, error = $11, starts = $12, updated_at = $13,
-             finished_at = $14
-         WHERE id = $1",
+        &update,
         &[
             &state.id,
             &state.phase,
