@@ -6,7 +6,9 @@
 //! `ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the
 //! same occurrence to commit, so of two runners exactly one creates the
 //! session. `record` locks the session's row (`FOR UPDATE`) before reading
-//! it, so concurrent transitions of one session apply one after the other.
+//! it, so concurrent transitions of one session apply one after the other;
+//! `record_batch` does the same for each of its transitions, each in a
+//! savepoint of its own.
 //!
 //! One connection serves every call of a store and its clones, one at a
 //! time (as SQLite's one connection does); it is made again if it broke.
@@ -26,11 +28,12 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
 
+use super::batch::{Change, Entry, Written};
 use super::notice::Noting;
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
-use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSession, Transition};
+use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSession};
 use connection::{Settings, Worker};
 pub(super) use lease::Advisory;
 use lease::Leases;
@@ -180,42 +183,41 @@ impl Postgres {
         })
     }
 
-    pub fn record(
-        &self,
-        id: SessionId,
-        at: DateTime<Utc>,
-        transition: &Transition,
-        detail: &str,
-    ) -> Result<StoredSession, StoreError> {
-        let (transition, detail) = (transition.clone(), detail.to_owned());
+    pub fn record(&self, entry: &Entry) -> Result<StoredSession, StoreError> {
+        let entry = entry.clone();
         self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let tx = transaction(client).await?;
-                let select = statements
-                    .get(
-                        &tx,
-                        &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
-                    )
-                    .await?;
-                let current = tx
-                    .query_opt(&select, &[&id.0])
-                    .await?
-                    .ok_or(StoreError::NotFound(id))?;
-                let next = super::transition::apply(&session_from(&current)?, &transition, at)?;
-                write_state(&tx, statements, &State::of(&next)?).await?;
-                let event = statements
-                    .get(
-                        &tx,
-                        "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                    )
-                    .await?;
-                tx.execute(
-                    &event,
-                    &[&id.0, &row::stored_instant(at), &transition.kind(), &detail],
-                )
-                .await?;
+                let next = write_transition(&tx, statements, &entry).await?;
                 tx.commit().await?;
                 Ok(next)
+            })
+        })
+    }
+
+    /// Records `entries` in one transaction, each in a savepoint: see
+    /// [`super::Store::record_batch`].
+    pub fn record_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
+        let entries = entries.to_vec();
+        self.run(move |Connected { client, statements }| {
+            Box::pin(async move {
+                let mut tx = transaction(client).await?;
+                let mut written = Vec::with_capacity(entries.len());
+                for entry in &entries {
+                    let savepoint = tx.savepoint("transition").await?;
+                    match write_transition(&savepoint, statements, entry).await {
+                        Ok(next) => {
+                            savepoint.commit().await?;
+                            written.push(Ok(next));
+                        }
+                        Err(error) => {
+                            savepoint.rollback().await?;
+                            written.push(Err(error));
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(written)
             })
         })
     }
@@ -424,6 +426,45 @@ async fn select_in(
         .query(&format!("SELECT {COLUMNS} FROM sessions {clause}"), &params)
         .await?;
     rows.iter().map(session_from).collect()
+}
+
+/// Writes one transition in transaction `tx`: the session's new state and
+/// its event, the session's row locked (`FOR UPDATE`) before it is read.
+async fn write_transition(
+    tx: &Transaction<'_>,
+    statements: &mut Statements,
+    entry: &Entry,
+) -> Result<StoredSession, StoreError> {
+    let Change { id, at, transition } = &entry.change;
+    let select = statements
+        .get(
+            tx,
+            &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
+        )
+        .await?;
+    let current = tx
+        .query_opt(&select, &[&id.0])
+        .await?
+        .ok_or(StoreError::NotFound(*id))?;
+    let next = super::transition::apply(&session_from(&current)?, transition, *at)?;
+    write_state(tx, statements, &State::of(&next)?).await?;
+    let event = statements
+        .get(
+            tx,
+            "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
+    tx.execute(
+        &event,
+        &[
+            &id.0,
+            &row::stored_instant(*at),
+            &transition.kind(),
+            &entry.detail,
+        ],
+    )
+    .await?;
+    Ok(next)
 }
 
 async fn write_state(

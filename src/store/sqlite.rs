@@ -9,12 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::batch::{Change, Entry, Written};
 use super::model::{instant_text, parse_instant};
 use super::notice::Noting;
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
-use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession, Transition};
+use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession};
 use super::{files, schema, transition};
 
 /// How long a write waits for another process (a `recplan run` from cron
@@ -173,31 +174,45 @@ impl Sqlite {
         Ok((Begin::Created(id), Some(done)))
     }
 
-    pub fn record(
-        &self,
-        id: SessionId,
-        at: DateTime<Utc>,
-        transition: &Transition,
-        detail: &str,
-    ) -> Result<StoredSession, StoreError> {
+    pub fn record(&self, entry: &Entry) -> Result<StoredSession, StoreError> {
         let mut conn = self.conn();
+        // IMMEDIATE, as for a begin: the read and the write below must not
+        // interleave with another process's.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = select_in(&tx, &Selection::Id(id))?
-            .pop()
-            .ok_or(StoreError::NotFound(id))?;
-        let next = transition::apply(&current, transition, at)?;
-        write_state(&tx, &State::of(&next)?)?;
-        tx.prepare_cached(
-            "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![
-            id.0,
-            instant_text(row::stored_instant(at)),
-            transition.kind(),
-            detail
-        ])?;
+        let next = write_transition(&tx, entry)?;
         tx.commit()?;
         Ok(next)
+    }
+
+    /// Records `entries` in one transaction, each in a savepoint: see
+    /// [`super::Store::record_batch`].
+    pub fn record_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let savepoint = tx.savepoint()?;
+            match write_transition(&savepoint, entry) {
+                Ok(next) => {
+                    savepoint.commit()?;
+                    written.push(Ok(next));
+                }
+                Err(error) => {
+                    // Dropped, the savepoint rolls back what the entry
+                    // wrote.
+                    drop(savepoint);
+                    // Some errors (a full disk, an I/O error) make SQLite
+                    // roll back the whole transaction: nothing is left to
+                    // write the others into.
+                    if tx.is_autocommit() {
+                        return Err(error);
+                    }
+                    written.push(Err(error));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(written)
     }
 
     pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
@@ -326,6 +341,25 @@ fn select_in(conn: &Connection, selection: &Selection) -> Result<Vec<StoredSessi
         sessions.push(session_from(row)?);
     }
     Ok(sessions)
+}
+
+/// Writes one transition in the transaction `conn` is in: the session's
+/// new state and its event.
+fn write_transition(conn: &Connection, entry: &Entry) -> Result<StoredSession, StoreError> {
+    let Change { id, at, transition } = &entry.change;
+    let current = select_in(conn, &Selection::Id(*id))?
+        .pop()
+        .ok_or(StoreError::NotFound(*id))?;
+    let next = transition::apply(&current, transition, *at)?;
+    write_state(conn, &State::of(&next)?)?;
+    conn.prepare_cached("INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            id.0,
+            instant_text(row::stored_instant(*at)),
+            transition.kind(),
+            entry.detail
+        ])?;
+    Ok(next)
 }
 
 fn write_state(conn: &Connection, state: &State) -> Result<(), StoreError> {
