@@ -75,7 +75,7 @@ impl Store {
     /// (one fsync for the lot), and blocks no thread of the runtime
     /// meanwhile. The transition is queued when this is called, so calls
     /// are written in the order they were made; dropping the future does
-    /// not take it back.
+    /// not take it back. The future borrows nothing, and may be spawned.
     ///
     /// A refused transition fails only its own call. If the shared
     /// transaction fails, every call in it fails with
@@ -85,7 +85,7 @@ impl Store {
         id: SessionId,
         at: DateTime<Utc>,
         transition: &Transition,
-    ) -> impl Future<Output = Result<StoredSession, StoreError>> + Send + 'static {
+    ) -> impl Future<Output = Result<StoredSession, StoreError>> + Send + use<> {
         let change = Change {
             id,
             at,
