@@ -12,21 +12,21 @@
 //!
 //! One connection serves every call of a store and its clones, one at a
 //! time (as SQLite's one connection does); it is made again if it broke.
-//! The writes are prepared once per connection ([`Statements`]). The
+//! The writes are prepared once per connection ([`statements`]). The
 //! leases have a connection of their own ([`lease`]).
 
 mod connection;
 pub(super) mod lease;
 mod schema;
+mod statements;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Statement, Transaction};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
 use super::batch::{Change, Entry, Written};
 use super::notice::Noting;
@@ -37,6 +37,7 @@ use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSes
 use connection::{Settings, Worker};
 pub(super) use lease::Advisory;
 use lease::Leases;
+use statements::{Connected, Statements};
 
 /// A call's work on the connection.
 type Job<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
@@ -341,42 +342,6 @@ impl Postgres {
     /// process holds it.
     pub fn lease(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
         self.shared.leases.take(id)
-    }
-}
-
-/// The store's connection, with the statements prepared on it.
-struct Connected {
-    client: Client,
-    statements: Statements,
-}
-
-impl Connected {
-    fn new(client: Client) -> Connected {
-        Connected {
-            client,
-            statements: Statements::default(),
-        }
-    }
-}
-
-/// The writes' statements, by their SQL, prepared on one connection the
-/// first time each runs: later calls skip the parse and plan. A new
-/// connection starts with none.
-#[derive(Default)]
-struct Statements(HashMap<String, Statement>);
-
-impl Statements {
-    async fn get(
-        &mut self,
-        client: &impl GenericClient,
-        sql: &str,
-    ) -> Result<Statement, StoreError> {
-        if let Some(statement) = self.0.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = client.prepare(sql).await?;
-        self.0.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
     }
 }
 
