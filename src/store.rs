@@ -6,7 +6,9 @@
 //!
 //! Three tables: `sessions`, one row per occurrence of one channel holding
 //! its current state, and `events`, the append-only history of its
-//! transitions. Both change in one transaction per transition. `notices`
+//! transitions. Both change together: in one transaction per transition,
+//! or per batch of transitions queued at the same time ([`batch`]), each
+//! then in a savepoint of its own. `notices`
 //! remembers the notification callbacks recorded in that history (see
 //! [`Notice`]), so that a resent one is recorded once. They live in one of
 //! two backends behind the same API:
@@ -20,6 +22,7 @@
 //! how a session maps to a row ([`row`]), are the same in both; only the
 //! SQL and the lease differ.
 
+mod batch;
 mod error;
 mod files;
 mod lease;
@@ -32,9 +35,12 @@ mod sqlite;
 mod transition;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 
+pub use batch::{Change, Written};
 pub use error::StoreError;
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;
@@ -43,6 +49,7 @@ pub use notice::{Noted, Notice, UploadNotified, UploadReport};
 pub use schema::SCHEMA_VERSION;
 pub use transition::Transition;
 
+use batch::{Entry, Queue};
 use postgres::Postgres;
 use row::{Begun, Selection};
 use sqlite::Sqlite;
@@ -55,11 +62,18 @@ use sqlite::Sqlite;
 /// answers, as SQLite's do; async code may call the store directly from a
 /// task, or, under a slow disk or a distant server, wrap calls in
 /// `tokio::task::spawn_blocking` (the store is `Send + Sync + 'static`).
+/// Transitions that many tasks record at once go through
+/// [`Store::record_queued`] instead, which blocks none of them and writes
+/// all that are waiting with one commit.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
     /// Leases held in this process, by any clone of this store.
     leased: lease::Held,
+    /// Transitions waiting to be written, from any clone of this store.
+    queue: Arc<Queue>,
+    /// Write transactions committed through any clone of this store.
+    commits: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -114,7 +128,22 @@ impl Store {
         Store {
             backend,
             leased: lease::Held::default(),
+            queue: Arc::default(),
+            commits: Arc::default(),
         }
+    }
+
+    /// How many write transactions this store and its clones have
+    /// committed: one per session begun, transition recorded by
+    /// [`Store::record`] and notice recorded, and one per batch of
+    /// transitions however many it held. For metrics, and to see that
+    /// transitions recorded at once are grouped.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    fn committed(&self) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The database file; none for a store in memory or in PostgreSQL.
@@ -153,7 +182,11 @@ impl Store {
         before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(Begin, Option<T>), StoreError> {
         let begun = Begun::of(new, at)?;
-        dispatch!(self, db => db.begin(&begun, before_commit))
+        let outcome = dispatch!(self, db => db.begin(&begun, before_commit))?;
+        if let (Begin::Created(_), _) = outcome {
+            self.committed();
+        }
+        Ok(outcome)
     }
 
     /// Records `transition` of session `id` at `at`: its event and the
@@ -165,8 +198,14 @@ impl Store {
         at: DateTime<Utc>,
         transition: &Transition,
     ) -> Result<StoredSession, StoreError> {
-        let detail = transition.detail()?.to_string();
-        dispatch!(self, db => db.record(id, at, transition, &detail))
+        let entry = Entry::of(Change {
+            id,
+            at,
+            transition: transition.clone(),
+        })?;
+        let next = dispatch!(self, db => db.record(&entry))?;
+        self.committed();
+        Ok(next)
     }
 
     /// Takes the right to drive session `id`: `None` while another live

@@ -27,13 +27,19 @@ impl Journal {
         self.clock.now()
     }
 
-    /// Records `transition`. A failure is logged and returned as text for
-    /// the report: the recording matters more than its bookkeeping, so the
-    /// session carries on (and still stops what it started).
-    pub fn record(&self, transition: &Transition) -> Result<StoredSession, String> {
-        self.store.record(self.id, self.clock.now(), transition).map_err(|error| {
-            tracing::error!(session = %self.id, transition = transition.kind(), %error, "cannot write the state store");
-            format!("state store: {error}")
-        })
+    /// Records `transition`, and returns once it is durable. Sessions that
+    /// record at the same moment share one commit ([`Store::record_queued`]),
+    /// and none blocks a thread of the runtime while the disk is written.
+    /// A failure is logged and returned as text for the report: the
+    /// recording matters more than its bookkeeping, so the session carries
+    /// on (and still stops what it started).
+    pub async fn record(&self, transition: &Transition) -> Result<StoredSession, String> {
+        self.store
+            .record_queued(self.id, self.clock.now(), transition)
+            .await
+            .map_err(|error| {
+                tracing::error!(session = %self.id, transition = transition.kind(), %error, "cannot write the state store");
+                format!("state store: {error}")
+            })
     }
 }

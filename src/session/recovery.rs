@@ -191,7 +191,8 @@ impl Session {
                 &Transition::Abandoned {
                     reason: reason.to_owned(),
                 },
-            );
+            )
+            .await;
             return self.report;
         }
         // A start whose answer never arrived: ask again on the same
@@ -243,12 +244,16 @@ pub async fn stop_by_hand(
     session.report.sid.clone_from(&stored.sid);
     match stored.recording() {
         Some(recording) => session.stop(&recording, Outcome::Interrupted).await,
-        None => session.finish(
-            Outcome::Interrupted,
-            &Transition::Abandoned {
-                reason: "stopped by hand".to_owned(),
-            },
-        ),
+        None => {
+            session
+                .finish(
+                    Outcome::Interrupted,
+                    &Transition::Abandoned {
+                        reason: "stopped by hand".to_owned(),
+                    },
+                )
+                .await;
+        }
     }
     Ok(Some(session.report))
 }

@@ -96,14 +96,16 @@ impl Session {
     pub async fn run(mut self) -> SessionReport {
         self.emit(Phase::Waiting, "waiting for the start", None);
         if !self.wait_until(self.window.start).await {
-            self.abandon(Outcome::Interrupted, "stopped before the occurrence began");
+            self.abandon(Outcome::Interrupted, "stopped before the occurrence began")
+                .await;
             return self.report;
         }
         if Instant::now() >= self.window.end {
             self.abandon(
                 Outcome::Missed,
                 "the occurrence was over before it could start",
-            );
+            )
+            .await;
             return self.report;
         }
         match self.start_recording().await {
@@ -124,7 +126,8 @@ impl Session {
                     self.excluded.push(recording.resource_id.clone());
                     self.journal_or_report(&Transition::Lost {
                         reason: reason.clone(),
-                    });
+                    })
+                    .await;
                     match self.after_loss(&reason).await {
                         Some(next) => recording = next,
                         None => return,
@@ -159,7 +162,8 @@ impl Session {
                     &Transition::Failed {
                         reason: format!("recording lost: {reason} (on_failure: ignore)"),
                     },
-                );
+                )
+                .await;
                 None
             }
             _ => {
@@ -168,7 +172,8 @@ impl Session {
                     &Transition::Failed {
                         reason: format!("recording lost: {reason}"),
                     },
-                );
+                )
+                .await;
                 None
             }
         }
@@ -293,7 +298,8 @@ impl Session {
         step: &Step,
         late: Duration,
     ) {
-        self.journal_or_report(&Transition::StepIntent { index });
+        self.journal_or_report(&Transition::StepIntent { index })
+            .await;
         let result = match &step.action {
             StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
             StepAction::UpdateLayout(layout) => {
@@ -314,7 +320,8 @@ impl Session {
             index,
             outcome: outcome.clone(),
             late_ms,
-        });
+        })
+        .await;
         self.steps_done.insert(index);
         self.report.steps.push(StepReport {
             at: format_duration(step.at),
@@ -328,7 +335,7 @@ impl Session {
     /// does not answer leaves the intent in the store, for recovery.
     pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
         self.emit(Phase::Stopping, "stop", Some(recording));
-        self.journal_or_report(&Transition::StopIntent);
+        self.journal_or_report(&Transition::StopIntent).await;
         let stopped = match self.client.stop(recording, &self.spec.stop).await {
             Ok(answer) => {
                 self.report.files = answer.files().to_vec();
@@ -363,7 +370,8 @@ impl Session {
             self.journal_or_report(&Transition::Stopped {
                 files,
                 uploading_status,
-            });
+            })
+            .await;
             self.report.outcome = outcome;
             let message = format!(
                 "{} file(s), upload {}",
@@ -388,17 +396,18 @@ impl Session {
     }
 
     /// Ends a session without a recording, for good.
-    fn abandon(&mut self, outcome: Outcome, reason: &str) {
+    async fn abandon(&mut self, outcome: Outcome, reason: &str) {
         self.finish(
             outcome,
             &Transition::Abandoned {
                 reason: reason.to_owned(),
             },
-        );
+        )
+        .await;
     }
 
-    pub(super) fn finish(&mut self, outcome: Outcome, transition: &Transition) {
-        self.journal_or_report(transition);
+    pub(super) async fn finish(&mut self, outcome: Outcome, transition: &Transition) {
+        self.journal_or_report(transition).await;
         self.report.outcome = outcome;
         let phase = if outcome == Outcome::Failed {
             Phase::Failed
@@ -408,8 +417,8 @@ impl Session {
         self.emit(phase, &format!("{outcome:?}"), None);
     }
 
-    pub(super) fn journal_or_report(&mut self, transition: &Transition) {
-        if let Err(error) = self.journal.record(transition) {
+    pub(super) async fn journal_or_report(&mut self, transition: &Transition) {
+        if let Err(error) = self.journal.record(transition).await {
             self.report.errors.push(error);
         }
     }

@@ -35,12 +35,13 @@ impl Session {
             // Minted before anything is sent, so that a token that cannot
             // be made costs no resource.
             if let Err(error) = self.mint_token() {
-                self.cannot_mint(&error);
+                self.cannot_mint(&error).await;
                 return None;
             }
             self.journal_or_report(&Transition::AcquireIntent {
                 uid: self.uid.clone(),
-            });
+            })
+            .await;
             let acquire = self.acquire_request();
             let acquired = match self
                 .client
@@ -52,18 +53,20 @@ impl Session {
                     self.fail_call(Endpoint::Acquire, &error);
                     self.journal_or_report(&Transition::Failed {
                         reason: format!("acquire: {error}"),
-                    });
+                    })
+                    .await;
                     return None;
                 }
             };
             self.journal_or_report(&Transition::Acquired {
                 resource_id: acquired.resource_id.clone(),
-            });
+            })
+            .await;
             match self.start_on(&acquired.resource_id).await {
                 Ok(recording) => return Some(recording),
                 Err(StartFailure::SidUnknown) => return None,
                 Err(StartFailure::Unminted(error)) => {
-                    self.cannot_mint(&error);
+                    self.cannot_mint(&error).await;
                     return None;
                 }
                 Err(StartFailure::Refused(error))
@@ -78,7 +81,8 @@ impl Session {
                     if !error.is_transport() {
                         self.journal_or_report(&Transition::Failed {
                             reason: format!("start: {error}"),
-                        });
+                        })
+                        .await;
                     }
                     return None;
                 }
@@ -103,7 +107,8 @@ impl Session {
         self.journal_or_report(&Transition::StartIntent {
             resource_id: resource_id.to_owned(),
             uid: self.uid.clone(),
-        });
+        })
+        .await;
         let started = self
             .client
             .start(
@@ -121,7 +126,7 @@ impl Session {
                     recording: Some(recording),
                 },
             ) => {
-                self.started(&recording);
+                self.started(&recording).await;
                 Ok(recording)
             }
             Ok(Started::Earlier { recording: None }) => {
@@ -141,10 +146,11 @@ impl Session {
         }
     }
 
-    pub(super) fn started(&mut self, recording: &Recording) {
+    pub(super) async fn started(&mut self, recording: &Recording) {
         self.journal_or_report(&Transition::Started {
             recording: recording.clone(),
-        });
+        })
+        .await;
         self.report.resource_id = Some(recording.resource_id.clone());
         self.report.sid = Some(recording.sid.clone());
         self.emit(
@@ -199,9 +205,9 @@ impl Session {
     }
 
     /// Ends a start for want of a token; nothing was sent for it.
-    fn cannot_mint(&mut self, error: &TokenError) {
+    async fn cannot_mint(&mut self, error: &TokenError) {
         let reason = format!("start: cannot mint the RTC token: {error}");
         self.report.errors.push(reason.clone());
-        self.journal_or_report(&Transition::Failed { reason });
+        self.journal_or_report(&Transition::Failed { reason }).await;
     }
 }

@@ -3,6 +3,7 @@
 //! recordings it may later be unable to stop.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{Phase, SessionId};
 
@@ -123,6 +124,16 @@ pub enum StoreError {
 
     #[error("state database: {}", super::postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
+
+    /// The transaction a queued transition shared with others failed, for
+    /// this reason: none of them was written.
+    #[error(transparent)]
+    Batch(Arc<StoreError>),
+
+    /// What writes queued transitions stopped before it answered (it
+    /// panicked, or its runtime shut down).
+    #[error("the state store's writer stopped before answering")]
+    WriterStopped,
 }
 
 impl StoreError {

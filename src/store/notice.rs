@@ -95,10 +95,14 @@ impl Store {
             files,
             at: stored_instant(at),
         };
-        match &self.backend {
+        let outcome = match &self.backend {
             Backend::Sqlite(db) => db.record_notice(&noted),
             Backend::Postgres(db) => db.record_notice(&noted),
+        }?;
+        if let Noted::Recorded { .. } = outcome {
+            self.committed();
         }
+        Ok(outcome)
     }
 }
 

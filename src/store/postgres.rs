@@ -6,15 +6,19 @@
 //! `ON CONFLICT DO NOTHING`, which waits for a concurrent insert of the
 //! same occurrence to commit, so of two runners exactly one creates the
 //! session. `record` locks the session's row (`FOR UPDATE`) before reading
-//! it, so concurrent transitions of one session apply one after the other.
+//! it, so concurrent transitions of one session apply one after the other;
+//! `record_batch` does the same for each of its transitions, each in a
+//! savepoint of its own.
 //!
 //! One connection serves every call of a store and its clones, one at a
 //! time (as SQLite's one connection does); it is made again if it broke.
-//! The leases have a connection of their own ([`lease`]).
+//! The writes are prepared once per connection ([`statements`]). The
+//! leases have a connection of their own ([`lease`]).
 
 mod connection;
 pub(super) mod lease;
 mod schema;
+mod statements;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,14 +28,16 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
+use super::batch::{Change, Entry, Written};
 use super::notice::Noting;
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
-use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSession, Transition};
+use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSession};
 use connection::{Settings, Worker};
 pub(super) use lease::Advisory;
 use lease::Leases;
+use statements::{Connected, Statements};
 
 /// A call's work on the connection.
 type Job<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
@@ -46,7 +52,7 @@ struct Shared {
     worker: Arc<Worker>,
     settings: Arc<Settings>,
     /// `None` only between a broken connection and the next call.
-    client: tokio::sync::Mutex<Option<Client>>,
+    connection: tokio::sync::Mutex<Option<Connected>>,
     leases: Leases,
 }
 
@@ -70,7 +76,7 @@ impl Postgres {
             shared: Arc::new(Shared {
                 worker,
                 settings,
-                client: tokio::sync::Mutex::new(Some(client)),
+                connection: tokio::sync::Mutex::new(Some(Connected::new(client))),
                 leases,
             }),
         })
@@ -86,16 +92,18 @@ impl Postgres {
     fn run<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Client) -> Job<'c, T> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Connected) -> Job<'c, T> + Send + 'static,
     {
         let shared = Arc::clone(&self.shared);
         self.shared.worker.block(async move {
-            let mut slot = shared.client.lock().await;
-            let client = match slot.take() {
-                Some(client) if !client.is_closed() => slot.insert(client),
-                _ => slot.insert(connection::connect(&shared.settings, || {}).await?),
+            let mut slot = shared.connection.lock().await;
+            let connected = match slot.take() {
+                Some(connected) if !connected.client.is_closed() => slot.insert(connected),
+                _ => slot.insert(Connected::new(
+                    connection::connect(&shared.settings, || {}).await?,
+                )),
             };
-            job(client).await
+            job(connected).await
         })
     }
 
@@ -109,17 +117,23 @@ impl Postgres {
         before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(Begin, Option<T>), StoreError> {
         let begun = begun.clone();
-        self.run(move |client| {
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let tx = transaction(client).await?;
-                let inserted = tx
-                    .query_opt(
+                let insert = statements
+                    .get(
+                        &tx,
                         "INSERT INTO sessions (plan, plan_path, plan_hash, mode, app_id, cname,
                              uid, backup_uid, scheduled_start, scheduled_end, step_count, phase,
                              current_uid, created_at, updated_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7, $13, $13)
                          ON CONFLICT (plan, cname, uid, scheduled_start) DO NOTHING
                          RETURNING id",
+                    )
+                    .await?;
+                let inserted = tx
+                    .query_opt(
+                        &insert,
                         &[
                             &begun.plan,
                             &begun.plan_path,
@@ -153,12 +167,14 @@ impl Postgres {
                     return Ok((Begin::AlreadyExists(existing.id, existing.phase), None));
                 };
                 let id = SessionId(inserted.try_get(0)?);
-                tx.execute(
-                    "INSERT INTO events (session, at, kind, detail)
-                     VALUES ($1, $2, 'begun', '{}')",
-                    &[&id.0, &begun.at],
-                )
-                .await?;
+                let begun_event = statements
+                    .get(
+                        &tx,
+                        "INSERT INTO events (session, at, kind, detail)
+                         VALUES ($1, $2, 'begun', '{}')",
+                    )
+                    .await?;
+                tx.execute(&begun_event, &[&id.0, &begun.at]).await?;
                 let done = tokio::task::spawn_blocking(move || before_commit(id))
                     .await
                     .map_err(|_| StoreError::WorkerStopped)??;
@@ -168,47 +184,57 @@ impl Postgres {
         })
     }
 
-    pub fn record(
-        &self,
-        id: SessionId,
-        at: DateTime<Utc>,
-        transition: &Transition,
-        detail: &str,
-    ) -> Result<StoredSession, StoreError> {
-        let (transition, detail) = (transition.clone(), detail.to_owned());
-        self.run(move |client| {
+    pub fn record(&self, entry: &Entry) -> Result<StoredSession, StoreError> {
+        let entry = entry.clone();
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let tx = transaction(client).await?;
-                let current = tx
-                    .query_opt(
-                        &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
-                        &[&id.0],
-                    )
-                    .await?
-                    .ok_or(StoreError::NotFound(id))?;
-                let next = super::transition::apply(&session_from(&current)?, &transition, at)?;
-                write_state(&tx, &State::of(&next)?).await?;
-                tx.execute(
-                    "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                    &[&id.0, &row::stored_instant(at), &transition.kind(), &detail],
-                )
-                .await?;
+                let next = write_transition(&tx, statements, &entry).await?;
                 tx.commit().await?;
                 Ok(next)
             })
         })
     }
 
+    /// Records `entries` in one transaction, each in a savepoint: see
+    /// [`super::Store::record_batch`].
+    pub fn record_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
+        let entries = entries.to_vec();
+        self.run(move |Connected { client, statements }| {
+            Box::pin(async move {
+                let mut tx = transaction(client).await?;
+                let mut written = Vec::with_capacity(entries.len());
+                for entry in &entries {
+                    let savepoint = tx.savepoint("transition").await?;
+                    match write_transition(&savepoint, statements, entry).await {
+                        Ok(next) => {
+                            savepoint.commit().await?;
+                            written.push(Ok(next));
+                        }
+                        Err(error) => {
+                            savepoint.rollback().await?;
+                            written.push(Err(error));
+                        }
+                    }
+                }
+                tx.commit().await?;
+                Ok(written)
+            })
+        })
+    }
+
     pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
         let selection = selection.clone();
-        self.run(move |client| Box::pin(async move { select_in(&*client, &selection).await }))
+        self.run(move |connected| {
+            Box::pin(async move { select_in(&connected.client, &selection).await })
+        })
     }
 
     /// Records a notice against the session of its sid, in one
     /// transaction: see [`super::Store::record_notice`].
     pub fn record_notice(&self, noting: &Noting) -> Result<Noted, StoreError> {
         let noting = noting.clone();
-        self.run(move |client| {
+        self.run(move |Connected { client, statements }| {
             Box::pin(async move {
                 let notice = &noting.notice;
                 let tx = transaction(client).await?;
@@ -222,12 +248,18 @@ impl Postgres {
                 // sid, uid, event type and sequence) makes the notice a
                 // duplicate. A concurrent insert of the same notice is
                 // waited for, then found.
-                let inserted = tx
-                    .execute(
+                let insert = statements
+                    .get(
+                        &tx,
                         "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence,
                              received_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)
                          ON CONFLICT DO NOTHING",
+                    )
+                    .await?;
+                let inserted = tx
+                    .execute(
+                        &insert,
                         &[
                             &notice.notice_id,
                             &session.id.0,
@@ -244,10 +276,16 @@ impl Postgres {
                         session: session.id,
                     });
                 }
-                let event: i64 = tx
-                    .query_one(
+                let insert_event = statements
+                    .get(
+                        &tx,
                         "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)
                          RETURNING id",
+                    )
+                    .await?;
+                let event: i64 = tx
+                    .query_one(
+                        &insert_event,
                         &[
                             &session.id.0,
                             &noting.at,
@@ -259,11 +297,17 @@ impl Postgres {
                     .try_get(0)?;
                 if let Some(upload) = &notice.upload {
                     // `updated_at` stays the last transition's time.
+                    let update = statements
+                        .get(
+                            &tx,
+                            "UPDATE sessions SET upload_notified = $2,
+                                 upload_notified_files = coalesce($3, upload_notified_files),
+                                 upload_notified_at = $4
+                             WHERE id = $1",
+                        )
+                        .await?;
                     tx.execute(
-                        "UPDATE sessions SET upload_notified = $2,
-                             upload_notified_files = coalesce($3, upload_notified_files),
-                             upload_notified_at = $4
-                         WHERE id = $1",
+                        &update,
                         &[&session.id.0, &upload.status, &noting.files, &noting.at],
                     )
                     .await?;
@@ -278,9 +322,10 @@ impl Postgres {
     }
 
     pub fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
-        self.run(move |client| {
+        self.run(move |connected| {
             Box::pin(async move {
-                let rows = client
+                let rows = connected
+                    .client
                     .query(
                         &format!(
                             "SELECT {EVENT_COLUMNS} FROM events WHERE session = $1 ORDER BY id"
@@ -348,13 +393,62 @@ async fn select_in(
     rows.iter().map(session_from).collect()
 }
 
-async fn write_state(tx: &Transaction<'_>, state: &State) -> Result<(), StoreError> {
+/// Writes one transition in transaction `tx`: the session's new state and
+/// its event, the session's row locked (`FOR UPDATE`) before it is read.
+async fn write_transition(
+    tx: &Transaction<'_>,
+    statements: &mut Statements,
+    entry: &Entry,
+) -> Result<StoredSession, StoreError> {
+    let Change { id, at, transition } = &entry.change;
+    let select = statements
+        .get(
+            tx,
+            &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1 FOR UPDATE"),
+        )
+        .await?;
+    let current = tx
+        .query_opt(&select, &[&id.0])
+        .await?
+        .ok_or(StoreError::NotFound(*id))?;
+    let next = super::transition::apply(&session_from(&current)?, transition, *at)?;
+    write_state(tx, statements, &State::of(&next)?).await?;
+    let event = statements
+        .get(
+            tx,
+            "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .await?;
     tx.execute(
-        "UPDATE sessions SET phase = $2, resource_id = $3, sid = $4, current_uid = $5,
-             steps_done = $6, step_in_flight = $7, stop_requested = $8, files = $9,
-             uploading_status = $10, error = $11, starts = $12, updated_at = $13,
-             finished_at = $14
-         WHERE id = $1",
+        &event,
+        &[
+            &id.0,
+            &row::stored_instant(*at),
+            &transition.kind(),
+            &entry.detail,
+        ],
+    )
+    .await?;
+    Ok(next)
+}
+
+async fn write_state(
+    tx: &Transaction<'_>,
+    statements: &mut Statements,
+    state: &State,
+) -> Result<(), StoreError> {
+    let update = statements
+        .get(
+            tx,
+            "UPDATE sessions SET phase = $2, resource_id = $3, sid = $4, current_uid = $5,
+                 steps_done = $6, step_in_flight = $7, stop_requested = $8, files = $9,
+                 uploading_status = $10, error = $11, starts = $12, updated_at = $13,
+                 finished_at = $14
+             WHERE id = $1",
+        )
+        .await?;
+    tx.execute(
+        &update,
         &[
             &state.id,
             &state.phase,

@@ -9,18 +9,23 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use super::batch::{Change, Entry, Written};
 use super::model::{instant_text, parse_instant};
 use super::notice::Noting;
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
-use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession, Transition};
+use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession};
 use super::{files, schema, transition};
 
 /// How long a write waits for another process (a `recplan run` from cron
 /// beside the daemon, a `recplan stop`) to finish its own. Writes take
 /// milliseconds; this only bites if something holds the lock abnormally.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How many compiled statements the connection keeps; the store has about
+/// fifteen.
+const STATEMENT_CACHE: usize = 32;
 
 /// A SQLite database. Cloning is cheap: clones share one connection.
 #[derive(Clone)]
@@ -89,6 +94,9 @@ impl Sqlite {
     }
 
     fn configure(conn: &Connection) -> rusqlite::Result<()> {
+        // Room for every statement the store prepares (the writes and each
+        // kind of selection), so that none is ever compiled twice.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "ON")
     }
 
@@ -118,13 +126,15 @@ impl Sqlite {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let at = instant_text(begun.at);
         let inserted = tx
-            .query_row(
+            .prepare_cached(
                 "INSERT INTO sessions (plan, plan_path, plan_hash, mode, app_id, cname, uid,
                      backup_uid, scheduled_start, scheduled_end, step_count, phase,
                      current_uid, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?7, ?13, ?13)
                  ON CONFLICT (plan, cname, uid, scheduled_start) DO NOTHING
                  RETURNING id",
+            )?
+            .query_row(
                 params![
                     begun.plan,
                     begun.plan_path,
@@ -155,40 +165,54 @@ impl Sqlite {
                 .ok_or_else(|| StoreError::corrupt("a conflicting session vanished"))?;
             return Ok((Begin::AlreadyExists(existing.id, existing.phase), None));
         };
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, 'begun', '{}')",
-            params![id.0, at],
-        )?;
+        )?
+        .execute(params![id.0, at])?;
         let done = before_commit(id)?;
         tx.commit()?;
         Ok((Begin::Created(id), Some(done)))
     }
 
-    pub fn record(
-        &self,
-        id: SessionId,
-        at: DateTime<Utc>,
-        transition: &Transition,
-        detail: &str,
-    ) -> Result<StoredSession, StoreError> {
+    pub fn record(&self, entry: &Entry) -> Result<StoredSession, StoreError> {
         let mut conn = self.conn();
+        // IMMEDIATE, as for a begin: the read and the write below must not
+        // interleave with another process's.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current = select_in(&tx, &Selection::Id(id))?
-            .pop()
-            .ok_or(StoreError::NotFound(id))?;
-        let next = transition::apply(&current, transition, at)?;
-        write_state(&tx, &State::of(&next)?)?;
-        tx.execute(
-            "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                id.0,
-                instant_text(row::stored_instant(at)),
-                transition.kind(),
-                detail
-            ],
-        )?;
+        let next = write_transition(&tx, entry)?;
         tx.commit()?;
         Ok(next)
+    }
+
+    /// Records `entries` in one transaction, each in a savepoint: see
+    /// [`super::Store::record_batch`].
+    pub fn record_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
+        let mut conn = self.conn();
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let savepoint = tx.savepoint()?;
+            match write_transition(&savepoint, entry) {
+                Ok(next) => {
+                    savepoint.commit()?;
+                    written.push(Ok(next));
+                }
+                Err(error) => {
+                    // Dropped, the savepoint rolls back what the entry
+                    // wrote.
+                    drop(savepoint);
+                    // Some errors (a full disk, an I/O error) make SQLite
+                    // roll back the whole transaction: nothing is left to
+                    // write the others into.
+                    if tx.is_autocommit() {
+                        return Err(error);
+                    }
+                    written.push(Err(error));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(written)
     }
 
     pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
@@ -209,11 +233,14 @@ impl Sqlite {
         let received = instant_text(noting.at);
         // No conflict target: a clash on either key (the id, or sid, uid,
         // event type and sequence) makes the notice a duplicate.
-        let inserted = tx.execute(
-            "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT DO NOTHING",
-            params![
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence,
+                     received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
                 notice.notice_id,
                 session.id.0,
                 notice.sid,
@@ -221,33 +248,35 @@ impl Sqlite {
                 notice.event_type,
                 notice.sequence,
                 received,
-            ],
-        )?;
+            ])?;
         if inserted == 0 {
             return Ok(Noted::Duplicate {
                 session: session.id,
             });
         }
-        let event: i64 = tx.query_row(
-            "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)
-             RETURNING id",
-            params![
-                session.id.0,
-                received,
-                notice.kind,
-                notice.detail.to_string()
-            ],
-            |row| row.get(0),
-        )?;
+        let event: i64 = tx
+            .prepare_cached(
+                "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
+            )?
+            .query_row(
+                params![
+                    session.id.0,
+                    received,
+                    notice.kind,
+                    notice.detail.to_string()
+                ],
+                |row| row.get(0),
+            )?;
         if let Some(upload) = &notice.upload {
             // `updated_at` stays the last transition's time.
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE sessions SET upload_notified = ?2,
                      upload_notified_files = coalesce(?3, upload_notified_files),
                      upload_notified_at = ?4
                  WHERE id = ?1",
-                params![session.id.0, upload.status, noting.files, received],
-            )?;
+            )?
+            .execute(params![session.id.0, upload.status, noting.files, received])?;
         }
         tx.commit()?;
         Ok(Noted::Recorded {
@@ -314,30 +343,49 @@ fn select_in(conn: &Connection, selection: &Selection) -> Result<Vec<StoredSessi
     Ok(sessions)
 }
 
+/// Writes one transition in the transaction `conn` is in: the session's
+/// new state and its event.
+fn write_transition(conn: &Connection, entry: &Entry) -> Result<StoredSession, StoreError> {
+    let Change { id, at, transition } = &entry.change;
+    let current = select_in(conn, &Selection::Id(*id))?
+        .pop()
+        .ok_or(StoreError::NotFound(*id))?;
+    let next = transition::apply(&current, transition, *at)?;
+    write_state(conn, &State::of(&next)?)?;
+    conn.prepare_cached("INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![
+            id.0,
+            instant_text(row::stored_instant(*at)),
+            transition.kind(),
+            entry.detail
+        ])?;
+    Ok(next)
+}
+
 fn write_state(conn: &Connection, state: &State) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE sessions SET phase = ?2, resource_id = ?3, sid = ?4, current_uid = ?5,
              steps_done = ?6, step_in_flight = ?7, stop_requested = ?8, files = ?9,
              uploading_status = ?10, error = ?11, starts = ?12, updated_at = ?13,
              finished_at = ?14
          WHERE id = ?1",
-        params![
-            state.id,
-            state.phase,
-            state.resource_id,
-            state.sid,
-            state.current_uid,
-            state.steps_done,
-            state.step_in_flight,
-            state.stop_requested,
-            state.files,
-            state.uploading_status,
-            state.error,
-            state.starts,
-            instant_text(state.updated_at),
-            state.finished_at.map(instant_text),
-        ],
-    )?;
+    )?
+    .execute(params![
+        state.id,
+        state.phase,
+        state.resource_id,
+        state.sid,
+        state.current_uid,
+        state.steps_done,
+        state.step_in_flight,
+        state.stop_requested,
+        state.files,
+        state.uploading_status,
+        state.error,
+        state.starts,
+        instant_text(state.updated_at),
+        state.finished_at.map(instant_text),
+    ])?;
     Ok(())
 }
 

@@ -61,6 +61,7 @@ macro_rules! on_each_backend {
     };
 }
 
+mod batch;
 mod durability;
 mod files;
 mod lease;

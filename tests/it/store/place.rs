@@ -5,8 +5,9 @@
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
 
-use recplan::store::Store;
+use recplan::store::{DB_FILE, Store};
 
 /// The database the PostgreSQL variants run in; unset, they are skipped.
 pub const POSTGRES_VAR: &str = "RECPLAN_TEST_POSTGRES";
@@ -46,6 +47,60 @@ impl Place {
         match self {
             Place::Sqlite(dir) => dir.path().as_os_str().to_owned(),
             Place::Postgres(schema) => schema.url.clone().into(),
+        }
+    }
+
+    /// Keeps every other connection from writing sessions until the guard
+    /// is dropped, as a long write by another process would: a store's
+    /// writes wait for it.
+    pub fn hold_writes(&self) -> WritesHeld {
+        match self {
+            Place::Sqlite(dir) => {
+                let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+                conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+                WritesHeld::Sqlite { _conn: conn }
+            }
+            Place::Postgres(schema) => {
+                let url = schema.url.clone();
+                let (taken, lock_taken) = mpsc::channel();
+                let (release, released) = mpsc::channel::<()>();
+                let holder = std::thread::spawn(move || {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let mut tx = client.transaction().unwrap();
+                    // Conflicts with the row locks every write takes.
+                    tx.batch_execute("LOCK TABLE sessions IN EXCLUSIVE MODE")
+                        .unwrap();
+                    taken.send(()).unwrap();
+                    let _ = released.recv();
+                    tx.commit().unwrap();
+                });
+                lock_taken.recv().expect("the lock is taken");
+                WritesHeld::Postgres {
+                    release,
+                    holder: Some(holder),
+                }
+            }
+        }
+    }
+}
+
+/// Writes held off by [`Place::hold_writes`]; dropped, they may go on.
+pub enum WritesHeld {
+    /// In a write transaction, rolled back when dropped.
+    Sqlite { _conn: rusqlite::Connection },
+    Postgres {
+        release: mpsc::Sender<()>,
+        holder: Option<std::thread::JoinHandle<()>>,
+    },
+}
+
+impl Drop for WritesHeld {
+    fn drop(&mut self) {
+        if let WritesHeld::Postgres { release, holder } = self {
+            let _ = release.send(());
+            if let Some(holder) = holder.take() {
+                let _ = holder.join();
+            }
         }
     }
 }
