@@ -21,7 +21,7 @@ pub mod ratelimit;
 pub mod response;
 pub mod retry;
 
-pub use client::{ApiBase, Client, ClientConfig, Credentials, Recording};
+pub use client::{ApiBase, Client, ClientConfig, Credentials, MAX_IN_FLIGHT, Recording};
 pub use error::{ApiError, ConfigError};
 pub use ratelimit::{Priority, RateLimit, RateLimiter, WaitStats};
 pub use retry::{Area, ErrorClass, Presence, ResilientClient, RetryPolicy, Started};
