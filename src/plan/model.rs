@@ -201,7 +201,8 @@ pub struct Occurrence {
     pub start: DateTime<FixedOffset>,
     #[serde(serialize_with = "serialize_offset")]
     pub duration: Duration,
-    pub sessions: Vec<SessionSpec>,
+    /// Shared with the sessions that run them.
+    pub sessions: Vec<Arc<SessionSpec>>,
 }
 
 impl Occurrence {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -60,7 +61,7 @@ impl Plan {
                 plan_hash: self.content_hash.clone(),
                 start: start.fixed_offset(),
                 duration,
-                sessions,
+                sessions: sessions.into_iter().map(Arc::new).collect(),
             }),
             _ => Err(PlanError::Invalid {
                 diagnostics: issues.into_diagnostics(&self.source, &self.source.span_index()),

@@ -5,6 +5,7 @@
 //! remainder, or abandoned when no time is left.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -93,7 +94,7 @@ pub(super) fn resumed_session(
 ) -> Session {
     let (spec, restartable) = match render_again(context, stored) {
         Some(spec) => (spec, true),
-        None => (bare_spec(stored), false),
+        None => (Arc::new(bare_spec(stored)), false),
     };
     let start = context.clock.instant_at(stored.scheduled_start);
     let window = Window {
@@ -117,7 +118,7 @@ pub(super) fn resumed_session(
     session
 }
 
-fn render_again(context: &Context, stored: &StoredSession) -> Option<SessionSpec> {
+fn render_again(context: &Context, stored: &StoredSession) -> Option<Arc<SessionSpec>> {
     let options = plan::Options {
         env: context.env.clone(),
         missing_env: MissingEnv::Refuse,
@@ -211,7 +212,7 @@ impl Session {
                 .filter(|b| *b != self.uid)
                 .unwrap_or_else(|| self.spec.uid.clone());
         }
-        match self.start_recording().await {
+        match Box::pin(self.start_recording()).await {
             Some(recording) => self.drive(recording).await,
             None => self.give_up_starting(),
         }

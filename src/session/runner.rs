@@ -4,6 +4,7 @@
 //! to the state store as an intent before it and a result after it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -44,7 +45,9 @@ enum Ending {
 pub struct Session {
     pub(super) client: ResilientClient,
     pub(super) journal: Journal,
-    pub(super) spec: SessionSpec,
+    /// Shared with the occurrence (a session's task also keeps its own
+    /// state twice while it runs: the argument and the moved value).
+    pub(super) spec: Arc<SessionSpec>,
     pub(super) window: Window,
     pub(super) shutdown: watch::Receiver<bool>,
     pub(super) progress: mpsc::UnboundedSender<Progress>,
@@ -70,7 +73,7 @@ impl Session {
         client: ResilientClient,
         journal: Journal,
         lease: Lease,
-        spec: SessionSpec,
+        spec: Arc<SessionSpec>,
         window: Window,
         shutdown: watch::Receiver<bool>,
         progress: mpsc::UnboundedSender<Progress>,
@@ -108,7 +111,7 @@ impl Session {
             .await;
             return self.report;
         }
-        match self.start_recording().await {
+        match Box::pin(self.start_recording()).await {
             Some(recording) => self.drive(recording).await,
             None => self.give_up_starting(),
         }
@@ -128,7 +131,7 @@ impl Session {
                         reason: reason.clone(),
                     })
                     .await;
-                    match self.after_loss(&reason).await {
+                    match Box::pin(self.after_loss(&reason)).await {
                         Some(next) => recording = next,
                         None => return,
                     }
@@ -150,7 +153,7 @@ impl Session {
                     self.uid
                 );
                 self.emit(Phase::Restarting, &message, None);
-                let recording = self.start_recording().await;
+                let recording = Box::pin(self.start_recording()).await;
                 if recording.is_none() {
                     self.give_up_starting();
                 }
@@ -187,18 +190,19 @@ impl Session {
         }
         let interval = query_interval(&self.spec);
         let mut next_query = Instant::now() + interval;
-        let steps: Vec<(usize, Step)> = self
-            .spec
+        // A handle of its own on the spec, so that the steps are borrowed
+        // from it rather than copied while `self` changes.
+        let spec = Arc::clone(&self.spec);
+        let steps: Vec<(usize, &Step)> = spec
             .steps
             .iter()
-            .cloned()
             .enumerate()
             .filter(|(index, _)| !self.steps_done.contains(index))
             .collect();
-        let mut pending = steps.iter().peekable();
+        let mut pending = steps.into_iter().peekable();
         self.emit(
             Phase::Recording,
-            &next_note(pending.peek().map(|(_, s)| s)),
+            &next_note(pending.peek().map(|&(_, s)| s)),
             Some(recording),
         );
         loop {
@@ -222,9 +226,9 @@ impl Session {
                 && now >= due
                 && let Some((index, step)) = pending.next()
             {
-                self.send_step(recording, *index, step, now.saturating_duration_since(due))
+                self.send_step(recording, index, step, now.saturating_duration_since(due))
                     .await;
-                let note = next_note(pending.peek().map(|(_, s)| s));
+                let note = next_note(pending.peek().map(|&(_, s)| s));
                 let sent = self.report.steps.last().cloned();
                 self.send_progress(Phase::Recording, &note, Some(recording), sent);
                 continue;

@@ -29,6 +29,9 @@ impl Session {
     /// Acquires and starts a recording with the current uid. `None` when
     /// Agora refused (the reason is in the report and the store) or did not
     /// answer (the start intent stays in the store for recovery).
+    ///
+    /// Callers box its future: it runs once or twice in a session's life,
+    /// and unboxed it would size the task the session sleeps in.
     pub(super) async fn start_recording(&mut self) -> Option<Recording> {
         for attempt in 1..=START_ATTEMPTS {
             self.emit(Phase::Acquiring, "acquire", None);
