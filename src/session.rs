@@ -10,6 +10,8 @@ mod runner;
 mod starting;
 mod timeline;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -51,6 +53,22 @@ impl OccurrenceReport {
     pub fn all_completed(&self) -> bool {
         self.sessions.iter().all(SessionReport::succeeded)
     }
+}
+
+/// The runtime sessions run on, for `recplan run` and `recplan daemon`:
+/// one worker per core.
+///
+/// Steps and queries due at one instant are woken by the timer all at
+/// once, and most of them land in the runtime's shared queue. By default a
+/// worker looks there only every few dozen polls and meanwhile runs the
+/// calls already under way, so with 10,000 steps due together the last
+/// were taken up ~300 ms late; looking on every poll takes them up first
+/// (docs/BENCHMARKS.md has the figures).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .global_queue_interval(1)
+        .build()
 }
 
 /// Runs every session of `occurrence` concurrently, one task each, and
@@ -133,7 +151,7 @@ pub async fn run_occurrence(
             client,
             journal,
             lease,
-            spec.clone(),
+            Arc::clone(spec),
             window,
             shutdown.clone(),
             context.progress.clone(),

@@ -136,9 +136,7 @@ pub fn store(
 /// The async runtime the long-running commands work in; `None` (reported)
 /// if the system refuses one.
 pub fn runtime() -> Option<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    crate::session::runtime()
         .map_err(|error| errln!("error: cannot start the async runtime: {error}"))
         .ok()
 }
