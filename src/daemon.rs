@@ -12,6 +12,7 @@ pub mod status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -75,7 +76,19 @@ pub enum Event {
         plan: String,
         start: DateTime<Utc>,
         completed: bool,
+        /// What each session did. The daemon keeps none of it: over months
+        /// it would grow without end.
+        #[serde(skip)]
+        report: Arc<OccurrenceReport>,
     },
+}
+
+/// How many occurrences a daemon ran, and how many of them had a session
+/// that did not complete.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub occurrences: usize,
+    pub failed: usize,
 }
 
 /// The identity of one occurrence: plan and scheduled start.
@@ -89,8 +102,8 @@ pub struct Options {
     pub stop_grace: Duration,
 }
 
-/// Runs plans until told to shut down; returns the reports of every
-/// occurrence it ran.
+/// Runs plans until told to shut down; each occurrence's report goes out
+/// with its [`Event::Finished`].
 pub struct Daemon {
     options: Options,
     context: Context,
@@ -99,7 +112,7 @@ pub struct Daemon {
     /// By plan, then start: a plan's running occurrences are a range.
     stops: BTreeMap<OccurrenceKey, watch::Sender<bool>>,
     events: mpsc::UnboundedSender<Event>,
-    reports: Vec<OccurrenceReport>,
+    summary: Summary,
 }
 
 impl Daemon {
@@ -111,16 +124,13 @@ impl Daemon {
             running: JoinSet::new(),
             stops: BTreeMap::new(),
             events,
-            reports: Vec::new(),
+            summary: Summary::default(),
         }
     }
 
     /// The main loop. Returns when `control` says shutdown or detach (or
     /// its sender is gone, which counts as shutdown).
-    pub async fn run(
-        mut self,
-        mut control: mpsc::UnboundedReceiver<Control>,
-    ) -> Vec<OccurrenceReport> {
+    pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Summary {
         self.reload();
         // Sessions a previous process left are resumed beside new ones;
         // leases keep the two from driving the same session.
@@ -151,7 +161,7 @@ impl Daemon {
             // The tasks die with the runtime; the state store keeps what they
             // started for the next start to resume.
             self.running.detach_all();
-            return self.reports;
+            return self.summary;
         }
         let _ = recovery_stop.send(true);
         for stop in self.stops.values() {
@@ -180,7 +190,7 @@ impl Daemon {
                 tracing::error!("shutdown grace ran out while recovered sessions were stopping");
             }
         }
-        self.reports
+        self.summary
     }
 
     fn reload(&mut self) {
@@ -361,12 +371,14 @@ impl Daemon {
             Ok((key, report)) => {
                 self.stops.remove(&key);
                 let completed = report.all_completed();
+                self.summary.occurrences += 1;
+                self.summary.failed += usize::from(!completed);
                 self.emit(Event::Finished {
                     plan: key.0,
                     start: key.1,
                     completed,
+                    report: Arc::new(report),
                 });
-                self.reports.push(report);
             }
             Err(error) => tracing::error!(%error, "an occurrence task ended abnormally"),
         }
@@ -379,6 +391,12 @@ impl Daemon {
                     tracing::error!(path = %path.display(), "{diagnostic}");
                 }
             }
+            Event::Finished {
+                plan,
+                start,
+                completed,
+                ..
+            } => tracing::info!(plan, %start, completed, "occurrence finished"),
             other => tracing::info!(event = ?other),
         }
         let _ = self.events.send(event);

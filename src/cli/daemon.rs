@@ -169,11 +169,14 @@ async fn run_async(args: &Args) -> u8 {
             }
         });
     }
-    let reports = daemon.run(control_rx).await;
+    let summary = daemon.run(control_rx).await;
     Notifier::from_env(lookup).notify("STOPPING=1");
     let _ = served.send(());
-    let failed = reports.iter().filter(|r| !r.all_completed()).count();
-    tracing::info!(occurrences = reports.len(), failed, "daemon stopped");
+    tracing::info!(
+        occurrences = summary.occurrences,
+        failed = summary.failed,
+        "daemon stopped"
+    );
     exit::OK
 }
 

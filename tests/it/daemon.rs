@@ -2,6 +2,7 @@
 //! schedules across a DST change, policies, reload and shutdown.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use recplan::agora::{
     ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
 };
 use recplan::clock::Clock;
-use recplan::daemon::{Control, Daemon, Event, Options};
+use recplan::daemon::{Control, Daemon, Event, Options, Summary};
 use recplan::plan::Env;
 use recplan::session::{Context, OccurrenceReport};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
@@ -45,7 +46,7 @@ struct Running {
     handle: SimHandle,
     control: mpsc::UnboundedSender<Control>,
     events: mpsc::UnboundedReceiver<Event>,
-    daemon: tokio::task::JoinHandle<Vec<OccurrenceReport>>,
+    daemon: tokio::task::JoinHandle<Summary>,
 }
 
 async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
@@ -100,6 +101,17 @@ fn drain(events: &mut mpsc::UnboundedReceiver<Event>) -> Vec<Event> {
     all
 }
 
+/// The report of every occurrence that finished.
+fn reports(events: &[Event]) -> Vec<Arc<OccurrenceReport>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finished { report, .. } => Some(Arc::clone(report)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn started(events: &[Event]) -> Vec<(String, DateTime<Utc>, bool)> {
     events
         .iter()
@@ -132,8 +144,9 @@ async fn runs_every_plan_across_days_and_a_dst_change() {
 
     tokio::time::sleep(Duration::from_secs(3 * 86_400)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let reports = running.daemon.await.unwrap();
+    let summary = running.daemon.await.unwrap();
     let events = drain(&mut running.events);
+    let reports = reports(&events);
 
     assert!(
         events
@@ -158,9 +171,13 @@ async fn runs_every_plan_across_days_and_a_dst_change() {
         .collect();
     assert_eq!(starts, expected);
     assert_eq!(reports.len(), 6);
-    assert!(
-        reports.iter().all(OccurrenceReport::all_completed),
-        "{reports:#?}"
+    assert!(reports.iter().all(|r| r.all_completed()), "{reports:#?}");
+    assert_eq!(
+        summary,
+        Summary {
+            occurrences: 6,
+            failed: 0
+        }
     );
     let starts_sent = running
         .handle
@@ -228,8 +245,9 @@ async fn overlap_skip_and_stop_previous() {
     // Starts at 10:10, 10:20, 10:30 and 10:40.
     tokio::time::sleep(Duration::from_secs(41 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let reports = running.daemon.await.unwrap();
+    running.daemon.await.unwrap();
     let events = drain(&mut running.events);
+    let reports = reports(&events);
     let starts = started(&events);
     let skip: Vec<_> = starts
         .iter()
@@ -291,8 +309,8 @@ async fn shutdown_stops_every_started_recording() {
     let running = start(dir.path(), at("2026-11-27T07:59:00Z")).await;
     tokio::time::sleep(Duration::from_secs(5 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let reports = running.daemon.await.unwrap();
-    assert_eq!(reports.len(), 2);
+    let summary = running.daemon.await.unwrap();
+    assert_eq!(summary.occurrences, 2);
     let requests = running.handle.requests();
     assert_eq!(
         requests
