@@ -4,15 +4,15 @@
 //! Writes `RECPLAN_BENCH_PLANS` plan files (default 10,000; one channel
 //! each, distinct cname and uid) into a temporary directory. The first
 //! `RECPLAN_BENCH_SESSIONS` of them (default 1,000) start at the same
-//! upcoming minute and last 60 s, with an `update` at +20 s and +40 s; the
-//! rest are scheduled 12 hours away, so they are loaded and scheduled but
+//! second, 20 s after the benchmark begins, and last 60 s, with an
+//! `update` at +20 s and +40 s; the rest are scheduled 12 hours away, so they are loaded and scheduled but
 //! never fire. The real [`Daemon`] runs them on the runtime `recplan
 //! daemon` builds (multi-thread, one worker per core, the daemon's loop on
 //! the main thread), against the simulator with its rate limit off.
 //!
-//! The simulator runs in the benchmark's process, so its memory and CPU
-//! are counted with the daemon's; `RECPLAN_BENCH_SIM=process` runs it in a
-//! child process instead and reports the two apart.
+//! The simulator stands in for Agora's servers, so it runs in a child
+//! process and its memory and CPU are reported apart from the daemon's;
+//! `RECPLAN_BENCH_SIM=in-process` runs it in the benchmark's own process.
 //!
 //! Step lateness is each step's `late_ms` from the sessions' progress: the
 //! time between the step's offset and the moment its session woke to send
@@ -47,7 +47,7 @@ use recplan::agora::{
 use recplan::clock::Clock;
 use recplan::daemon::{Control, Daemon, Options};
 use recplan::plan::Env;
-use recplan::session::{Context, Outcome};
+use recplan::session::Context;
 use recplan::sim;
 use recplan::store::Store;
 use tokio::sync::{mpsc, watch};
@@ -62,9 +62,9 @@ use report::Report;
 const DURATION_SECS: u64 = 60;
 const STEPS_AT_SECS: [u64; 2] = [20, 40];
 const MIDDLE_SECS: u64 = 30;
-/// The least time between choosing the start minute and that minute:
-/// enough to write and load 10,000 plans on a busy 2-core machine.
-const LEAD: Duration = Duration::from_secs(30);
+/// The time between choosing the start and the start: enough to write and
+/// load 10,000 plans on a busy 2-core machine.
+const LEAD: Duration = Duration::from_secs(20);
 /// How long the occurrence may overrun before the run is called off.
 const OVERRUN: Duration = Duration::from_secs(15 * 60);
 
@@ -99,23 +99,24 @@ impl Setup {
             plans,
             sessions: number("RECPLAN_BENCH_SESSIONS", 1_000).clamp(1, plans),
             on_disk: choice("RECPLAN_BENCH_STORE", "disk", "memory"),
-            sim_in_child: !choice("RECPLAN_BENCH_SIM", "in-process", "process"),
+            sim_in_child: choice("RECPLAN_BENCH_SIM", "process", "in-process"),
         }
     }
 }
 
-/// A plan file: one channel, starting at `start`'s minute (UTC) once a
+/// A plan file: one channel, starting at `start`'s second (UTC) once a
 /// year when it is one of the benchmark's sessions, else 12 hours away.
 fn plan_text(index: usize, start: DateTime<Utc>, fires: bool) -> String {
-    let (minute, hour) = (start.minute(), start.hour());
+    let (second, minute, hour) = (start.second(), start.minute(), start.hour());
     let cron = if fires {
         format!(
-            "{minute} {hour} {} {} *",
+            "{second} {minute} {hour} {} {} *",
             start.format("%-d"),
             start.format("%-m")
         )
     } else {
-        format!("{minute} {} * * *", (hour + 12) % 24)
+        // Lines of their own, as a directory of real plans would have.
+        format!("{} {} * * *", index % 60, (hour + 12) % 24)
     };
     let mut steps = String::new();
     for (n, at) in STEPS_AT_SECS.iter().enumerate() {
@@ -187,8 +188,8 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     let plans = dir.join("plans");
     std::fs::create_dir(&plans).expect("plan directory");
     let start = (Utc::now() + LEAD)
-        .duration_round_up(chrono::TimeDelta::minutes(1))
-        .expect("a representable minute");
+        .duration_round_up(chrono::TimeDelta::seconds(1))
+        .expect("a representable second");
     write_plans(&plans, setup, start);
 
     let clock = Clock::system();
@@ -196,7 +197,13 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     let (events_tx, events) = mpsc::unbounded_channel();
     let (progress_tx, progress) = mpsc::unbounded_channel();
     let (milestones_tx, mut milestones) = watch::channel(Milestones::default());
-    let observing = tokio::spawn(observe(events, progress, start_at, milestones_tx));
+    let observing = tokio::spawn(observe(
+        dir.to_owned(),
+        events,
+        progress,
+        start_at,
+        milestones_tx,
+    ));
     let context = Context {
         client: api.clone(),
         store,
@@ -231,7 +238,7 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     };
     // Like `recplan daemon`: the daemon's loop on this thread, sessions and
     // the rest on the workers.
-    let (reports, (loaded, started, middle)) = tokio::join!(daemon.run(control_rx), controller);
+    let (_, (loaded, started, middle)) = tokio::join!(daemon.run(control_rx), controller);
     let end = me.sample();
     let peak_kb = me.status_kb("VmHWM:");
     let sim_usage = sim.usage();
@@ -239,8 +246,8 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     let mut observed = observing.await.expect("the observer ends");
     observed.late_ms.sort_unstable();
     observed.ready_late_ms.sort_unstable();
+    observed.answered_ms.sort_unstable();
 
-    let sessions: Vec<_> = reports.iter().flat_map(|r| &r.sessions).collect();
     let waits = api.limiter().stats();
     Report {
         before,
@@ -250,18 +257,10 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         end,
         peak_kb,
         sim: sim_usage,
+        completed: observed.completed,
+        outcomes: report::commonest(std::mem::take(&mut observed.outcomes)),
+        errors: report::commonest(std::mem::take(&mut observed.errors)),
         observed,
-        completed: sessions
-            .iter()
-            .filter(|s| s.outcome == Outcome::Completed)
-            .count(),
-        outcomes: report::tally(sessions.iter().map(|s| format!("{:?}", s.outcome))),
-        errors: report::tally(
-            sessions
-                .iter()
-                .flat_map(|s| &s.errors)
-                .map(|e| report::generic(e, dir)),
-        ),
         calls: api
             .call_counts()
             .iter()
@@ -281,6 +280,7 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     }
 }
 
+
 fn main() {
     if proc::serve_if_child() {
         return;
@@ -288,10 +288,7 @@ fn main() {
     let setup = Setup::from_env();
     let dir = tempfile::tempdir().expect("a temporary directory");
     // The runtime `recplan daemon` builds: multi-thread, one worker per core.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the runtime builds");
+    let runtime = recplan::session::runtime().expect("the runtime builds");
     println!(
         "daemon: {} plans, {} sessions at one minute, {DURATION_SECS} s each with steps at \
          {STEPS_AT_SECS:?} s; store {}; simulator {}; {} core(s)",

@@ -2,11 +2,12 @@
 //! `Status` as `recplan daemon` feeds its listener, and kept for the report.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use recplan::daemon::Event;
 use recplan::daemon::status::Status;
-use recplan::session::{Phase, Progress};
+use recplan::session::{Outcome, Phase, Progress};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -21,12 +22,20 @@ pub struct Observed {
     /// offset: what the burst of steps itself costs, without the sessions
     /// that were still starting.
     pub ready_late_ms: Vec<u64>,
+    /// From each step's offset to its answer reaching the observer: the
+    /// lateness plus the journal's writes, the call and any queueing.
+    pub answered_ms: Vec<u64>,
     pub steps_ok: usize,
     /// When each session began recording, and how many steps it sent.
     sessions: HashMap<String, (Option<Duration>, usize)>,
     pub last_launched: Duration,
     pub last_recording: Duration,
     pub last_ended: Duration,
+    /// What the finished sessions reported: outcomes and errors, counted
+    /// as they arrive (the daemon keeps no reports).
+    pub completed: usize,
+    pub outcomes: HashMap<String, usize>,
+    pub errors: HashMap<String, usize>,
 }
 
 impl Observed {
@@ -43,6 +52,9 @@ impl Observed {
         let Some(step) = &event.step else { return };
         let offset = Duration::from_secs(STEPS_AT_SECS[(*steps).min(STEPS_AT_SECS.len() - 1)]);
         *steps += 1;
+        let answered = since_start.saturating_sub(offset).as_millis();
+        self.answered_ms
+            .push(u64::try_from(answered).unwrap_or(u64::MAX));
         self.steps_ok += usize::from(step.outcome == "ok");
         if let Some(late) = step.late_ms {
             self.late_ms.push(late);
@@ -63,6 +75,7 @@ pub struct Milestones {
 /// Feeds events and progress to a `Status`, as `recplan daemon` does for
 /// its listener, and keeps what the report needs.
 pub async fn observe(
+    dir: PathBuf,
     mut events: mpsc::UnboundedReceiver<Event>,
     mut progress: mpsc::UnboundedReceiver<Progress>,
     start: Instant,
@@ -79,7 +92,16 @@ pub async fn observe(
                     Event::Started { .. } => {
                         seen.last_launched = Instant::now().saturating_duration_since(start);
                     }
-                    Event::Finished { .. } => milestones.send_modify(|m| m.finished += 1),
+                    Event::Finished { report, .. } => {
+                        for session in &report.sessions {
+                            seen.completed += usize::from(session.outcome == Outcome::Completed);
+                            *seen.outcomes.entry(format!("{:?}", session.outcome)).or_default() += 1;
+                            for error in &session.errors {
+                                *seen.errors.entry(super::report::generic(error, &dir)).or_default() += 1;
+                            }
+                        }
+                        milestones.send_modify(|m| m.finished += 1);
+                    }
                     _ => {}
                 }
             }

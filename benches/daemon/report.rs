@@ -49,12 +49,8 @@ pub fn generic(error: &str, dir: &Path) -> String {
     out
 }
 
-/// How often each value occurs, commonest first.
-pub fn tally(values: impl Iterator<Item = String>) -> Vec<(String, usize)> {
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for value in values {
-        *counts.entry(value).or_default() += 1;
-    }
+/// Counts, commonest first.
+pub fn commonest(counts: HashMap<String, usize>) -> Vec<(String, usize)> {
     let mut counts: Vec<_> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts
@@ -76,7 +72,8 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn lateness(sorted: &[u64]) -> String {
     format!(
-        "p50 {} ms, p99 {} ms, max {} ms over {} steps",
+        "min {} ms, p50 {} ms, p99 {} ms, max {} ms over {} steps",
+        sorted.first().copied().unwrap_or_default(),
         percentile(sorted, 0.50),
         percentile(sorted, 0.99),
         sorted.last().copied().unwrap_or_default(),
@@ -132,6 +129,10 @@ pub fn print(setup: &Setup, r: &Report) {
     println!(
         "step lateness, sessions recording by the offset: {}",
         lateness(&o.ready_late_ms)
+    );
+    println!(
+        "step answered after its offset: {}",
+        lateness(&o.answered_ms)
     );
     println!(
         "sessions completed {}/{}, steps answered ok {}/{}",
