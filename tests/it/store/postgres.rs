@@ -129,15 +129,35 @@ fn a_lease_is_taken_again_when_its_connection_is_cut() {
     let _lease = mine.lease(id).unwrap().expect("free at first");
     assert_eq!(locks_on(&schema, id.0), 1);
 
-    let cut = schema
+    let cut: Vec<String> = schema
         .query(&format!(
-            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity
-             WHERE application_name = '{name}'"
+            "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{name}'"
+        ))
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(cut.len(), 2, "the store's two connections: {cut:?}");
+    let pids = cut.join(",");
+    schema
+        .query(&format!(
+            "SELECT pg_terminate_backend(pid)::text FROM unnest(ARRAY[{pids}]) AS pid"
         ))
         .unwrap();
-    assert_eq!(cut.len(), 2, "the store's two connections: {cut:?}");
-    // The lease task reconnects by itself and locks the session again.
+    // pg_terminate_backend only signals: until the old backends are gone
+    // their lock may still be seen.
     let deadline = Instant::now() + Duration::from_secs(10);
+    while !schema
+        .query(&format!(
+            "SELECT pid::text FROM pg_stat_activity WHERE pid IN ({pids})"
+        ))
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the cut connections lingered");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The lease task reconnects by itself and locks the session again.
     while locks_on(&schema, id.0) == 0 {
         assert!(Instant::now() < deadline, "the lease was never taken again");
         std::thread::sleep(Duration::from_millis(20));
