@@ -430,6 +430,21 @@ impl Client {
         path: &[&str],
         body: Option<Vec<u8>>,
     ) -> Result<T, ApiError> {
+        // Never closed, so this only waits. Nothing is built until the turn
+        // comes, and the exchange is boxed: thousands of sessions may wait
+        // here at once, each holding only this small future.
+        let _turn = self.in_flight.acquire().await.ok();
+        Box::pin(self.exchange(endpoint, method, path, body)).await
+    }
+
+    /// [`Client::send`] once its turn has come; the timeout starts here.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        method: Method,
+        path: &[&str],
+        body: Option<Vec<u8>>,
+    ) -> Result<T, ApiError> {
         let url = self.config.base.join(path);
         let credentials = &self.config.credentials;
         let mut request = self
@@ -447,8 +462,6 @@ impl Client {
             request = request.body(body);
         }
 
-        // Never closed, so this only waits; the timeout starts once sent.
-        let _turn = self.in_flight.acquire().await.ok();
         let started = Instant::now();
         let answer = async {
             let response = request.send().await?;

@@ -117,6 +117,11 @@ impl ResilientClient {
     #[must_use]
     pub fn with_app_id(&self, app_id: impl Into<String>) -> ResilientClient {
         let app_id = app_id.into();
+        // Most sessions use the configured App ID: they share its clients
+        // rather than each holding copies of every base's configuration.
+        if app_id == self.app_id() {
+            return self.clone();
+        }
         ResilientClient {
             clients: self
                 .clients

@@ -96,26 +96,33 @@ impl Session {
     }
 
     /// Runs a new session to its end and reports.
-    pub async fn run(mut self) -> SessionReport {
-        self.emit(Phase::Waiting, "waiting for the start", None);
-        if !self.wait_until(self.window.start).await {
-            self.abandon(Outcome::Interrupted, "stopped before the occurrence began")
+    ///
+    /// An `async move` block rather than an `async fn`: an `async fn` taking
+    /// `mut self` keeps the session twice in its task for its whole life
+    /// (the argument and the moved value).
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(mut self) -> impl Future<Output = SessionReport> + Send {
+        async move {
+            self.emit(Phase::Waiting, "waiting for the start", None);
+            if !self.wait_until(self.window.start).await {
+                self.abandon(Outcome::Interrupted, "stopped before the occurrence began")
+                    .await;
+                return self.report;
+            }
+            if Instant::now() >= self.window.end {
+                self.abandon(
+                    Outcome::Missed,
+                    "the occurrence was over before it could start",
+                )
                 .await;
-            return self.report;
+                return self.report;
+            }
+            match Box::pin(self.start_recording()).await {
+                Some(recording) => self.drive(recording).await,
+                None => self.give_up_starting(),
+            }
+            self.report
         }
-        if Instant::now() >= self.window.end {
-            self.abandon(
-                Outcome::Missed,
-                "the occurrence was over before it could start",
-            )
-            .await;
-            return self.report;
-        }
-        match Box::pin(self.start_recording()).await {
-            Some(recording) => self.drive(recording).await,
-            None => self.give_up_starting(),
-        }
-        self.report
     }
 
     /// Records, restarting per `on_failure` while time is left, then stops.
@@ -226,8 +233,15 @@ impl Session {
                 && now >= due
                 && let Some((index, step)) = pending.next()
             {
-                self.send_step(recording, index, step, now.saturating_duration_since(due))
-                    .await;
+                // Boxed, as calls are: a session spends its life waiting in
+                // this loop, and a step lasts a moment of it.
+                Box::pin(self.send_step(
+                    recording,
+                    index,
+                    step,
+                    now.saturating_duration_since(due),
+                ))
+                .await;
                 let note = next_note(pending.peek().map(|&(_, s)| s));
                 let sent = self.report.steps.last().cloned();
                 self.send_progress(Phase::Recording, &note, Some(recording), sent);

@@ -96,10 +96,12 @@ impl Session {
 
     /// Starts on an acquired resource.
     pub(super) async fn start_on(&mut self, resource_id: &str) -> Result<Recording, StartFailure> {
+        // Boxed: thousands of sessions may wait below for their turn to
+        // start, and the request inline would double what each waits in.
         let start = match self.current_token() {
             Ok(None) => None,
             Ok(Some(token)) => {
-                let mut start = self.spec.start.clone();
+                let mut start = Box::new(self.spec.start.clone());
                 start.token = Some(token);
                 Some(start)
             }
@@ -119,7 +121,7 @@ impl Session {
                 resource_id,
                 &self.spec.cname,
                 &self.uid,
-                start.as_ref().unwrap_or(&self.spec.start),
+                start.as_deref().unwrap_or(&self.spec.start),
             )
             .await;
         match started {
