@@ -208,7 +208,8 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         client: api.clone(),
         store,
         clock,
-        env: Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID),
+        // As `recplan daemon` has it: the process environment.
+        env: Env::from_process().with("AGORA_APP_ID", sim::DEMO_APP_ID),
         progress: progress_tx,
     };
     let options = Options {
@@ -279,7 +280,6 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         limiter_max: Priority::ALL.map(|p| waits.of(p).max),
     }
 }
-
 
 fn main() {
     if proc::serve_if_child() {

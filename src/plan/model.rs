@@ -76,11 +76,14 @@ pub struct Step {
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+///
+/// Bodies are shared: one without templates renders to itself, so every
+/// occurrence's sessions hold the plan's own rather than a copy each.
 pub enum StepAction {
-    Update(Box<UpdateClientRequest>),
+    Update(Arc<UpdateClientRequest>),
     /// The full layout in force from this step on: fields a step leaves out
     /// are carried over, since Agora resets whatever a call omits.
-    UpdateLayout(UpdateLayoutClientRequest),
+    UpdateLayout(Arc<UpdateLayoutClientRequest>),
 }
 
 impl StepAction {

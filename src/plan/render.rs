@@ -278,22 +278,31 @@ fn render_step(
     issues: &mut Issues,
 ) -> StepAction {
     match action {
-        StepAction::Update(update) => {
+        StepAction::Update(template) => {
             let path = format!("steps[{index}].update");
-            let mut update = render_body(context, update.as_ref(), &path, issues);
+            let mut update = render_body(context, template.as_ref(), &path, issues);
             resolve_region(
                 update.storage_config.as_mut(),
                 &format!("{path}.storageConfig"),
                 issues,
             );
-            StepAction::Update(Box::new(update))
+            StepAction::Update(shared(template, update))
         }
-        StepAction::UpdateLayout(layout) => StepAction::UpdateLayout(render_body(
-            context,
-            layout,
-            &format!("steps[{index}].updateLayout"),
-            issues,
-        )),
+        StepAction::UpdateLayout(template) => {
+            let path = format!("steps[{index}].updateLayout");
+            let layout = render_body(context, template.as_ref(), &path, issues);
+            StepAction::UpdateLayout(shared(template, layout))
+        }
+    }
+}
+
+/// The template itself when rendering changed nothing, else the rendered
+/// body: a daemon keeps a plan's step bodies once, not once per session.
+fn shared<T: PartialEq>(template: &Arc<T>, rendered: T) -> Arc<T> {
+    if rendered == **template {
+        Arc::clone(template)
+    } else {
+        Arc::new(rendered)
     }
 }
 

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone};
 use handlebars::{
@@ -35,8 +36,12 @@ pub fn unknown() -> String {
 /// A snapshot of environment variables, passed in so that tests and the
 /// daemon decide what templates see. Its `Debug` lists names only: values
 /// include credentials and the App Certificate.
+///
+/// Cloning is cheap (clones share the variables): the daemon hands a copy
+/// to every occurrence it launches, and a process's environment is a few
+/// KB, which at 10,000 occurrences would be tens of MB.
 #[derive(Clone, Default)]
-pub struct Env(BTreeMap<String, String>);
+pub struct Env(Arc<BTreeMap<String, String>>);
 
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,7 +51,7 @@ impl std::fmt::Debug for Env {
 
 impl Env {
     pub fn from_process() -> Env {
-        Env(std::env::vars().collect())
+        Env(Arc::new(std::env::vars().collect()))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -55,17 +60,18 @@ impl Env {
 
     #[must_use]
     pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Env {
-        self.0.insert(name.into(), value.into());
+        Arc::make_mut(&mut self.0).insert(name.into(), value.into());
         self
     }
 }
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Env {
-        Env(iter
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect())
+        Env(Arc::new(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        ))
     }
 }
 

@@ -325,9 +325,9 @@ fn steps(
                 .hint("a step's `at` must be less than schedule.duration");
         }
         let action = match (&step.update, &step.update_layout) {
-            (Some(update), None) => Some(StepAction::Update(Box::new(update.clone()))),
+            (Some(update), None) => Some(StepAction::Update(Arc::new(update.clone()))),
             (None, Some(layout)) if mode == Mode::Composite => {
-                Some(StepAction::UpdateLayout(layout.clone()))
+                Some(StepAction::UpdateLayout(Arc::new(layout.clone())))
             }
             (None, Some(_)) => {
                 issues
@@ -377,7 +377,7 @@ fn steps(
     for (_, step) in &mut steps {
         if let StepAction::UpdateLayout(change) = &mut step.action {
             current = layout::apply(&current, change);
-            *change = current.clone();
+            *change = Arc::new(current.clone());
         }
     }
     steps.into_iter().unzip()

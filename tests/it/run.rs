@@ -484,3 +484,42 @@ async fn on_failure_stop_ends_the_session_as_failed() {
     );
     assert!(!report.all_completed());
 }
+
+/// A step body without templates is the plan's own in every session of
+/// every occurrence; one that names its channel is rendered per session.
+#[test]
+fn step_bodies_are_shared_unless_rendering_changes_them() {
+    use std::sync::Arc;
+
+    use recplan::plan::StepAction;
+
+    let plan = format!(
+        "{PLAN}  - at: 8m\n    update:\n      streamSubscribe:\n        \
+         audioUidList: {{subscribeAudioUids: [\"{{{{channel.uid}}}}\"]}}\n"
+    );
+    let options = Options {
+        env: env(),
+        missing_env: MissingEnv::Refuse,
+        now: now(),
+    };
+    let plan = validate(Source::from_text("it.yaml", &plan), &options)
+        .unwrap()
+        .plan;
+    let first = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
+    let second = plan.occurrence(plan.localize(now()), &env(), None).unwrap();
+    let body = |occurrence: &Occurrence, session: usize, step: usize| match &occurrence.sessions
+        [session]
+        .steps[step]
+        .action
+    {
+        StepAction::Update(update) => Arc::as_ptr(update).cast::<()>(),
+        StepAction::UpdateLayout(layout) => Arc::as_ptr(layout).cast::<()>(),
+    };
+    for step in [0, 1] {
+        let shared = body(&first, 0, step);
+        assert_eq!(body(&first, 1, step), shared, "step {step}");
+        assert_eq!(body(&second, 0, step), shared, "step {step}");
+    }
+    assert_ne!(body(&first, 0, 2), body(&first, 1, 2));
+    assert_ne!(body(&first, 0, 2), body(&second, 0, 2));
+}
