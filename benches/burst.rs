@@ -17,10 +17,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use recplan::agora::request::{AcquireClientRequest, StartClientRequest};
-use recplan::agora::{
-    ApiBase, Client, ClientConfig, Credentials, Mode, Priority, RateLimiter, ResilientClient,
-    RetryPolicy, Secret, Started,
-};
+use recplan::agora::{Client, Mode, Priority, RateLimiter, ResilientClient, RetryPolicy, Started};
 use recplan::sim::{self, SimConfig, Simulator};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -47,16 +44,8 @@ struct Timing {
 }
 
 fn client(base: &str) -> Client {
-    Client::new(ClientConfig {
-        base: ApiBase::parse(base).expect("the simulator's URI is a valid base"),
-        app_id: sim::DEMO_APP_ID.to_owned(),
-        credentials: Credentials::new(
-            sim::DEMO_CUSTOMER_ID,
-            Secret::new(sim::DEMO_CUSTOMER_SECRET),
-        ),
-        timeout: ClientConfig::DEFAULT_TIMEOUT,
-    })
-    .expect("the client builds")
+    let config = sim::client_config(base, sim::DEMO_APP_ID).expect("the simulator's URI is valid");
+    Client::new(config).expect("the client builds")
 }
 
 fn start_request() -> StartClientRequest {

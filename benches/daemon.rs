@@ -40,10 +40,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, Timelike, Utc};
-use recplan::agora::{
-    ApiBase, Client, ClientConfig, Credentials, Priority, RateLimit, RateLimiter, ResilientClient,
-    RetryPolicy, Secret,
-};
+use recplan::agora::{Client, Priority, RateLimit, RateLimiter, ResilientClient, RetryPolicy};
 use recplan::clock::Clock;
 use recplan::daemon::{Control, Daemon, Options};
 use recplan::plan::Env;
@@ -158,16 +155,8 @@ fn write_plans(dir: &Path, setup: &Setup, start: DateTime<Utc>) {
 }
 
 fn client(base: &str) -> ResilientClient {
-    let client = Client::new(ClientConfig {
-        base: ApiBase::parse(base).expect("the simulator's URI is a valid base"),
-        app_id: sim::DEMO_APP_ID.to_owned(),
-        credentials: Credentials::new(
-            sim::DEMO_CUSTOMER_ID,
-            Secret::new(sim::DEMO_CUSTOMER_SECRET),
-        ),
-        timeout: ClientConfig::DEFAULT_TIMEOUT,
-    })
-    .expect("the client builds");
+    let config = sim::client_config(base, sim::DEMO_APP_ID).expect("the simulator's URI is valid");
+    let client = Client::new(config).expect("the client builds");
     // Far above anything 2 cores can send, so no call waits for a slot.
     let limit = RateLimit {
         margin: Duration::ZERO,

@@ -60,7 +60,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::agora::Secret;
+use crate::agora::{ApiBase, ClientConfig, ConfigError, Credentials, Secret};
 
 pub use faults::{Endpoint, Fault};
 
@@ -71,6 +71,17 @@ pub const DEMO_APP_ID: &str = "0123456789abcdef0123456789abcdef";
 pub const DEMO_CUSTOMER_ID: &str = "demo-customer";
 /// The Customer Secret of the simulator's default credentials.
 pub const DEMO_CUSTOMER_SECRET: &str = "demo-secret";
+
+/// How a client calls the simulator at `uri` (see [`SimHandle::uri`]) with
+/// its default credentials, for recordings under `app_id`.
+pub fn client_config(uri: &str, app_id: &str) -> Result<ClientConfig, ConfigError> {
+    Ok(ClientConfig {
+        base: ApiBase::parse(uri)?,
+        app_id: app_id.to_owned(),
+        credentials: Credentials::new(DEMO_CUSTOMER_ID, Secret::new(DEMO_CUSTOMER_SECRET)),
+        timeout: ClientConfig::DEFAULT_TIMEOUT,
+    })
+}
 
 /// Agora's default limit on concurrent tasks per App ID.
 const DEFAULT_MAX_CONCURRENT_TASKS: NonZeroUsize = NonZeroUsize::new(50).unwrap();

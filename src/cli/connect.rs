@@ -1,9 +1,7 @@
 //! What `run` and `daemon` share: the API client (Agora or the built-in
 //! simulator) and the signals that stop them.
 
-use crate::agora::{
-    ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
-};
+use crate::agora::{Client, ClientConfig, RateLimiter, ResilientClient, RetryPolicy};
 use crate::plan::Env;
 use crate::sim::{self, SimConfig, SimHandle, Simulator};
 
@@ -40,15 +38,7 @@ pub fn api_client(
     app_id: &str,
 ) -> Result<ResilientClient, String> {
     let config = match simulator {
-        Some(handle) => ClientConfig {
-            base: ApiBase::parse(&handle.uri()).map_err(|e| e.to_string())?,
-            app_id: app_id.to_owned(),
-            credentials: Credentials::new(
-                sim::DEMO_CUSTOMER_ID,
-                Secret::new(sim::DEMO_CUSTOMER_SECRET),
-            ),
-            timeout: ClientConfig::DEFAULT_TIMEOUT,
-        },
+        Some(handle) => sim::client_config(&handle.uri(), app_id).map_err(|e| e.to_string())?,
         None => ClientConfig::from_env(|name| {
             env.get(name)
                 .map(str::to_owned)
