@@ -1,5 +1,7 @@
-//! What `run` and `daemon` share: the API client (Agora or the built-in
-//! simulator) and the signals that stop them.
+//! What the commands share: the API client (Agora or the built-in
+//! simulator), the state store's options, and the signals that stop them.
+
+use std::path::PathBuf;
 
 use crate::agora::{Client, ClientConfig, RateLimiter, ResilientClient, RetryPolicy};
 use crate::plan::Env;
@@ -102,25 +104,41 @@ impl Signals {
     }
 }
 
-/// The state store: the PostgreSQL database at `state` (`--state`,
-/// `$RECPLAN_STATE`), else SQLite in `state_dir` (`--state-dir`,
-/// `$RECPLAN_STATE_DIR`), else in the default state directory. With the
-/// in-process simulator, whose recordings end with the process, it lives in
-/// memory unless a place is given.
-pub fn store(
-    state: Option<&str>,
-    state_dir: Option<&std::path::Path>,
-    simulated: bool,
-) -> Result<crate::store::Store, String> {
-    use crate::store::Store;
-    let opened = match (state, state_dir) {
-        (Some(url), _) => Store::open_url(url),
-        (None, Some(dir)) => Store::open(dir),
-        (None, None) if simulated => Store::open_in_memory(),
-        (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
-            .and_then(|dir| Store::open(&dir)),
-    };
-    opened.map_err(|e| format!("state store: {e}"))
+/// Where the state store is: the options every command that reads or
+/// writes it takes.
+#[derive(Debug, clap::Args)]
+pub struct StateArgs {
+    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
+    #[arg(long, env = "RECPLAN_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// The PostgreSQL state store, `postgres://user@host/db`; takes
+    /// precedence over --state-dir.
+    #[arg(
+        long,
+        env = "RECPLAN_STATE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    state: Option<String>,
+}
+
+impl StateArgs {
+    /// The state store: the PostgreSQL database at `--state`
+    /// (`$RECPLAN_STATE`), else SQLite in `--state-dir`
+    /// (`$RECPLAN_STATE_DIR`), else in the default state directory. With the
+    /// in-process simulator, whose recordings end with the process, it lives
+    /// in memory unless a place is given.
+    pub fn open(&self, simulated: bool) -> Result<crate::store::Store, String> {
+        use crate::store::Store;
+        let opened = match (&self.state, &self.state_dir) {
+            (Some(url), _) => Store::open_url(url),
+            (None, Some(dir)) => Store::open(dir),
+            (None, None) if simulated => Store::open_in_memory(),
+            (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
+                .and_then(|dir| Store::open(&dir)),
+        };
+        opened.map_err(|e| format!("state store: {e}"))
+    }
 }
 
 /// The async runtime the long-running commands work in; `None` (reported)

@@ -40,18 +40,8 @@ pub struct Args {
     /// Log as JSON lines (for journald and log shippers).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
-    #[arg(long, env = "RECPLAN_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// The PostgreSQL state store, `postgres://user@host/db`; takes
-    /// precedence over --state-dir.
-    #[arg(
-        long,
-        env = "RECPLAN_STATE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    state: Option<String>,
+    #[command(flatten)]
+    state: connect::StateArgs,
     /// Run against the built-in simulator instead of Agora.
     #[arg(long)]
     sim: bool,
@@ -96,7 +86,7 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let store = match connect::store(args.state.as_deref(), args.state_dir.as_deref(), args.sim) {
+    let store = match args.state.open(args.sim) {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}");

@@ -1,5 +1,4 @@
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -26,18 +25,8 @@ pub struct Args {
     /// Print JSON: every stored field, plus `outcome` and `restarts`.
     #[arg(long)]
     json: bool,
-    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
-    #[arg(long, env = "RECPLAN_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// The PostgreSQL state store, `postgres://user@host/db`; takes
-    /// precedence over --state-dir.
-    #[arg(
-        long,
-        env = "RECPLAN_STATE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    state: Option<String>,
+    #[command(flatten)]
+    state: connect::StateArgs,
 }
 
 fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
@@ -61,7 +50,7 @@ struct Entry<'a> {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let store = match connect::store(args.state.as_deref(), args.state_dir.as_deref(), false) {
+    let store = match args.state.open(false) {
         Ok(store) => store,
         Err(message) => {
             err(format_args!("error: {message}\n"));

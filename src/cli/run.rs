@@ -39,18 +39,8 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
-    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
-    #[arg(long, env = "RECPLAN_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// The PostgreSQL state store, `postgres://user@host/db`; takes
-    /// precedence over --state-dir.
-    #[arg(
-        long,
-        env = "RECPLAN_STATE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    state: Option<String>,
+    #[command(flatten)]
+    state: connect::StateArgs,
     /// Run against the built-in simulator, started in-process with demo
     /// credentials, instead of Agora.
     #[arg(long)]
@@ -106,7 +96,7 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let store = match connect::store(args.state.as_deref(), args.state_dir.as_deref(), args.sim) {
+    let store = match args.state.open(args.sim) {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}; nothing was sent");

@@ -1,8 +1,6 @@
 //! The commands that read and act on the state store: `recover`,
 //! `status` and `stop`.
 
-use std::path::PathBuf;
-
 use tokio::sync::{mpsc, watch};
 
 use super::connect;
@@ -11,23 +9,6 @@ use crate::clock::Clock;
 use crate::plan::Env;
 use crate::session::{Context, SessionReport, recover, stop_by_hand};
 use crate::store::{SessionId, Store, StoredSession};
-
-/// Where the state store is.
-#[derive(Debug, clap::Args)]
-pub struct StateDir {
-    /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
-    #[arg(long, env = "RECPLAN_STATE_DIR")]
-    state_dir: Option<PathBuf>,
-    /// The PostgreSQL state store, `postgres://user@host/db`; takes
-    /// precedence over --state-dir.
-    #[arg(
-        long,
-        env = "RECPLAN_STATE",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
-    state: Option<String>,
-}
 
 /// Resumes sessions a crashed run or daemon left behind: those still inside
 /// their occurrence go on (remaining steps at their offsets, stop at the
@@ -38,7 +19,7 @@ pub struct StateDir {
 #[derive(Debug, clap::Args)]
 pub struct RecoverArgs {
     #[command(flatten)]
-    state: StateDir,
+    state: connect::StateArgs,
     /// Print a JSON summary.
     #[arg(long)]
     json: bool,
@@ -50,7 +31,7 @@ pub struct RecoverArgs {
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    state: StateDir,
+    state: connect::StateArgs,
     /// How many finished sessions to list besides the active ones.
     #[arg(long, default_value_t = 10)]
     recent: usize,
@@ -74,11 +55,11 @@ pub struct StopArgs {
     #[arg(long)]
     all: bool,
     #[command(flatten)]
-    state: StateDir,
+    state: connect::StateArgs,
 }
 
-fn open(state: &StateDir) -> Result<Store, u8> {
-    connect::store(state.state.as_deref(), state.state_dir.as_deref(), false).map_err(|message| {
+fn open(state: &connect::StateArgs) -> Result<Store, u8> {
+    state.open(false).map_err(|message| {
         errln!("error: {message}");
         exit::FAILED
     })
