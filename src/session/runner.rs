@@ -123,6 +123,14 @@ impl Session {
     pub(super) async fn drive(&mut self, mut recording: Recording, mut first_query: Instant) {
         loop {
             match self.record(&recording, first_query).await {
+                Ending::Completed if !self.state.confirmed => {
+                    // Stopped at the end like any other, but it never
+                    // reached status 4 or 5: no recording to speak of.
+                    self.report
+                        .errors
+                        .push("the recording never reached status 4 or 5".to_owned());
+                    return self.stop(&recording, Outcome::Failed).await;
+                }
                 Ending::Completed => return self.stop(&recording, Outcome::Completed).await,
                 Ending::Interrupted => return self.stop(&recording, Outcome::Interrupted).await,
                 Ending::Lost(reason) => {

@@ -18,6 +18,7 @@ use crate::support::APP_CERTIFICATE;
 
 mod minted;
 mod playbook;
+mod regressions;
 
 const PLAN: &str = r##"
 mode: composite
