@@ -317,15 +317,14 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn sessions_keep_their_promises_under_random_faults() {
-    let seeds: Vec<u64> = match std::env::var("RECPLAN_MODEL_SEED") {
-        Ok(seed) => vec![seed.parse().expect("RECPLAN_MODEL_SEED is a number")],
-        Err(_) => {
-            let cases = std::env::var("RECPLAN_MODEL_CASES")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(DEFAULT_CASES);
-            (0..cases).collect()
-        }
+    let seeds: Vec<u64> = if let Ok(seed) = std::env::var("RECPLAN_MODEL_SEED") {
+        vec![seed.parse().expect("RECPLAN_MODEL_SEED is a number")]
+    } else {
+        let cases = std::env::var("RECPLAN_MODEL_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(DEFAULT_CASES);
+        (0..cases).collect()
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     let failures: Vec<String> = std::thread::scope(|scope| {
