@@ -13,7 +13,8 @@
 //! 3. each step is answered at most once per recording and never sent
 //!    before its offset;
 //! 4. an occurrence whose API was available for at least `min_recording`
-//!    of it (plus the time retries and backoff take) got a recording.
+//!    of it (after its outage, plus [`SLACK`] for the backoff and retries
+//!    under way when the outage ends) got a recording.
 //!
 //! `RECPLAN_MODEL_CASES` sets the number of cases (default below);
 //! `RECPLAN_MODEL_SEED` replays one case. A failure prints the line that
@@ -41,10 +42,12 @@ use super::run::{client, env, now};
 /// a minute on two cores. More with `RECPLAN_MODEL_CASES` (`.ci/run` sets
 /// it from the time it may spend).
 const DEFAULT_CASES: u64 = 400;
-/// Margin for the API being available: the longest backoff (30 s), one
-/// call's own retries (18 s), the confirming wait, and a failover's 90 s
-/// that a stop may wait out.
-const SLACK: Duration = Duration::from_secs(60);
+/// Margin for the API being available: when an outage ends, the session
+/// may be in its longest backoff (30 s), inside one call's own retries
+/// (18 s) or waiting out a lost answer (the client's 30 s timeout), and a
+/// 502 costs a second more. A recording must have run when the API was
+/// available for `min_recording` plus this.
+const SLACK: Duration = Duration::from_secs(90);
 const MIN_RECORDING: Duration = Duration::from_secs(60);
 
 /// One case's schedule, as drawn from its seed.
