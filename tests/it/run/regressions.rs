@@ -163,3 +163,58 @@ async fn a_mistyped_field_in_a_200_stop_keeps_the_session_completed() {
     assert_eq!(session.uploading_status.as_deref(), Some("uploaded"));
     assert!(!session.files.is_empty(), "{session:#?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_restart_uses_the_live_restarts_uid() {
+    use recplan::agora::{Mode, Recording};
+    use recplan::store::{NewSession, Transition};
+    // A plan without a backup uid: a live restart derives one (the top bit
+    // flipped); a resumed session whose recording was lost must too, not
+    // fall back to the planned uid the dead recorder may still hold.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resumed.yaml");
+    let text = plan("10m").replace(", backup_uid: \"527842\"", "");
+    std::fs::write(&path, &text).unwrap();
+    let (handle, occurrence, clock) = setup_plan(&text, now()).await;
+    let (context, _events) = context(&handle, clock);
+    let spec = &occurrence.sessions[0];
+    let mut new = NewSession::of(&occurrence, spec, &occurrence.plan_hash);
+    new.plan_path.clone_from(&path);
+    let id = context.store.begin(&new, now()).unwrap().id();
+    let recording = Recording {
+        mode: Mode::Composite,
+        resource_id: "dead-resource".to_owned(),
+        sid: "dead-sid".to_owned(),
+        cname: "room".to_owned(),
+        uid: "527841".to_owned(),
+    };
+    for transition in [
+        Transition::AcquireIntent {
+            uid: "527841".to_owned(),
+        },
+        Transition::Acquired {
+            resource_id: "dead-resource".to_owned(),
+        },
+        Transition::StartIntent {
+            resource_id: "dead-resource".to_owned(),
+            uid: "527841".to_owned(),
+        },
+        Transition::Started { recording },
+        Transition::Lost {
+            reason: "the recording exited".to_owned(),
+        },
+    ] {
+        context.store.record(id, now(), &transition).unwrap();
+    }
+    let (_stop, shutdown) = watch::channel(false);
+    let reports = recplan::session::recover(&context, &shutdown).await;
+    assert_eq!(reports.len(), 1);
+    let acquires: Vec<serde_json::Value> = handle
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/acquire"))
+        .filter_map(|r| r.body.clone())
+        .collect();
+    assert_eq!(acquires.len(), 1, "{reports:#?}");
+    assert_eq!(acquires[0]["uid"], "2148011489");
+}
