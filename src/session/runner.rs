@@ -427,6 +427,7 @@ impl Session {
             })
             .await;
             self.report.outcome = outcome;
+            self.report.ended_at = Some(self.journal.now());
             let message = format!(
                 "{} file(s), upload {}",
                 self.report.files.len(),
@@ -481,6 +482,7 @@ impl Session {
     pub(super) async fn finish(&mut self, outcome: Outcome, transition: &Transition) {
         self.journal_or_report(transition).await;
         self.report.outcome = outcome;
+        self.report.ended_at = Some(self.journal.now());
         let phase = if outcome == Outcome::Failed {
             Phase::Failed
         } else {

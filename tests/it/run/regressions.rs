@@ -51,6 +51,9 @@ async fn a_step_due_before_the_confirming_query_goes_out_at_its_offset() {
         layouts[0] >= Duration::from_secs(3) && layouts[0] < Duration::from_secs(4),
         "{layouts:?}"
     );
+    // Ended at the occurrence's end, as the clock read it.
+    let ended = report.sessions[0].ended_at.unwrap();
+    assert!(ended >= now() + chrono::Duration::minutes(2), "{ended}");
     // The confirming query still takes its turn, after the step.
     let queries = arrivals(&handle, "query", start);
     assert!(queries[0] >= Duration::from_secs(5), "{queries:?}");
@@ -217,4 +220,23 @@ async fn a_resumed_restart_uses_the_live_restarts_uid() {
         .collect();
     assert_eq!(acquires.len(), 1, "{reports:#?}");
     assert_eq!(acquires[0]["uid"], "2148011489");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_session_reports_when_it_really_ended() {
+    let (handle, occurrence, clock) = setup_plan(&plan("10m"), now()).await;
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let (context, _events) = context(&handle, clock);
+    let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    shutdown_tx.send(true).unwrap();
+    let report = run.await.unwrap();
+    let session = &report.sessions[0];
+    assert_eq!(session.outcome, Outcome::Interrupted, "{session:#?}");
+    let ended = session.ended_at.unwrap();
+    assert!(
+        ended >= now() + chrono::Duration::seconds(60)
+            && ended < now() + chrono::Duration::seconds(65),
+        "{ended}, not the planned end"
+    );
 }
