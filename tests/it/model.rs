@@ -38,9 +38,9 @@ use tokio::time::Instant;
 use super::run::{client, env, now};
 
 /// Cases per `cargo test` run: each is a whole occurrence over real HTTP,
-/// about 0.25 s of a core in the test profile, so 400 keep the test under
-/// a minute on two cores. More with `RECPLAN_MODEL_CASES` (`.ci/run` sets
-/// it from the time it may spend).
+/// 30 to 190 ms of a core in the test profile depending on the machine's
+/// load (on two shared cores: 400 in 13 s, 1,000 in 92 s, 3,000 in
+/// 176 s), so 400 stay under a minute. More with `RECPLAN_MODEL_CASES`.
 const DEFAULT_CASES: u64 = 400;
 /// Margin for the API being available: when an outage ends, the session
 /// may be in its longest backoff (30 s), inside one call's own retries
