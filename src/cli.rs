@@ -30,7 +30,7 @@ mod state;
 mod validate;
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io::{self, IsTerminal as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -130,12 +130,16 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`).
+/// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`), in
+/// colour only on a terminal: the journal and log files get plain text.
 fn init_tracing(level: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECPLAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let colour = io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
