@@ -326,6 +326,46 @@ mod tests {
         }
     }
 
+    /// Triggers derived from the clock changes from 2026 on still cover
+    /// every start the engines miss decades later: whether an engine fires
+    /// a start is decided from its wall time alone, as the engines do.
+    #[test]
+    fn triggers_keep_covering_later_years() {
+        let cases = [
+            ("30 2 * * *", "Europe/Berlin"),
+            ("30 2 * * SUN", "America/New_York"),
+            ("15 1,2 * * *", "Australia/Lord_Howe"),
+            ("0 0 * * *", "America/Santiago"),
+            ("30 0 * * *", "America/Havana"),
+            ("*/20 2 * * *", "Australia/Sydney"),
+            ("*/30 1 * * *", "Europe/London"),
+        ];
+        for clock in [WallClock::FirstInstant, WallClock::EveryInstant] {
+            for (cron, zone) in cases {
+                let schedule =
+                    Schedule::new(cron, crate::schedule::parse_timezone(zone).unwrap()).unwrap();
+                let derived = divergence(&schedule, clock, at("2026-01-01T00:00:00Z"));
+                let triggers: Vec<Schedule> = UtcTrigger::covering(&derived.missed)
+                    .iter()
+                    .map(|trigger| Schedule::new(&trigger.cron(), Tz::UTC).unwrap())
+                    .collect();
+                let later = divergence(&schedule, clock, at("2046-01-01T00:00:00Z"));
+                assert!(
+                    !later.missed.is_empty() || clock == WallClock::EveryInstant,
+                    "{cron} in {zone}"
+                );
+                for start in &later.missed {
+                    let fired = triggers.iter().any(|trigger| {
+                        trigger
+                            .next_after(*start - chrono::Duration::seconds(1))
+                            .is_some_and(|next| next.to_utc() == *start)
+                    });
+                    assert!(fired, "{cron} in {zone}, {clock:?}: {start}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn lists_become_ranges() {
         let set = |values: &[u32]| values.iter().copied().collect::<BTreeSet<u32>>();
