@@ -18,7 +18,7 @@ use crate::plan::Plan;
 
 pub use daemon::{DaemonOptions, deployment};
 pub use kubernetes::KubernetesOptions;
-pub use systemd::{SystemdOptions, on_calendar};
+pub use systemd::{SANDBOX, SystemdOptions};
 
 /// Why a plan cannot be exported.
 #[derive(Debug, thiserror::Error)]

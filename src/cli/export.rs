@@ -134,10 +134,10 @@ pub fn run(args: &Args) -> u8 {
                     files: vec![file],
                     ..Export::default()
                 },
-                Err(error) => Export {
-                    skipped: vec![error],
-                    ..Export::default()
-                },
+                Err(error) => {
+                    errln!("error: {error}");
+                    return exit::INVALID_PLAN;
+                }
             }
         }
         Engine::Kubernetes {

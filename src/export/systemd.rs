@@ -81,25 +81,36 @@ impl Exporter for SystemdOptions {
         })?;
         let missed = dst::divergence(schedule, WallClock::FirstInstant, self.now).missed;
         let unit = format!("recplan-{}", plan.name());
+        let plan_path = std::path::absolute(plan.path()).unwrap_or_else(|_| plan.path().to_owned());
+        let warnings = [plan_path.as_path(), self.recplan.as_path()]
+            .into_iter()
+            .filter(|path| under_home(path))
+            .map(|path| {
+                format!(
+                    "{}: {} is under a home directory, which the service's dynamic user may not be allowed to read; keep plans and the binary elsewhere (/etc/recplan/plans, /usr/local/bin)",
+                    plan.name(),
+                    path.display()
+                )
+            })
+            .collect();
         Ok(Exported {
             files: vec![
                 GeneratedFile {
                     name: format!("{unit}.service"),
-                    contents: self.service(plan),
+                    contents: self.service(plan, &plan_path),
                 },
                 GeneratedFile {
                     name: format!("{unit}.timer"),
                     contents: timer(plan, schedule, &calendars, &UtcTrigger::covering(&missed)),
                 },
             ],
-            warnings: Vec::new(),
+            warnings,
         })
     }
 }
 
 impl SystemdOptions {
-    fn service(&self, plan: &Plan) -> String {
-        let plan_path = std::path::absolute(plan.path()).unwrap_or_else(|_| plan.path().to_owned());
+    fn service(&self, plan: &Plan, plan_path: &Path) -> String {
         let timing = plan.timing();
         let mut service = String::new();
         let _ = writeln!(
@@ -140,7 +151,7 @@ impl SystemdOptions {
             "KillSignal=SIGTERM\nTimeoutStopSec=90\nRuntimeMaxSec={}",
             limit.as_secs() + 300
         );
-        let reads_home = [plan_path.as_path(), self.recplan.as_path()]
+        let reads_home = [plan_path, self.recplan.as_path()]
             .into_iter()
             .any(under_home);
         let _ = writeln!(
@@ -205,7 +216,7 @@ fn timer(plan: &Plan, schedule: &Schedule, calendars: &[String], extra: &[UtcTri
 }
 
 /// `OnCalendar=` expressions equivalent to `schedule`'s cron line.
-pub fn on_calendar(schedule: &Schedule) -> Result<Vec<String>, String> {
+fn on_calendar(schedule: &Schedule) -> Result<Vec<String>, String> {
     let [second, minute, hour, dom, month, dow] = schedule.fields();
     let time = format!(
         "{}:{}:{}",

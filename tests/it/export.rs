@@ -134,11 +134,20 @@ fn services_are_sandboxed_to_an_exposure_of_at_most_4() {
     );
     let exported = exposure(&service);
     assert!(exported <= 4.0, "{exported}");
-    let contrib = exposure(std::path::Path::new(concat!(
+    let contrib_path = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/contrib/recplan.service"
-    )));
+    ));
+    let contrib = exposure(contrib_path);
     assert!(contrib <= 4.0, "contrib/recplan.service: {contrib}");
+    // The daemon's example unit keeps the exported services' sandbox.
+    let contrib_text = std::fs::read_to_string(contrib_path).unwrap();
+    for line in recplan::export::SANDBOX.lines() {
+        assert!(
+            contrib_text.lines().any(|l| l == line),
+            "{line} in contrib/recplan.service"
+        );
+    }
 }
 
 #[test]
