@@ -171,10 +171,8 @@ pub fn run(args: &Args) -> u8 {
 /// Every plan under `paths`, validated; all their errors are reported
 /// before giving up, and nothing is exported if one is invalid.
 fn load_all(paths: &[PathBuf]) -> Result<Vec<Plan>, u8> {
-    let files = crate::plan::discover(paths).map_err(|error| {
-        super::report_plan_error(&error);
-        exit::INVALID_PLAN
-    })?;
+    // An unreadable path is a wrong command line, as everywhere.
+    let files = crate::plan::discover(paths).map_err(super::report_plan_error)?;
     let env = Env::from_process();
     let mut plans = Vec::new();
     let mut invalid = false;
