@@ -112,8 +112,8 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
     // Agora's notification callbacks land on the same listener when an NCS
     // secret is configured.
     let notices = crate::ncs::NcsState::from_env(store.clone(), Clock::system(), lookup);
-    let listener = match args.listen {
-        Some(address) => match tokio::net::TcpListener::bind(address).await {
+    let listener = if let Some(address) = args.listen {
+        match tokio::net::TcpListener::bind(address).await {
             Ok(socket) => {
                 let mut routes = axum::Router::new();
                 if let Some(notices) = notices {
@@ -125,15 +125,14 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
                 errln!("error: cannot listen on {address}: {error}");
                 return Ok(exit::FAILED);
             }
-        },
-        None => {
-            if notices.is_some() {
-                tracing::warn!(
-                    "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
-                );
-            }
-            None
         }
+    } else {
+        if notices.is_some() {
+            tracing::warn!(
+                "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
+            );
+        }
+        None
     };
     let config = Config {
         stop_grace: args.stop_grace,
