@@ -181,6 +181,15 @@ fn the_daemon_deployment_shares_one_store() {
     assert_restricted(pod);
     let container = &pod["containers"][0];
     assert_eq!(container["args"][0], "daemon");
+    // This recplan takes the arguments the container passes.
+    let mut args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|arg| arg.as_str().unwrap())
+        .collect();
+    args.push("--help");
+    assert_eq!(recplan(&args).status.code(), Some(0), "{args:?}");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["env"][0]["name"], "RECPLAN_STATE");
