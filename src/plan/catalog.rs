@@ -4,7 +4,7 @@
 //! 10,000 plans costs one validation, not 10,000. Plan names must be
 //! unique among everything loaded: the first file keeps a name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -72,7 +72,9 @@ impl Catalog {
     /// Lists the paths again and loads every file that is new or changed.
     pub fn scan(&mut self, options: &Options) -> Scan {
         let mut scan = Scan::default();
-        let mut seen: BTreeMap<PathBuf, std::fs::Metadata> = BTreeMap::new();
+        // In the order the paths were given, each file once.
+        let mut seen: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+        let mut listed: HashSet<PathBuf> = HashSet::new();
         // Files under a path that cannot be listed now are kept as they were.
         let mut unlisted: Vec<PathBuf> = Vec::new();
         for path in &self.paths {
@@ -81,7 +83,11 @@ impl Catalog {
                     if files.is_empty() {
                         scan.empty.push(path.clone());
                     }
-                    seen.extend(files);
+                    for (file, metadata) in files {
+                        if listed.insert(file.clone()) {
+                            seen.push((file, metadata));
+                        }
+                    }
                 }
                 Err(error) => {
                     unlisted.push(path.clone());
@@ -102,7 +108,7 @@ impl Catalog {
         let gone: Vec<PathBuf> = self
             .stamps
             .keys()
-            .filter(|file| !seen.contains_key(*file))
+            .filter(|file| !listed.contains(*file))
             .filter(|file| !unlisted.iter().any(|path| file.starts_with(path)))
             .cloned()
             .collect();

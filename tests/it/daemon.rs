@@ -18,6 +18,7 @@ use recplan::store::Store;
 use tokio::sync::mpsc;
 
 mod replace;
+mod truth;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
