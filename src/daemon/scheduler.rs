@@ -448,7 +448,6 @@ impl Scheduler {
     }
 
     fn emit(&self, event: Event) {
-        event.log();
         let _ = self.events.send(event);
     }
 }

@@ -37,9 +37,10 @@ pub async fn observe(
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { return Ok(None) };
-                // Status first: whoever systemd lets in on READY must find
-                // /readyz ready.
+                // Status first: whoever systemd lets in on READY, or reads
+                // the log, must find /readyz and /sessions saying so.
                 status.observe_event(&event);
+                event.log();
                 match event {
                     Event::Ready { .. } => notifier.notify("READY=1"),
                     Event::Stopping => notifier.notify("STOPPING=1"),

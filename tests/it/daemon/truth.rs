@@ -296,7 +296,8 @@ fn the_daemon_keeps_the_first_file_of_a_plan_name_and_reports_the_second() {
     // The first file goes: the second takes the name.
     std::fs::remove_file(plans.join("a.yaml")).unwrap();
     daemon.signal("HUP");
-    daemon.wait_for("plans reloaded");
+    daemon.wait_for("plan removed");
+    assert!(daemon.wait_for("plan loaded").contains("b.yaml"));
     let sessions = daemon.sessions();
     assert!(
         sessions["plans"][0]["path"]
