@@ -75,6 +75,12 @@ pub enum Event {
         kept: Option<String>,
         diagnostics: Vec<Diagnostic>,
     },
+    /// What validation warned about in a plan that loaded (a schedule that
+    /// overlaps itself, say).
+    Warned {
+        plan: String,
+        diagnostics: Vec<Diagnostic>,
+    },
     /// A valid plan refused because the file `kept` holds its name.
     Refused {
         plan: String,

@@ -80,7 +80,15 @@ impl PlanSet {
         }
         for (path, loaded) in scan.loaded {
             match loaded {
-                Ok(validated) => self.put(path, validated.plan, now, events, &mut counts),
+                Ok(validated) => {
+                    if !validated.warnings.is_empty() {
+                        events.push(Event::Warned {
+                            plan: validated.plan.name().to_owned(),
+                            diagnostics: validated.warnings,
+                        });
+                    }
+                    self.put(path, validated.plan, now, events, &mut counts);
+                }
                 Err(error) => {
                     counts.invalid += 1;
                     let diagnostics = error.diagnostics();

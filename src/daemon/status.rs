@@ -215,7 +215,7 @@ impl Status {
                     );
                 }
             }
-            Event::Reloaded { .. } => {}
+            Event::Reloaded { .. } | Event::Warned { .. } => {}
         }
     }
 

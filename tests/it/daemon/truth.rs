@@ -444,5 +444,14 @@ fn stopping_is_notified_when_shutdown_begins() {
         .position(|line| line.contains("stopped"))
         .expect("a recording stopped");
     assert!(stopping < stopped, "{:#?}", daemon.seen);
+    // What `validate` warns about, the daemon logs.
+    assert!(
+        daemon
+            .seen
+            .iter()
+            .any(|line| line.contains("WARN") && line.contains("start is skipped")),
+        "{:#?}",
+        daemon.seen
+    );
     assert_eq!(status.code(), Some(0));
 }
