@@ -56,16 +56,26 @@ impl PlanSet {
         }
     }
 
-    /// Loads every plan file that is new or changed since the last reload.
-    /// A changed plan affects future occurrences only: its next start is
-    /// computed afresh from `now`.
-    pub fn reload(&mut self, env: &Env, now: DateTime<Utc>, events: &mut Vec<Event>) -> Reload {
+    /// Loads every plan file that is new or changed since the last reload:
+    /// among `changed` if given (what the watcher saw), else under every
+    /// path. A changed plan affects future occurrences only: its next start
+    /// is computed afresh from `now`.
+    pub fn reload(
+        &mut self,
+        changed: Option<&[PathBuf]>,
+        env: &Env,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Reload {
         let options = Options {
             env: env.clone(),
             missing_env: MissingEnv::Refuse,
             now,
         };
-        let scan = self.catalog.scan(&options);
+        let scan = match changed.and_then(|files| self.catalog.rescan(files, &options)) {
+            Some(scan) => scan,
+            None => self.catalog.scan(&options),
+        };
         let mut reload = Reload {
             empty: scan.empty,
             ..Reload::default()

@@ -455,3 +455,30 @@ fn stopping_is_notified_when_shutdown_begins() {
     );
     assert_eq!(status.code(), Some(0));
 }
+
+/// A plan file edited or deleted with no signal: the watcher reports the
+/// file, and only that file is looked at again.
+#[test]
+fn a_changed_file_is_picked_up_by_itself() {
+    let (_dir, plans) = plans_dir(&[
+        ("p.yaml", plan("p", "0 9 * * *", "30m", "")),
+        ("q.yaml", plan("q", "0 9 * * *", "30m", "")),
+    ]);
+    let mut daemon = Daemon::start(&[&plans], &[]);
+    assert_eq!(daemon.notified(), "READY=1");
+    daemon.wait_for("event=\"ready\"");
+    std::fs::write(plans.join("p.yaml"), plan("p", "30 9 * * *", "30m", "")).unwrap();
+    let loaded = daemon.wait_for("plan loaded");
+    assert!(loaded.contains("p.yaml"), "{loaded}");
+    let reloaded = daemon.wait_for("plans reloaded");
+    assert!(
+        reloaded.contains("unchanged=0"),
+        "only the changed file: {reloaded}"
+    );
+    std::fs::remove_file(plans.join("q.yaml")).unwrap();
+    assert!(daemon.wait_for("plan removed").contains("q.yaml"));
+    let sessions = daemon.sessions();
+    assert_eq!(sessions["plans"].as_array().unwrap().len(), 1, "{sessions}");
+    let (_, code) = daemon.stop();
+    assert_eq!(code, Some(0));
+}
