@@ -207,8 +207,10 @@ impl PlanSet {
     /// A file gone: its plan leaves, and a plan refused for its name may
     /// take its place.
     fn remove(&mut self, path: &Path, now: DateTime<Utc>, events: &mut Vec<Event>) {
-        let was_refused = self.refused.remove(path).is_some();
-        if !self.take_out(path, now, events) && !was_refused {
+        self.refused.remove(path);
+        // A file with no plan in force (refused, or invalid) leaves too:
+        // its problem goes with it.
+        if !self.take_out(path, now, events) {
             events.push(Event::Removed {
                 plan: None,
                 path: path.to_owned(),
