@@ -29,7 +29,7 @@ pub use error::{Diagnostic, PlanError, Severity};
 pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
 pub use source::{MAX_PLAN_BYTES, Source};
 pub use template::{Env, MissingEnv};
-pub use validate::{Options, Validated, load, validate};
+pub use validate::{DEFAULT_MIN_RECORDING, Options, Validated, load, validate};
 
 /// The plan files `paths` name: files as given, directories searched
 /// (not recursively) for `*.yaml` and `*.yml`, in name order.
