@@ -6,6 +6,7 @@
 //! documentation applies to plans and to these types as written.
 
 mod endpoint;
+pub mod facts;
 mod mode;
 pub mod request;
 mod secret;
