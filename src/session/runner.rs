@@ -16,6 +16,7 @@ use super::state::{
     next_confirm_wait, read_status, read_stop,
 };
 use super::timeline::{CONFIRM_AFTER, query_interval};
+use crate::agora::call::{OnRecording, Query};
 use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
@@ -186,7 +187,10 @@ impl Session {
     /// answered: the session then fails holding the sid, which recovery
     /// stops, and nothing is started beside it.
     async fn stop_lost(&mut self, recording: &Recording) -> bool {
-        let result = self.client.stop(recording, &self.spec.stop).await;
+        let result = self
+            .client
+            .send(&OnRecording::new(recording, &self.spec.stop))
+            .await;
         match read_stop(&result) {
             StopReading::Stopped { files, .. } => {
                 self.report.files.extend(files);
@@ -293,7 +297,7 @@ impl Session {
     /// One query: confirming while the recording has not reached status 4
     /// or 5, routine after. Returns why the recording is gone, if it is.
     async fn query(&mut self, recording: &Recording) -> Option<String> {
-        let answer = match self.client.query(recording).await {
+        let answer = match self.client.send(&Query(recording)).await {
             Ok(answer) => answer,
             Err(error) if error.is_not_found_worker() && self.state.confirmed => {
                 // During Agora's failover a task answers 404 for up to 90 s
@@ -341,10 +345,16 @@ impl Session {
         self.journal_or_report(&Transition::StepIntent { index })
             .await;
         let result = match &step.action {
-            StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
-            StepAction::UpdateLayout(layout) => {
-                self.client.update_layout(recording, layout).await.map(drop)
-            }
+            StepAction::Update(update) => self
+                .client
+                .send(&OnRecording::new(recording, &**update))
+                .await
+                .map(drop),
+            StepAction::UpdateLayout(layout) => self
+                .client
+                .send(&OnRecording::new(recording, &**layout))
+                .await
+                .map(drop),
         };
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
@@ -365,7 +375,7 @@ impl Session {
         self.state.steps_done.insert(index);
         self.report.steps.push(StepReport {
             at: format_duration(step.at),
-            endpoint: endpoint_of(&step.action),
+            endpoint: step.action.endpoint(),
             late_ms,
             outcome,
         });
@@ -376,7 +386,10 @@ impl Session {
     pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
         self.emit(Phase::Stopping, "stop", Some(recording));
         self.journal_or_report(&Transition::StopIntent).await;
-        let result = self.client.stop(recording, &self.spec.stop).await;
+        let result = self
+            .client
+            .send(&OnRecording::new(recording, &self.spec.stop))
+            .await;
         let stopped = match read_stop(&result) {
             StopReading::Stopped {
                 files,
@@ -506,12 +519,5 @@ fn next_note(next: Option<&Step>) -> String {
             format_duration(step.at)
         ),
         None => "recording; no more steps".to_owned(),
-    }
-}
-
-fn endpoint_of(action: &StepAction) -> Endpoint {
-    match action {
-        StepAction::Update(_) => Endpoint::Update,
-        StepAction::UpdateLayout(_) => Endpoint::UpdateLayout,
     }
 }
