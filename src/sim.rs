@@ -45,7 +45,7 @@ mod files;
 mod reply;
 mod routes;
 mod state;
-mod validate;
+pub(crate) mod validate;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

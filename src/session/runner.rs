@@ -16,6 +16,7 @@ use super::state::{
     next_confirm_wait, read_status, read_stop,
 };
 use super::timeline::{CONFIRM_AFTER, query_interval};
+use crate::agora::call::{OnRecording, Query};
 use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
@@ -201,7 +202,9 @@ impl Session {
         // After a failover window of 404s, a 404 here is the loss already
         // established, not a failover to wait out again.
         let result = if known_gone {
-            self.client.stop(recording, &self.spec.stop).await
+            self.client
+                .send(&OnRecording::new(recording, &self.spec.stop))
+                .await
         } else {
             self.stop_call(recording).await
         };
@@ -311,7 +314,7 @@ impl Session {
     /// One query: confirming while the recording has not reached status 4
     /// or 5, routine after. Returns why the recording is gone, if it is.
     async fn query(&mut self, recording: &Recording) -> Option<String> {
-        let answer = match self.client.query(recording).await {
+        let answer = match self.client.send(&Query(recording)).await {
             Ok(answer) => answer,
             Err(error) if error.is_not_found_worker() && self.state.confirmed => {
                 // During Agora's failover a task answers 404 for up to 90 s
@@ -359,10 +362,16 @@ impl Session {
         self.journal_or_report(&Transition::StepIntent { index })
             .await;
         let result = match &step.action {
-            StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
-            StepAction::UpdateLayout(layout) => {
-                self.client.update_layout(recording, layout).await.map(drop)
-            }
+            StepAction::Update(update) => self
+                .client
+                .send(&OnRecording::new(recording, &**update))
+                .await
+                .map(drop),
+            StepAction::UpdateLayout(layout) => self
+                .client
+                .send(&OnRecording::new(recording, &**layout))
+                .await
+                .map(drop),
         };
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
@@ -383,7 +392,7 @@ impl Session {
         self.state.steps_done.insert(index);
         self.report.steps.push(StepReport {
             at: format_duration(step.at),
-            endpoint: endpoint_of(&step.action),
+            endpoint: step.action.endpoint(),
             late_ms,
             outcome,
         });
@@ -451,7 +460,10 @@ impl Session {
         &self,
         recording: &Recording,
     ) -> Result<crate::agora::response::StopResponse, ApiError> {
-        let result = self.client.stop(recording, &self.spec.stop).await;
+        let result = self
+            .client
+            .send(&OnRecording::new(recording, &self.spec.stop))
+            .await;
         match &result {
             Err(error) if error.is_not_found_worker() => {
                 match self.client.confirm_gone(recording).await {
@@ -459,7 +471,9 @@ impl Session {
                         if read_status(answer.status()) != QueryReading::Exited =>
                     {
                         tracing::info!(cname = %self.spec.cname, "the recording came back after a failover; stopping it again");
-                        self.client.stop(recording, &self.spec.stop).await
+                        self.client
+                            .send(&OnRecording::new(recording, &self.spec.stop))
+                            .await
                     }
                     _ => result,
                 }
@@ -550,12 +564,5 @@ fn next_note(next: Option<&Step>) -> String {
             format_duration(step.at)
         ),
         None => "recording; no more steps".to_owned(),
-    }
-}
-
-fn endpoint_of(action: &StepAction) -> Endpoint {
-    match action {
-        StepAction::Update(_) => Endpoint::Update,
-        StepAction::UpdateLayout(_) => Endpoint::UpdateLayout,
     }
 }

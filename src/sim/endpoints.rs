@@ -126,7 +126,7 @@ fn parse<'b, T: DeserializeOwned>(
     };
     let cname = string("cname")?;
     let uid = string("uid")?;
-    if !validate::is_uid(&uid) {
+    if !crate::agora::facts::is_uid(&uid) {
         return Err(ctx.invalid(&format!(
             "invalid uid `{uid}`, expected an integer string in 1..4294967295"
         )));
