@@ -200,6 +200,7 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         // As `recplan daemon` has it: the process environment.
         env: Env::from_process().with("AGORA_APP_ID", sim::DEMO_APP_ID),
         progress: progress_tx,
+        stops: recplan::session::Stops::default(),
     };
     let options = Options {
         paths: vec![plans],

@@ -5,12 +5,14 @@
 //! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
 //! occurrences all arrive at one `select!`, so there is one shutdown path.
 
+pub mod api;
 pub mod http;
 pub mod notify;
 mod plans;
+mod request;
 pub mod status;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::sleep_until;
 
 pub use plans::PlanSet;
+pub use request::{Launched, PlanState, Request};
 
 use crate::plan::Diagnostic;
 use crate::plan::raw::Overlap;
@@ -113,6 +116,10 @@ pub struct Daemon {
     stops: BTreeMap<OccurrenceKey, watch::Sender<bool>>,
     events: mpsc::UnboundedSender<Event>,
     summary: Summary,
+    /// What the control API asks; none without one.
+    requests: Option<mpsc::UnboundedReceiver<Request>>,
+    /// Plans paused through the control API, by name: kept in the store.
+    paused: BTreeSet<String>,
 }
 
 impl Daemon {
@@ -125,12 +132,22 @@ impl Daemon {
             stops: BTreeMap::new(),
             events,
             summary: Summary::default(),
+            requests: None,
+            paused: BTreeSet::new(),
         }
+    }
+
+    /// Takes requests from the control API too.
+    #[must_use]
+    pub fn with_requests(mut self, requests: mpsc::UnboundedReceiver<Request>) -> Daemon {
+        self.requests = Some(requests);
+        self
     }
 
     /// The main loop. Returns when `control` says shutdown or detach (or
     /// its sender is gone, which counts as shutdown).
     pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Summary {
+        self.load_paused();
         self.reload();
         // Sessions a previous process left are resumed beside new ones;
         // leases keep the two from driving the same session.
@@ -155,6 +172,7 @@ impl Daemon {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     self.finished(joined);
                 }
+                Some(request) = request::next(&mut self.requests) => self.answer(request),
             }
         };
         if detach {
@@ -211,10 +229,14 @@ impl Daemon {
         let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
         let resumed = self.resumed_starts();
         for (path, start) in due {
-            self.launch(&path, start, true, &resumed);
+            if !self.skip_paused(&path, start) {
+                self.launch(&path, start, true, &resumed);
+            }
         }
         for (path, start) in self.plans.missed(now) {
-            self.record_missed(&path, start);
+            if !self.is_paused(&path) {
+                self.record_missed(&path, start);
+            }
         }
     }
 
@@ -269,7 +291,9 @@ impl Daemon {
                 .to_std()
                 .unwrap_or_default()
                 > Duration::from_secs(1);
-            self.launch(&path, start, late, &resumed);
+            if !self.skip_paused(&path, start) {
+                self.launch(&path, start, late, &resumed);
+            }
         }
     }
 
@@ -293,19 +317,21 @@ impl Daemon {
         starts
     }
 
+    /// Starts the occurrence of `path`'s plan at `start`, unless the plan's
+    /// `overlap` says otherwise.
     fn launch(
         &mut self,
         path: &std::path::Path,
         start: DateTime<Utc>,
         late: bool,
         resumed: &HashMap<String, Vec<DateTime<Utc>>>,
-    ) {
+    ) -> Launched {
         let Some(plan) = self.plans.get(path).cloned() else {
-            return;
+            return Launched::Skipped("the plan is gone".to_owned());
         };
         let key: OccurrenceKey = (plan.name().to_owned(), start);
         if self.stops.contains_key(&key) {
-            return;
+            return Launched::Skipped("this occurrence is already running".to_owned());
         }
         let name = plan.name().to_owned();
         let previous: Vec<OccurrenceKey> = self
@@ -324,9 +350,9 @@ impl Daemon {
                     self.emit(Event::Skipped {
                         plan: key.0,
                         start,
-                        reason,
+                        reason: reason.clone(),
                     });
-                    return;
+                    return Launched::Skipped(reason);
                 }
                 Overlap::StopPrevious => {
                     for key in &previous {
@@ -341,14 +367,16 @@ impl Daemon {
         let occurrence = match plan.occurrence(plan.localize(start), &self.context.env, None) {
             Ok(occurrence) => occurrence,
             Err(error) => {
+                let reason = error.to_string();
                 self.emit(Event::Skipped {
                     plan: key.0,
                     start,
-                    reason: error.to_string(),
+                    reason: reason.clone(),
                 });
-                return;
+                return Launched::Skipped(reason);
             }
         };
+        let launched = Launched::started(&occurrence);
         let (stop, stopped) = watch::channel(false);
         self.stops.insert(key.clone(), stop);
         self.emit(Event::Started {
@@ -361,6 +389,7 @@ impl Daemon {
             let report = run_occurrence(&context, &occurrence, stopped).await;
             (key, report)
         });
+        launched
     }
 
     fn finished(

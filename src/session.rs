@@ -8,6 +8,7 @@ mod recovery;
 mod report;
 mod runner;
 mod starting;
+mod stops;
 mod timeline;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use journal::Journal;
 pub use recovery::{Recovery, recover, recoverable, stop_by_hand};
 pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
+pub use stops::Stops;
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
 use crate::agora::ResilientClient;
@@ -37,6 +39,8 @@ pub struct Context {
     /// The environment plans are rendered with again on recovery.
     pub env: Env,
     pub progress: mpsc::UnboundedSender<Progress>,
+    /// Each running session's own stop signal.
+    pub stops: Stops,
 }
 
 /// What `run` reports for one occurrence.
@@ -141,7 +145,7 @@ pub async fn run_occurrence(
         };
         if let Some(stored) = earlier {
             // Begun by a runner that died: pick it up where it stood.
-            let session = recovery::resumed_session(context, &stored, lease, shutdown.clone());
+            let session = recovery::resumed_session(context, &stored, lease, &shutdown);
             tasks.spawn(async move { (index, session.resume(stored).await) });
             continue;
         }
@@ -153,7 +157,7 @@ pub async fn run_occurrence(
             lease,
             Arc::clone(spec),
             window,
-            shutdown.clone(),
+            context.stops.register(id, &shutdown),
             context.progress.clone(),
         );
         tasks.spawn(async move { (index, session.run().await) });

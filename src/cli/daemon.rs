@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use super::connect::{self, Signal, Signals};
 use super::exit;
 use crate::clock::Clock;
+use crate::daemon::api::{Api, Token};
 use crate::daemon::notify::Notifier;
 use crate::daemon::status::Status;
 use crate::daemon::{Control, Daemon, Options, http};
@@ -34,9 +35,14 @@ pub struct Args {
     /// How long shutdown waits for stop calls to be answered.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     stop_grace: Duration,
-    /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here.
+    /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here,
+    /// and the control API and web console when a token is configured.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// The control API's bearer token, from a file only its owner may read
+    /// (mode 0600); or set RECPLAN_API_TOKEN.
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
     /// Log as JSON lines (for journald and log shippers).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -86,6 +92,14 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
+    let token =
+        match Token::configured(env.get("RECPLAN_API_TOKEN"), args.api_token_file.as_deref()) {
+            Ok(token) => token,
+            Err(message) => {
+                errln!("error: {message}");
+                return exit::USAGE;
+            }
+        };
     let store = match args.state.open(args.sim) {
         Ok(store) => store,
         Err(message) => {
@@ -126,8 +140,14 @@ async fn run_async(args: &Args) -> u8 {
         clock: Clock::system(),
         env: env.clone(),
         progress,
+        stops: crate::session::Stops::default(),
     };
-    let daemon = Daemon::new(options, context, events);
+    if token.is_some() && listener.is_none() {
+        errln!("warning: an API token is set but there is no --listen address to serve the API on");
+    }
+    let (requests, requests_rx) = mpsc::unbounded_channel();
+    let api = Api::new(token, requests, context.clone());
+    let daemon = Daemon::new(options, context, events).with_requests(requests_rx);
     let (control, control_rx) = mpsc::unbounded_channel();
 
     tokio::spawn(observe(
@@ -135,6 +155,7 @@ async fn run_async(args: &Args) -> u8 {
         progress_rx,
         Arc::clone(&status),
         notifier,
+        api.clone(),
     ));
     let _watcher = watch_files(&args.paths, control.clone());
     if let Some(interval) = Notifier::watchdog_interval(lookup) {
@@ -147,6 +168,10 @@ async fn run_async(args: &Args) -> u8 {
         if let Some(notices) = notices {
             routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
         }
+        let routes = routes
+            .merge(api.router())
+            .merge(crate::console::router())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move {
             let stopped = async {
                 let _ = serving.await;
@@ -177,6 +202,7 @@ async fn observe(
     mut progress: mpsc::UnboundedReceiver<crate::session::Progress>,
     status: Arc<Status>,
     notifier: Notifier,
+    api: Api,
 ) {
     loop {
         tokio::select! {
@@ -184,6 +210,7 @@ async fn observe(
                 // Status first: whoever systemd lets in on READY must find
                 // /readyz ready.
                 status.observe_event(&event);
+                api.observe_event(&event);
                 if matches!(event, crate::daemon::Event::Ready) {
                     notifier.notify("READY=1");
                 }
@@ -191,6 +218,7 @@ async fn observe(
             Some(event) = progress.recv() => {
                 tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);
                 status.observe_progress(&event);
+                api.observe_progress(&event);
             }
             else => return,
         }

@@ -81,6 +81,7 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
         clock: Clock::anchored(now),
         env,
         progress,
+        stops: recplan::session::Stops::default(),
     };
     let daemon = Daemon::new(options, context, events_tx);
     let (control, control_rx) = mpsc::unbounded_channel();
