@@ -325,7 +325,7 @@
   }
   function refreshAll() { Object.keys(loaders).forEach(refresh); }
   const AFFECTS = {
-    session_started: ['sessions'], step_sent: ['sessions'], session_stopping: ['sessions'],
+    session_started: ['sessions'], session_recording: ['sessions'], session_restarting: ['sessions'], step_sent: ['sessions'], session_stopping: ['sessions'],
     session_stopped: ['sessions', 'history'], session_failed: ['sessions', 'history'],
     occurrence_skipped: ['history', 'plans'], occurrence_finished: ['sessions', 'history', 'plans'],
     plan_reloaded: ['plans', 'calendar'], plan_removed: ['plans', 'calendar'], plan_paused: ['plans', 'calendar'],

@@ -22,10 +22,22 @@ const BACKLOG: usize = 256;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Update {
+    /// Agora answered start: a recording runs under `sid`.
     SessionStarted {
         cname: String,
         uid: String,
         sid: Option<String>,
+    },
+    /// The recording is confirmed running (or resumed after a restart).
+    SessionRecording {
+        cname: String,
+        uid: String,
+    },
+    /// The recording died; another starts (`on_failure: restart`).
+    SessionRestarting {
+        cname: String,
+        uid: String,
+        message: String,
     },
     StepSent {
         cname: String,
@@ -126,10 +138,16 @@ impl Update {
             });
         }
         Some(match progress.phase {
-            Phase::Recording => Update::SessionStarted {
+            Phase::Confirming => Update::SessionStarted {
                 cname,
                 uid,
                 sid: progress.recording.as_ref().map(|r| r.sid.clone()),
+            },
+            Phase::Recording => Update::SessionRecording { cname, uid },
+            Phase::Restarting => Update::SessionRestarting {
+                cname,
+                uid,
+                message: progress.message.clone(),
             },
             Phase::Stopping => Update::SessionStopping { cname, uid },
             Phase::Stopped => Update::SessionStopped { cname, uid },
@@ -145,6 +163,8 @@ impl Update {
     fn name(&self) -> &'static str {
         match self {
             Update::SessionStarted { .. } => "session_started",
+            Update::SessionRecording { .. } => "session_recording",
+            Update::SessionRestarting { .. } => "session_restarting",
             Update::StepSent { .. } => "step_sent",
             Update::SessionStopping { .. } => "session_stopping",
             Update::SessionStopped { .. } => "session_stopped",
