@@ -220,6 +220,17 @@ async fn sign_in_see_a_live_session_and_stop_it_with_confirmation() {
 
     let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console.png");
     browser.screenshot(&shot).await;
+    // And on a phone's width.
+    let rect = |width: u32, height: u32| json!({"width": width, "height": height});
+    browser
+        .command(reqwest::Method::POST, "/window/rect", rect(390, 844))
+        .await;
+    browser
+        .screenshot(&shot.with_file_name("console-phone.png"))
+        .await;
+    browser
+        .command(reqwest::Method::POST, "/window/rect", rect(1280, 800))
+        .await;
 
     let stops = || {
         sim.requests()
@@ -228,12 +239,18 @@ async fn sign_in_see_a_live_session_and_stop_it_with_confirmation() {
             .count()
     };
     assert_eq!(stops(), 0);
-    let stop = browser.wait_for(".session .stop").await;
-    browser.click(&stop).await;
-    let open = browser
-        .script("return document.getElementById('confirm').open")
-        .await;
-    assert_eq!(open, true, "Stop asks for confirmation first");
+    // The list is drawn afresh on every update, so a click may land on a
+    // button just replaced: clicked again until the confirmation opens.
+    eventually("Stop asks for confirmation first", || async {
+        if let Some(stop) = browser.find_all(".session .stop").await.first() {
+            browser.click(stop).await;
+        }
+        browser
+            .script("return document.getElementById('confirm').open")
+            .await
+            == true
+    })
+    .await;
     assert_eq!(stops(), 0, "nothing is stopped before the confirmation");
     browser
         .click(&browser.wait_for("#confirm-stop").await)
