@@ -8,6 +8,7 @@ mod recovery;
 mod report;
 mod runner;
 mod starting;
+pub mod state;
 mod stops;
 mod timeline;
 
@@ -21,6 +22,7 @@ pub use journal::Journal;
 pub use recovery::{Recovery, recover, recoverable, stop_by_hand};
 pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
+pub use state::SessionState;
 pub use stops::Stops;
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
@@ -157,6 +159,7 @@ pub async fn run_occurrence(
             lease,
             Arc::clone(spec),
             window,
+            SessionState::new(&spec.uid),
             context.stops.register(id, &shutdown),
             context.progress.clone(),
         );

@@ -141,13 +141,15 @@ impl Api {
         {
             let mut problems = self.problems.lock().unwrap_or_else(PoisonError::into_inner);
             match event {
-                Event::Invalid { path, diagnostics } => {
-                    let problem = diagnostics
-                        .first()
-                        .map_or_else(|| "does not load".to_owned(), ToString::to_string);
-                    problems.insert(path.clone(), problem);
+                Event::Invalid {
+                    path, diagnostics, ..
+                } => {
+                    problems.insert(path.clone(), feed::problem_of(diagnostics));
                 }
-                Event::Loaded { path, .. } | Event::Removed { path } => {
+                Event::Refused { plan, path, kept } => {
+                    problems.insert(path.clone(), feed::refusal(plan, kept));
+                }
+                Event::Loaded { path, .. } | Event::Removed { path, .. } => {
                     problems.remove(path);
                 }
                 _ => {}

@@ -94,12 +94,21 @@ impl Update {
                 path: path.display().to_string(),
                 problem: None,
             },
-            Event::Invalid { path, diagnostics } => Update::PlanReloaded {
-                plan: None,
+            Event::Invalid {
+                path,
+                kept,
+                diagnostics,
+            } => Update::PlanReloaded {
+                plan: kept.clone(),
                 path: path.display().to_string(),
-                problem: diagnostics.first().map(ToString::to_string),
+                problem: Some(problem_of(diagnostics)),
             },
-            Event::Removed { path } => Update::PlanRemoved {
+            Event::Refused { plan, path, kept } => Update::PlanReloaded {
+                plan: Some(plan.clone()),
+                path: path.display().to_string(),
+                problem: Some(refusal(plan, kept)),
+            },
+            Event::Removed { path, .. } => Update::PlanRemoved {
                 path: path.display().to_string(),
             },
             Event::Skipped {
@@ -121,7 +130,14 @@ impl Update {
                 start: *start,
                 completed: *completed,
             },
-            Event::Scheduled { .. } | Event::Ready | Event::Started { .. } => return None,
+            Event::Scheduled { .. }
+            | Event::Reloaded { .. }
+            | Event::Ready { .. }
+            | Event::StoreUnavailable { .. }
+            | Event::StoreRecovered
+            | Event::Stopping
+            | Event::Started { .. }
+            | Event::Missed { .. } => return None,
         })
     }
 
@@ -176,6 +192,29 @@ impl Update {
             Update::PlanPaused { .. } => "plan_paused",
         }
     }
+}
+
+/// A file's problem in a line: its first diagnostic's first line.
+pub fn problem_of(diagnostics: &[crate::plan::Diagnostic]) -> String {
+    diagnostics.first().map_or_else(
+        || "does not load".to_owned(),
+        |first| {
+            first
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        },
+    )
+}
+
+/// Why a valid plan is not in force: another file has its name.
+pub fn refusal(plan: &str, kept: &std::path::Path) -> String {
+    format!(
+        "a plan named `{plan}` is already loaded from {}",
+        kept.display()
+    )
 }
 
 /// Where updates are published. Cloning is cheap.
