@@ -147,7 +147,13 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
     // Agora's notification callbacks land on the same listener when an NCS
     // secret is configured.
     let notices = crate::ncs::NcsState::from_env(store.clone(), Clock::system(), lookup);
-    let listener = if let Some(address) = args.listen {
+    if notices.is_some() && args.listen.is_none() {
+        tracing::warn!(
+            "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
+        );
+    }
+    let mut listener = None;
+    if let Some(address) = args.listen {
         let socket = match tokio::net::TcpListener::bind(address).await {
             Ok(socket) => socket,
             Err(error) => {
@@ -162,19 +168,12 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
         let routes = routes
             .merge(api.clone().router())
             .merge(crate::console::router());
-        Some(Listener {
+        listener = Some(Listener {
             socket,
             routes,
             requests: Some(requests_rx),
-        })
-    } else {
-        if notices.is_some() {
-            tracing::warn!(
-                "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
-            );
-        }
-        None
-    };
+        });
+    }
     let (events_tap, events) = mpsc::unbounded_channel();
     let (progress_tap, progress_seen) = mpsc::unbounded_channel();
     tokio::spawn(feed_api(api, events, progress_seen));

@@ -234,6 +234,20 @@ impl Session {
                     ambiguous: true,
                 })
             }
+            // 201 code 7 on a first attempt: the resource is this
+            // session's own, so the recording that runs on it is too.
+            Err(error) if error.is_already_started() && error.sid().is_some() => {
+                let recording = Recording {
+                    mode: self.spec.mode,
+                    resource_id: resource_id.to_owned(),
+                    sid: error.sid().unwrap_or_default().to_owned(),
+                    cname: self.spec.cname.clone(),
+                    uid: self.state.uid.clone(),
+                };
+                tracing::warn!(cname = %self.spec.cname, sid = %recording.sid, "start answered already started: taking the running recording");
+                self.started(&recording).await;
+                Ok(recording)
+            }
             Err(error) => {
                 self.fail_call(Endpoint::Start, &error);
                 Err(Failed::api(Endpoint::Start, &error))

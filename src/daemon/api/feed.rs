@@ -137,7 +137,8 @@ impl Update {
             | Event::StoreRecovered
             | Event::Stopping
             | Event::Started { .. }
-            | Event::Missed { .. } => return None,
+            | Event::Missed { .. }
+            | Event::Warned { .. } => return None,
         })
     }
 
