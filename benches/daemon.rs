@@ -208,6 +208,7 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         // `serve` gives the sessions a channel of its own, and passes
         // their progress on to `config.progress`.
         progress: mpsc::unbounded_channel().0,
+        stops: recplan::session::Stops::default(),
     };
     let config = Config {
         events: Some(events_tx),

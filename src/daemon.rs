@@ -8,11 +8,13 @@
 //! means is decided in one place, [`decide`]; the scheduler's end is the
 //! daemon's.
 
+pub mod api;
 mod error;
 pub mod http;
 mod log;
 pub mod notify;
 mod plans;
+mod request;
 mod scheduler;
 pub mod status;
 mod workers;
@@ -28,6 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 pub use error::Error;
+pub use request::{Launched, PlanState, Request};
 pub use scheduler::Scheduler;
 
 use crate::plan::Diagnostic;
@@ -183,6 +186,8 @@ impl Config {
 pub struct Listener {
     pub socket: tokio::net::TcpListener,
     pub routes: axum::Router,
+    /// What the control API among `routes` asks the scheduler.
+    pub requests: Option<mpsc::UnboundedReceiver<Request>>,
 }
 
 /// The daemon's workers.
@@ -251,7 +256,9 @@ pub async fn serve(
     };
     let paths = config.paths.clone();
     let client = context.client.clone();
-    let scheduler = Scheduler::start(config, context, events)?;
+    let mut listener = listener;
+    let requests = listener.as_mut().and_then(|l| l.requests.take());
+    let scheduler = Scheduler::start(config, context, events)?.with_requests(requests);
     let (internal, internal_rx) = mpsc::unbounded_channel();
     let (stopped, stopping) = tokio::sync::watch::channel(false);
 

@@ -16,6 +16,7 @@ pub mod agora;
 pub mod calendar;
 pub mod cli;
 pub mod clock;
+pub mod console;
 pub mod daemon;
 pub mod export;
 pub mod ncs;

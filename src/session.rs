@@ -9,6 +9,7 @@ mod report;
 mod runner;
 mod starting;
 pub mod state;
+mod stops;
 mod timeline;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use recovery::{Recovery, recover, recoverable, stop_by_hand};
 pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
 pub use state::SessionState;
+pub use stops::Stops;
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
 use crate::agora::ResilientClient;
@@ -39,6 +41,8 @@ pub struct Context {
     /// The environment plans are rendered with again on recovery.
     pub env: Env,
     pub progress: mpsc::UnboundedSender<Progress>,
+    /// Each running session's own stop signal.
+    pub stops: Stops,
 }
 
 /// What `run` reports for one occurrence.
@@ -143,7 +147,7 @@ pub async fn run_occurrence(
         };
         if let Some(stored) = earlier {
             // Begun by a runner that died: pick it up where it stood.
-            let session = recovery::resumed_session(context, &stored, lease, shutdown.clone());
+            let session = recovery::resumed_session(context, &stored, lease, &shutdown);
             tasks.spawn(async move { (index, session.resume(stored).await) });
             continue;
         }
@@ -156,7 +160,7 @@ pub async fn run_occurrence(
             Arc::clone(spec),
             window,
             SessionState::new(&spec.uid),
-            shutdown.clone(),
+            context.stops.register(id, &shutdown),
             context.progress.clone(),
         );
         tasks.spawn(async move { (index, session.run().await) });

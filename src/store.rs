@@ -23,6 +23,7 @@
 //! SQL and the lease differ.
 
 mod batch;
+mod control;
 mod error;
 mod files;
 mod lease;
@@ -41,6 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 
 pub use batch::{Change, Written};
+pub use control::Action;
 pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;

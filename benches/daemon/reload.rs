@@ -66,6 +66,7 @@ async fn measure(plans: usize, changes: usize, dir: &Path) -> (Vec<Duration>, Ve
         clock: Clock::system(),
         env: Env::from_process().with("AGORA_APP_ID", sim::DEMO_APP_ID),
         progress: mpsc::unbounded_channel().0,
+        stops: recplan::session::Stops::default(),
     };
     let (control, control_rx) = mpsc::unbounded_channel();
     let daemon = tokio::spawn(recplan::daemon::serve(config, context, None, control_rx));

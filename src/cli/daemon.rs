@@ -7,6 +7,7 @@ use super::connect::{self, Signal, Signals};
 use super::error::Error;
 use super::exit;
 use crate::clock::Clock;
+use crate::daemon::api::{Api, Token};
 use crate::daemon::{Config, Control, Listener};
 use crate::plan::{Env, parse_duration};
 use crate::session::Context;
@@ -37,9 +38,15 @@ pub struct Args {
     /// How long shutdown waits for stop calls to be answered.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     stop_grace: Duration,
-    /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here.
+    /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here;
+    /// with an API token also the control API (/api/v1) and the console (/).
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
+    /// The control API's bearer token, from a file only its owner may read
+    /// (mode 0600); or set RECPLAN_API_TOKEN. With a token, `--listen` also
+    /// serves the control API (/api/v1) and the web console (/).
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
     /// Start even when no valid plan is found: for a directory that will be
     /// filled later.
     #[arg(long)]
@@ -108,6 +115,34 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
             return Ok(exit::FAILED);
         }
     };
+    let token =
+        match Token::configured(env.get("RECPLAN_API_TOKEN"), args.api_token_file.as_deref()) {
+            Ok(token) => token,
+            Err(message) => {
+                errln!("error: {message}");
+                return Ok(exit::USAGE);
+            }
+        };
+    if token.is_some() && args.listen.is_none() {
+        tracing::warn!("an API token is set but there is no --listen address to serve the API on");
+    }
+    // The control API shares the sessions' stop signals, and asks the
+    // scheduler through `requests`.
+    let context_stops = crate::session::Stops::default();
+    let (requests, requests_rx) = mpsc::unbounded_channel();
+    let (api_progress, _) = mpsc::unbounded_channel();
+    let api = Api::new(
+        token,
+        requests,
+        Context {
+            client: client.clone(),
+            store: store.clone(),
+            clock: Clock::system(),
+            env: env.clone(),
+            progress: api_progress,
+            stops: context_stops.clone(),
+        },
+    );
     let lookup = |name: &str| env.get(name).map(str::to_owned);
     // Agora's notification callbacks land on the same listener when an NCS
     // secret is configured.
@@ -130,12 +165,24 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
         if let Some(notices) = notices {
             routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
         }
-        listener = Some(Listener { socket, routes });
+        let routes = routes
+            .merge(api.clone().router())
+            .merge(crate::console::router());
+        listener = Some(Listener {
+            socket,
+            routes,
+            requests: Some(requests_rx),
+        });
     }
+    let (events_tap, events) = mpsc::unbounded_channel();
+    let (progress_tap, progress_seen) = mpsc::unbounded_channel();
+    tokio::spawn(feed_api(api, events, progress_seen));
     let config = Config {
         stop_grace: args.stop_grace,
         allow_empty: args.allow_empty,
         store_grace: args.store_grace,
+        events: Some(events_tap),
+        progress: Some(progress_tap),
         ..Config::new(args.paths.clone())
     };
     // The daemon sends progress through its own channel.
@@ -146,6 +193,7 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
         clock: Clock::system(),
         env: env.clone(),
         progress,
+        stops: context_stops,
     };
     let (control, control_rx) = mpsc::unbounded_channel();
     tokio::spawn(forward_signals(control, args.detach));
@@ -157,6 +205,22 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
         "daemon stopped"
     );
     Ok(exit::OK)
+}
+
+/// Passes the daemon's events and the sessions' progress on to the
+/// control API, for its plans' problems and its events stream.
+async fn feed_api(
+    api: Api,
+    mut events: mpsc::UnboundedReceiver<crate::daemon::Event>,
+    mut progress: mpsc::UnboundedReceiver<crate::session::Progress>,
+) {
+    loop {
+        tokio::select! {
+            Some(event) = events.recv() => api.observe_event(&event),
+            Some(update) = progress.recv() => api.observe_progress(&update),
+            else => return,
+        }
+    }
 }
 
 /// SIGHUP reloads; SIGTERM and Ctrl-C shut down (or detach, with

@@ -4,10 +4,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{connect, err, exit, out};
-use crate::store::{Phase, StoredSession};
+use crate::store::{Action, Phase, StoredSession};
 
 /// Lists past occurrences from the state store, oldest first: each
-/// channel's outcome, restarts, upload status and files.
+/// channel's outcome, restarts, upload status and files; then what
+/// operators did through the daemon's control API (run, stop, pause,
+/// resume: when, from which address).
 ///
 /// Times are UTC, as stored. Sessions still active (running, or left by a
 /// crash for `recover`) are listed too, marked as such.
@@ -64,7 +66,14 @@ pub fn run(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let text = if args.json {
+    let actions = match store.actions(ACTIONS_LISTED) {
+        Ok(actions) => actions,
+        Err(error) => {
+            err(format_args!("error: state store: {error}\n"));
+            return exit::FAILED;
+        }
+    };
+    let mut text = if args.json {
         let entries: Vec<Entry> = sessions
             .iter()
             .map(|session| Entry {
@@ -79,10 +88,42 @@ pub fn run(args: &Args) -> u8 {
     } else {
         table(&sessions)
     };
+    if !args.json {
+        text.push_str(&actions_table(&actions, args.plan.as_deref(), args.since));
+    }
     match out(format_args!("{text}")) {
         Ok(()) => exit::OK,
         Err(stop) => stop.exit_code(exit::OK),
     }
+}
+
+/// How many of the latest operator actions `history` lists.
+const ACTIONS_LISTED: usize = 1000;
+
+/// Operator actions, oldest first, under a heading; nothing without any.
+fn actions_table(actions: &[Action], plan: Option<&str>, since: Option<DateTime<Utc>>) -> String {
+    let mut shown: Vec<&Action> = actions
+        .iter()
+        .filter(|action| plan.is_none_or(|plan| action.target == plan))
+        .filter(|action| since.is_none_or(|since| action.at >= since))
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    shown.reverse();
+    let mut text = "\nCONTROL API ACTIONS (UTC)\n".to_owned();
+    for action in shown {
+        let _ = writeln!(
+            text,
+            "{}  {:<6}  {}  {}  from {}",
+            action.at.format("%Y-%m-%d %H:%M:%S"),
+            action.action,
+            action.target,
+            action.outcome,
+            action.remote
+        );
+    }
+    text
 }
 
 /// How a session ended, in a word or three; an unfinished one says where

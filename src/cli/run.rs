@@ -123,6 +123,7 @@ async fn run_async(args: &Args) -> u8 {
         clock,
         env,
         progress,
+        stops: crate::session::Stops::default(),
     };
     // Sessions a crashed run left behind are resumed or stopped beside
     // this occurrence.

@@ -83,6 +83,7 @@ fn context(
             clock: Clock::system(),
             env,
             progress,
+            stops: crate::session::Stops::default(),
         },
         events,
     ))

@@ -303,6 +303,21 @@ impl PlanSet {
             .collect()
     }
 
+    /// Every plan with its path and next start, by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &Arc<Plan>, Option<DateTime<Utc>>)> {
+        self.entries
+            .iter()
+            .map(|(path, entry)| (path.as_path(), &entry.plan, entry.next))
+    }
+
+    /// The file of the plan named `name`.
+    pub fn find(&self, name: &str) -> Option<PathBuf> {
+        self.entries
+            .iter()
+            .find(|(_, entry)| entry.plan.name() == name)
+            .map(|(path, _)| path.clone())
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -4,7 +4,7 @@
 //! the store's health and finished occurrences all arrive at one
 //! `select!`, so there is one shutdown path.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,9 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
 use super::plans::PlanSet;
+mod requests;
+
+use super::request::{self, Launched, Request};
 use super::{Config, Control, Error, Event, MISSED_REASON, Summary};
 use crate::plan::raw::Overlap;
 use crate::session::{Context, OccurrenceReport, recoverable, run_occurrence};
@@ -49,6 +52,10 @@ pub struct Scheduler {
     outage: Option<Outage>,
     events: mpsc::UnboundedSender<Event>,
     summary: Summary,
+    /// What the control API asks; none without one.
+    requests: Option<mpsc::UnboundedReceiver<Request>>,
+    /// Plans paused through the control API, by name: kept in the store.
+    paused: BTreeSet<String>,
 }
 
 impl Scheduler {
@@ -69,7 +76,10 @@ impl Scheduler {
             outage: None,
             events,
             summary: Summary::default(),
+            requests: None,
+            paused: BTreeSet::new(),
         };
+        scheduler.load_paused();
         let loaded = scheduler.reload(None);
         if let Some((path, error)) = loaded.unreadable.into_iter().next() {
             return Err(Error::Unreadable {
@@ -84,6 +94,16 @@ impl Scheduler {
             });
         }
         Ok(scheduler)
+    }
+
+    /// Takes requests from the control API too.
+    #[must_use]
+    pub fn with_requests(
+        mut self,
+        requests: Option<mpsc::UnboundedReceiver<Request>>,
+    ) -> Scheduler {
+        self.requests = requests;
+        self
     }
 
     /// The main loop. Returns when `control` or `internal` says shutdown or
@@ -126,6 +146,7 @@ impl Scheduler {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     self.finished(joined);
                 }
+                Some(request) = request::next(&mut self.requests) => self.answer(request),
             }
             if let Some(outage) = &self.outage
                 && outage.since.elapsed() >= self.config.store_grace
@@ -202,7 +223,9 @@ impl Scheduler {
         let due = self.plans.due(now);
         self.launch_all(due, now);
         for (path, start) in self.plans.overdue(now) {
-            self.record_missed(&path, start);
+            if !self.is_paused(&path) {
+                self.record_missed(&path, start);
+            }
         }
     }
 
@@ -277,6 +300,9 @@ impl Scheduler {
             return;
         };
         for (path, start) in due {
+            if self.skip_paused(&path, start) {
+                continue;
+            }
             let late = now
                 .signed_duration_since(start)
                 .to_std()
@@ -360,19 +386,21 @@ impl Scheduler {
         });
     }
 
-    fn launch(
+    /// Starts the occurrence of `path`'s plan at `start`, unless the plan's
+    /// `overlap` says otherwise.
+    pub(super) fn launch(
         &mut self,
         path: &Path,
         start: DateTime<Utc>,
         late: bool,
         resumed: &HashMap<String, Vec<DateTime<Utc>>>,
-    ) {
+    ) -> Launched {
         let Some(plan) = self.plans.get(path).cloned() else {
-            return;
+            return Launched::Skipped("the plan is gone".to_owned());
         };
         let key: OccurrenceKey = (plan.name().to_owned(), start);
         if self.stops.contains_key(&key) {
-            return;
+            return Launched::Skipped("this occurrence is already running".to_owned());
         }
         let name = plan.name().to_owned();
         let previous: Vec<OccurrenceKey> = self
@@ -391,9 +419,9 @@ impl Scheduler {
                     self.emit(Event::Skipped {
                         plan: key.0,
                         start,
-                        reason,
+                        reason: reason.clone(),
                     });
-                    return;
+                    return Launched::Skipped(reason);
                 }
                 Overlap::StopPrevious => {
                     for key in &previous {
@@ -408,14 +436,16 @@ impl Scheduler {
         let occurrence = match plan.occurrence(plan.localize(start), &self.context.env, None) {
             Ok(occurrence) => occurrence,
             Err(error) => {
+                let reason = error.to_string();
                 self.emit(Event::Skipped {
                     plan: key.0,
                     start,
-                    reason: error.to_string(),
+                    reason: reason.clone(),
                 });
-                return;
+                return Launched::Skipped(reason);
             }
         };
+        let launched = Launched::started(&occurrence);
         let (stop, stopped) = watch::channel(false);
         self.stops.insert(key.clone(), stop);
         self.emit(Event::Started {
@@ -428,6 +458,7 @@ impl Scheduler {
             let report = run_occurrence(&context, &occurrence, stopped).await;
             (key, report)
         });
+        launched
     }
 
     fn finished(
@@ -451,7 +482,7 @@ impl Scheduler {
         }
     }
 
-    fn emit(&self, event: Event) {
+    pub(super) fn emit(&self, event: Event) {
         let _ = self.events.send(event);
     }
 }

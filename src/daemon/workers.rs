@@ -72,6 +72,8 @@ pub async fn listen(
     let stopped = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
+    // The control API records each caller's address.
+    let routes = routes.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(socket, routes)
         .with_graceful_shutdown(stopped)
         .await

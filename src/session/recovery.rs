@@ -48,7 +48,7 @@ pub fn recoverable(context: &Context, shutdown: &watch::Receiver<bool>) -> Recov
             }
         };
         tracing::info!(session = %stored.id, plan = %stored.plan, cname = %stored.cname, phase = ?stored.phase, "recovering");
-        let session = resumed_session(context, &stored, lease, shutdown.clone());
+        let session = resumed_session(context, &stored, lease, shutdown);
         sessions.push((session, stored));
     }
     Recovery { sessions }
@@ -91,7 +91,7 @@ pub(super) fn resumed_session(
     context: &Context,
     stored: &StoredSession,
     lease: Lease,
-    shutdown: watch::Receiver<bool>,
+    shutdown: &watch::Receiver<bool>,
 ) -> Session {
     let (spec, restartable) = match render_again(context, stored) {
         Some(spec) => (spec, true),
@@ -117,7 +117,7 @@ pub(super) fn resumed_session(
         spec,
         window,
         state,
-        shutdown,
+        context.stops.register(stored.id, shutdown),
         context.progress.clone(),
     );
     session.report.resource_id.clone_from(&stored.resource_id);
@@ -248,7 +248,7 @@ pub async fn stop_by_hand(
         return Ok(None);
     };
     let (_stop, shutdown) = watch::channel(true);
-    let mut session = resumed_session(context, &stored, lease, shutdown);
+    let mut session = resumed_session(context, &stored, lease, &shutdown);
     match stored.recording() {
         Some(recording) => session.stop(&recording, Outcome::Interrupted).await,
         None => {

@@ -16,6 +16,7 @@
 //! leases have a connection of their own ([`lease`]).
 
 mod connection;
+mod control;
 pub(super) mod lease;
 mod schema;
 mod statements;

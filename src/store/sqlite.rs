@@ -2,6 +2,8 @@
 //! memory for tests, behind one connection that every clone of the store
 //! shares. Its SQL is here; the rows' meaning is in [`super::row`].
 
+mod control;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;

@@ -10,7 +10,7 @@ use recplan::agora::{
     ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
 };
 use recplan::clock::Clock;
-use recplan::daemon::{Config, Control, Event, Summary};
+use recplan::daemon::{Config, Control, Event, Launched, Listener, Request, Summary};
 use recplan::plan::Env;
 use recplan::session::{Context, OccurrenceReport};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
@@ -46,6 +46,7 @@ start:
 struct Running {
     handle: SimHandle,
     control: mpsc::UnboundedSender<Control>,
+    requests: mpsc::UnboundedSender<Request>,
     events: mpsc::UnboundedReceiver<Event>,
     daemon: tokio::task::JoinHandle<Result<Summary, recplan::daemon::Error>>,
 }
@@ -86,12 +87,26 @@ async fn start_with(dir: &Path, now: DateTime<Utc>, store: Store) -> Running {
         clock: Clock::anchored(now),
         env,
         progress,
+        stops: recplan::session::Stops::default(),
     };
     let (control, control_rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(recplan::daemon::serve(config, context, None, control_rx));
+    // A listener, for the control API's requests.
+    let (requests, requests_rx) = mpsc::unbounded_channel();
+    let listener = Listener {
+        socket: tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        routes: axum::Router::new(),
+        requests: Some(requests_rx),
+    };
+    let daemon = tokio::spawn(recplan::daemon::serve(
+        config,
+        context,
+        Some(listener),
+        control_rx,
+    ));
     Running {
         handle,
         control,
+        requests,
         events,
         daemon,
     }
@@ -366,6 +381,86 @@ async fn overlap_skip_and_stop_previous() {
         })
         .count();
     assert_eq!(interrupted, 4, "three by successors, the last by shutdown");
+}
+
+/// What the control API asks: a paused plan's occurrences are skipped,
+/// a run now starts one whatever the pause, and a second run while it
+/// records follows the plan's `overlap`.
+#[tokio::test(start_paused = true)]
+async fn requests_pause_a_plan_and_run_it_now_following_its_overlap() {
+    async fn ask<T>(
+        running: &Running,
+        request: impl FnOnce(tokio::sync::oneshot::Sender<T>) -> Request,
+    ) -> T {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        running.requests.send(request(reply)).unwrap();
+        answer.await.unwrap()
+    }
+    let run = |plan: &str| {
+        let plan = plan.to_owned();
+        |reply| Request::Run { plan, reply }
+    };
+    let pause = |paused: bool| {
+        move |reply| Request::Pause {
+            plan: "p".to_owned(),
+            paused,
+            reply,
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        plan("p", "*/10 * * * *", "15m", "  overlap: skip"),
+    )
+    .unwrap();
+    let mut running = start(dir.path(), at("2026-11-27T10:05:30Z")).await;
+    assert_eq!(ask(&running, pause(true)).await, Ok(true));
+    tokio::time::sleep(Duration::from_secs(5 * 60)).await;
+    // 10:10:30: the 10:10 occurrence was skipped.
+    let launched = ask(&running, run("p")).await;
+    assert!(
+        matches!(&launched, Some(Launched::Started { channels, .. }) if channels == &[("p".to_owned(), "4242".to_owned())]),
+        "{launched:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let again = ask(&running, run("p")).await;
+    assert!(
+        matches!(&again, Some(Launched::Skipped(reason)) if reason.contains("overlap: skip")),
+        "{again:?}"
+    );
+    assert_eq!(ask(&running, run("nope")).await, None);
+    let plans = ask(&running, Request::Plans).await;
+    assert!(plans[0].paused);
+    assert_eq!(plans[0].next, Some(at("2026-11-27T10:20:00Z")));
+    assert_eq!(ask(&running, pause(false)).await, Ok(true));
+    // 10:20 overlaps the run of 10:10:30; 10:30 starts.
+    tokio::time::sleep(Duration::from_secs(20 * 60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    running.daemon.await.unwrap().unwrap();
+    let events = drain(&mut running.events);
+    let starts: Vec<DateTime<Utc>> = started(&events).into_iter().map(|(_, s, _)| s).collect();
+    assert_eq!(
+        starts,
+        [at("2026-11-27T10:10:30Z"), at("2026-11-27T10:30:00Z")]
+    );
+    let skipped: Vec<(DateTime<Utc>, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            // The 10:00 occurrence was missed before the daemon started.
+            Event::Skipped { start, reason, .. } if !reason.starts_with("missed") => {
+                Some((*start, reason.as_str()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert_eq!(skipped[0], (at("2026-11-27T10:10:00Z"), "paused"));
+    assert!(
+        skipped[1].1.contains("overlap"),
+        "the second run: {skipped:?}"
+    );
+    assert_eq!(skipped[2].0, at("2026-11-27T10:20:00Z"));
+    assert!(skipped[2].1.contains("overlap"), "{skipped:?}");
 }
 
 #[tokio::test(start_paused = true)]

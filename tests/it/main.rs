@@ -1,5 +1,6 @@
 //! recplan's integration tests: one binary, one module per area.
 
+mod api;
 mod cli;
 mod client;
 mod crash;

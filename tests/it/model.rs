@@ -184,6 +184,7 @@ async fn run_case(case: &Case) -> Vec<String> {
         clock: Clock::anchored(now()),
         env: env(),
         progress,
+        stops: recplan::session::Stops::default(),
     };
     let start = Instant::now();
     if !case.outage.is_zero() {

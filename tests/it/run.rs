@@ -70,6 +70,7 @@ fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceive
             clock,
             env: env(),
             progress,
+            stops: recplan::session::Stops::default(),
         },
         events,
     )

@@ -9,10 +9,10 @@ use std::process::Command;
 use recplan::agora::Secret;
 use recplan::sim::{self, SimConfig, Simulator};
 
-const CUSTOMER_SECRET: &str = "CUSTsecret-e81f2a77c0";
-const ACCESS_KEY: &str = "AKIAplanted9c41d";
-const SECRET_KEY: &str = "s3SECRETplanted-0b7e55";
-const RTC_TOKEN: &str = "007eJxPLANTEDtoken-5f1d";
+pub(crate) const CUSTOMER_SECRET: &str = "CUSTsecret-e81f2a77c0";
+pub(crate) const ACCESS_KEY: &str = "AKIAplanted9c41d";
+pub(crate) const SECRET_KEY: &str = "s3SECRETplanted-0b7e55";
+pub(crate) const RTC_TOKEN: &str = "007eJxPLANTEDtoken-5f1d";
 const PLANTED: [&str; 4] = [CUSTOMER_SECRET, ACCESS_KEY, SECRET_KEY, RTC_TOKEN];
 
 const PLAN: &str = r#"
@@ -61,7 +61,7 @@ fn recplan(
     (output.status.code(), text)
 }
 
-fn assert_no_secret(what: &str, bytes: &[u8]) {
+pub(crate) fn assert_no_secret(what: &str, bytes: &[u8]) {
     use base64::Engine as _;
     // The Authorization header carries the secret in base64.
     let basic = base64::engine::general_purpose::STANDARD

@@ -62,6 +62,7 @@ macro_rules! on_each_backend {
 }
 
 mod batch;
+mod control;
 mod durability;
 mod files;
 mod lease;
