@@ -19,6 +19,10 @@ pub struct Args {
     /// Treat unset environment variables named by templates as errors.
     #[arg(long)]
     require_env: bool,
+    /// Print errors only: no warnings (such as environment variables unset
+    /// where plans are linted) and no `ok:` lines.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -41,6 +45,7 @@ pub fn run(args: &Args) -> u8 {
     let mut invalid = 0;
     for file in &files {
         match plan::load(file, &options) {
+            Ok(_) if args.quiet => {}
             Ok(validated) => {
                 print_diagnostics(&validated.warnings);
                 let printed = out(format_args!(
@@ -57,11 +62,17 @@ pub fn run(args: &Args) -> u8 {
             }
             Err(error) => {
                 invalid += 1;
-                print_diagnostics(&error.diagnostics());
+                let mut diagnostics = error.diagnostics();
+                if args.quiet {
+                    diagnostics.retain(plan::Diagnostic::is_error);
+                }
+                print_diagnostics(&diagnostics);
             }
         }
     }
-    err(format_args!("{}\n", summary(invalid, files.len())));
+    if !args.quiet || invalid > 0 {
+        err(format_args!("{}\n", summary(invalid, files.len())));
+    }
     code(invalid)
 }
 

@@ -131,6 +131,29 @@ fn validate_only_warns_about_absent_environment_values() {
 }
 
 #[test]
+fn validate_quiet_prints_errors_only() {
+    let run = Recplan::new(["validate", "--quiet", "plans/"]).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    let run = Recplan::new([
+        "validate",
+        "-q",
+        "plans/demo.yaml",
+        "tests/fixtures/plans/invalid/uid-zero.yaml",
+    ])
+    .run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(run.stderr.contains("uid-zero.yaml:"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("1 of 2 plan(s) invalid\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn validate_reports_an_invalid_plan_as_file_line_column() {
     let file = "tests/fixtures/plans/invalid/uid-zero.yaml";
     let run = Recplan::new(["validate", file]).with_secrets().run();
