@@ -11,7 +11,7 @@ use crate::plan::{Env, MissingEnv};
 ///
 /// Examples:
 ///
-///   recplan export systemd plans/standup.yaml --out /etc/systemd/system
+///   recplan export systemd plans/weekly-standup.yaml --out /etc/systemd/system
 ///
 ///   recplan export kubernetes plans/ --image registry.example.com/recplan:1 | kubectl apply -f -
 #[derive(Debug, clap::Args)]
@@ -26,6 +26,7 @@ enum Engine {
     ///
     /// Example: recplan export systemd plans/ --out /etc/systemd/system
     Systemd {
+        /// Plan files, or directories of them (*.yaml, *.yml).
         #[arg(required = true)]
         plans: Vec<PathBuf>,
         /// The recplan binary the service runs; default this one.
@@ -42,6 +43,7 @@ enum Engine {
     ///
     /// Example: recplan export kubernetes plans/ --namespace media | kubectl apply -f -
     Kubernetes {
+        /// Plan files, or directories of them (*.yaml, *.yml).
         #[arg(required = true)]
         plans: Vec<PathBuf>,
         /// Container image with recplan as its entrypoint.
@@ -51,6 +53,8 @@ enum Engine {
         /// plan's env values.
         #[arg(long, default_value = "recplan-credentials")]
         secret: String,
+        /// The namespace the manifests are placed in; default: the one
+        /// `kubectl` applies them to.
         #[arg(long)]
         namespace: Option<String>,
         /// Directory to write the files to.

@@ -690,3 +690,25 @@ fn run_takes_now_or_at_not_both() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }
+
+/// Regression: arguments without descriptions, examples naming a plan that
+/// does not exist, and `[env: RECPLAN_STATE_DIR=]`, which reads as set to
+/// empty.
+#[test]
+fn help_describes_every_argument_and_names_real_plans() {
+    for command in [["next", "--help"], ["render", "--help"], ["run", "--help"]] {
+        let run = Recplan::new(command).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("The plan file"), "{}", run.stdout);
+        assert!(!run.stdout.contains("plans/standup.yaml"), "{}", run.stdout);
+    }
+    let run = Recplan::new(["status", "--help"]).run();
+    assert!(
+        run.stdout.contains("[env: RECPLAN_STATE_DIR]"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("RECPLAN_STATE_DIR="), "{}", run.stdout);
+    let run = Recplan::new(["export", "kubernetes", "--help"]).run();
+    assert!(run.stdout.contains("The namespace"), "{}", run.stdout);
+}
