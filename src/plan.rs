@@ -10,16 +10,19 @@ mod duration;
 mod error;
 mod issues;
 mod layout;
+mod lenient;
 mod minting;
 mod model;
 pub mod overlap;
 pub mod raw;
 mod render;
 mod rules;
+mod schema;
 mod source;
 mod suggest;
 mod template;
 mod validate;
+mod wording;
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +30,7 @@ pub use catalog::{Catalog, NameClash, Scan, name_clashes};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{Diagnostic, PlanError, Severity};
 pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
+pub use schema::schema;
 pub use source::{MAX_PLAN_BYTES, Source};
 pub use template::{Env, MissingEnv};
 pub use validate::{DEFAULT_MIN_RECORDING, Options, Validated, load, validate};
@@ -63,9 +67,4 @@ fn is_plan_file(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     )
-}
-
-/// The JSON Schema of the plan format.
-pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(raw::RawPlan)).unwrap_or_default()
 }

@@ -238,6 +238,7 @@ pub struct RecordingConfig {
     pub secret: Option<Secret>,
     pub salt: Option<Secret>,
     /// Seconds with nobody in the channel before Agora stops, [5, 2592000].
+    #[schemars(range(min = 5, max = 2_592_000))]
     pub max_idle_time: Option<u32>,
     pub video_stream_type: Option<u8>,
     /// Composite only: 0, 1 or 2.

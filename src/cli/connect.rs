@@ -109,7 +109,12 @@ impl Signals {
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
     /// Where session state is kept; default `$XDG_STATE_HOME/recplan`.
-    #[arg(long, env = "RECPLAN_STATE_DIR")]
+    #[arg(
+        long,
+        env = "RECPLAN_STATE_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     state_dir: Option<PathBuf>,
     /// The PostgreSQL state store, `postgres://user@host/db`; takes
     /// precedence over --state-dir.

@@ -63,6 +63,8 @@ enum Engine {
         /// plans' env values and, for recovery across pods, RECPLAN_STATE.
         #[arg(long, default_value = "recplan-credentials")]
         secret: String,
+        /// The namespace the manifests are placed in; default: the one
+        /// `kubectl` applies them to.
         #[arg(long)]
         namespace: Option<String>,
         /// A Deployment of `recplan daemon` sharing a PostgreSQL store,

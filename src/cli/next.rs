@@ -8,9 +8,10 @@ use crate::plan::{Env, MissingEnv};
 /// Prints a plan's next start times, one per line, RFC 3339 with the plan's
 /// UTC offset.
 ///
-/// Example: recplan next plans/standup.yaml -n 5
+/// Example: recplan next plans/weekly-standup.yaml -n 5
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The plan file (YAML).
     plan: PathBuf,
     /// How many starts to print.
     #[arg(short, default_value_t = 1)]

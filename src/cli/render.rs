@@ -11,9 +11,10 @@ use crate::session::{PlannedCall, timeline};
 /// Shows an occurrence's timeline and the exact requests it would send,
 /// secrets masked. Sends nothing.
 ///
-/// Example: recplan render plans/standup.yaml --at 2026-11-30T09:00:00+01:00
+/// Example: recplan render plans/weekly-standup.yaml --at 2026-11-30T09:00:00+01:00
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The plan file (YAML).
     plan: PathBuf,
     /// The occurrence starting at this time (RFC 3339); default the next
     /// scheduled start, or now for a plan without a schedule.

@@ -25,6 +25,7 @@ use crate::session::{
 /// Example: recplan run plans/demo.yaml --now --sim
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The plan file (YAML).
     plan: PathBuf,
     /// Start the occurrence now.
     #[arg(long, conflicts_with = "at")]

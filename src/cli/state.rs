@@ -35,6 +35,7 @@ pub struct StatusArgs {
     /// How many finished sessions to list besides the active ones.
     #[arg(long, default_value_t = 10)]
     recent: usize,
+    /// Print `{"active": [...], "recent": [...]}` as JSON, for scripts.
     #[arg(long)]
     json: bool,
 }

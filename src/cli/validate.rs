@@ -23,6 +23,10 @@ pub struct Args {
     /// Treat unset environment variables named by templates as errors.
     #[arg(long)]
     require_env: bool,
+    /// Print errors only: no warnings (such as environment variables unset
+    /// where plans are linted) and no `ok:` lines.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 pub fn run(args: &Args) -> Result<u8, Error> {
@@ -53,6 +57,7 @@ pub fn run(args: &Args) -> Result<u8, Error> {
     let mut invalid = 0;
     for (file, result) in judge(results) {
         match result {
+            Ok(_) if args.quiet => {}
             Ok(validated) => {
                 print_diagnostics(&validated.warnings);
                 let printed = out(format_args!(
@@ -69,11 +74,17 @@ pub fn run(args: &Args) -> Result<u8, Error> {
             }
             Err(diagnostics) => {
                 invalid += 1;
+                let mut diagnostics = diagnostics;
+                if args.quiet {
+                    diagnostics.retain(Diagnostic::is_error);
+                }
                 print_diagnostics(&diagnostics);
             }
         }
     }
-    err(format_args!("{}\n", summary(invalid, total)));
+    if !args.quiet || invalid > 0 {
+        err(format_args!("{}\n", summary(invalid, total)));
+    }
     Ok(code(invalid))
 }
 

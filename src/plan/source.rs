@@ -14,6 +14,7 @@ use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Location, Options, Spanned};
 
 use super::error::{Diagnostic, PlanError};
+use super::wording;
 
 /// Plans are a few kilobytes; anything past this is not a plan, and reading
 /// it whole would only cost memory.
@@ -75,6 +76,11 @@ impl Source {
     /// bounding alias expansion and nesting.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_saphyr::Error> {
         serde_saphyr::from_str_with_options(&self.text, parse_options())
+    }
+
+    /// Whether the text is well-formed YAML, whatever its shape.
+    pub fn is_yaml(&self) -> bool {
+        self.parse::<Spanned<Node>>().is_ok()
     }
 
     /// The position of every key and value in the document.
@@ -163,6 +169,24 @@ impl SpanIndex {
         }
     }
 
+    /// The position of exactly `path`.
+    pub fn get(&self, path: &str) -> Option<Position> {
+        self.positions.get(path).copied()
+    }
+
+    /// Where the text of `path`'s value ends, descendants included: the
+    /// byte after its last scalar.
+    pub fn value_end(&self, path: &str) -> Option<u64> {
+        self.positions
+            .iter()
+            .filter(|(p, _)| {
+                p.strip_prefix(path)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+            .map(|(_, position)| end(position.value).max(end(position.key)))
+            .max()
+    }
+
     /// The deepest path whose key or value starts at or contains byte
     /// `offset`: how a parser error's position is named as a field.
     pub fn path_at(&self, offset: u64) -> Option<&str> {
@@ -175,10 +199,22 @@ impl SpanIndex {
 }
 
 fn covers(location: Location, offset: u64) -> bool {
+    offset >= start(location) && offset < start(location) + len(location).max(1)
+}
+
+/// The byte offset a location starts at.
+pub fn start(location: Location) -> u64 {
     let span = location.span();
-    let start = span.byte_offset().unwrap_or(span.offset());
-    let len = span.byte_len().unwrap_or(span.len());
-    offset >= start && offset < start + len.max(1)
+    span.byte_offset().unwrap_or(span.offset())
+}
+
+fn len(location: Location) -> u64 {
+    let span = location.span();
+    span.byte_len().unwrap_or(span.len())
+}
+
+fn end(location: Location) -> u64 {
+    start(location) + len(location)
 }
 
 fn parent(path: &str) -> Option<&str> {
@@ -196,20 +232,38 @@ pub fn parse_diagnostic(
     index: &SpanIndex,
     error: &serde_saphyr::Error,
 ) -> Diagnostic {
-    let message = match error.without_snippet() {
-        // The parser's own text is "budget breached: Depth { depth: 33 }".
-        serde_saphyr::Error::Budget {
-            breach: BudgetBreach::Depth { .. },
-            ..
-        } => format!("the plan nests deeper than {MAX_DEPTH} levels"),
-        error => first_line(&error.to_string()),
-    };
+    let error = error.without_snippet();
     let location = error.location();
     let path = location
         .and_then(|l| l.span().byte_offset())
         .and_then(|offset| index.path_at(offset))
         .unwrap_or_default()
         .to_owned();
+    let message = match error {
+        // The parser's own text is "budget breached: Depth { depth: 33 }".
+        serde_saphyr::Error::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => format!("the plan nests deeper than {MAX_DEPTH} levels"),
+        error => wording::message(error, &source.text, &path)
+            .unwrap_or_else(|| first_line(&error.to_string())),
+    };
+    if message.starts_with("invalid trailing content after")
+        && let Some((line, column)) = location
+            .and_then(|l| usize::try_from(start(l)).ok())
+            .and_then(|offset| wording::opening_quote(&source.text, offset))
+    {
+        let mut diagnostic = Diagnostic::error(
+            &source.path,
+            "",
+            "this quote is not closed on its line, so the value runs on to the next quote",
+        )
+        .with_hint(Some(
+            "close the quote on the line it opens; quotes inside a value are doubled ('') or escaped (\\\")".to_owned(),
+        ));
+        (diagnostic.line, diagnostic.column) = (line, column);
+        return diagnostic;
+    }
     // Types with their own did-you-mean (a storage vendor's name) end
     // their message with it; it belongs in the hint.
     let (message, suggestion) = match message.split_once("; did you mean ") {
@@ -239,7 +293,9 @@ fn first_line(message: &str) -> String {
 
 fn generic_hint(message: &str, path: &str) -> Option<String> {
     let mut hint = String::new();
-    if message.contains("expected mapping") && path.is_empty() {
+    if (message.contains("expected mapping") || message.contains("expected a block of"))
+        && path.is_empty()
+    {
         let _ = write!(
             hint,
             "a plan is a mapping of keys: `mode: composite`, `channels: …`, `start: …`"

@@ -18,9 +18,9 @@ use super::error::{Diagnostic, PlanError};
 use super::issues::Issues;
 use super::model::{Plan, Step, StepAction, Timing};
 use super::raw::{Overlap, RawPlan, RawSchedule, RawStep, VarValue};
-use super::source::{MAX_PLAN_BYTES, Source, parse_diagnostic};
+use super::source::{MAX_PLAN_BYTES, Source};
 use super::template::{Env, MissingEnv};
-use super::{duration, layout, minting};
+use super::{duration, layout, lenient, minting};
 use crate::agora::Mode;
 use crate::agora::request::UpdateLayoutClientRequest;
 use crate::schedule::{Schedule, ScheduleError, Tz, parse_timezone};
@@ -75,16 +75,11 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
             diagnostics: vec![diagnostic],
         });
     }
-    let raw: RawPlan = match source.parse() {
-        Ok(raw) => raw,
-        Err(error) => {
-            let index = source.span_index();
-            let diagnostic =
-                parse_diagnostic(&source, &index, &error).with_source_line(&source.text);
-            return Err(PlanError::Invalid {
-                diagnostics: vec![diagnostic],
-            });
-        }
+    let (raw, type_errors) = lenient::parse_all::<RawPlan>(&source);
+    let Some(raw) = raw else {
+        return Err(PlanError::Invalid {
+            diagnostics: type_errors,
+        });
     };
     let source = Arc::new(source);
     let mut issues = Issues::default();
@@ -92,11 +87,18 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
     let sample = plan.sample_start(options.now);
     plan.render_sessions(&sample, &options.env, options.missing_env, &mut issues);
     // Placing findings takes a second parse; most plans have none to place.
-    let diagnostics = if issues.is_empty() {
+    let mut diagnostics = if issues.is_empty() {
         Vec::new()
     } else {
         issues.into_diagnostics(&source, &source.span_index())
     };
+    if !type_errors.is_empty() {
+        // A value of the wrong type was left out: what validation says of
+        // it, or of what is under it, would only repeat the type error.
+        diagnostics.retain(|d| !type_errors.iter().any(|t| repeats(d, &t.path)));
+        diagnostics.extend(type_errors);
+        diagnostics.sort_by_key(|d| (d.line, d.column));
+    }
     if diagnostics.iter().any(Diagnostic::is_error) {
         Err(PlanError::Invalid { diagnostics })
     } else {
@@ -105,6 +107,17 @@ pub fn validate(source: Source, options: &Options) -> Result<Validated, PlanErro
             warnings: diagnostics,
         })
     }
+}
+
+/// Whether `finding` is about the field at `path` (which had the wrong
+/// type), a field under it, or its absence from the block above it.
+fn repeats(finding: &Diagnostic, path: &str) -> bool {
+    let under = |path: &str, within: &str| {
+        path.strip_prefix(within)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    let field = path.rsplit(['.', '[']).next().unwrap_or(path);
+    under(&finding.path, path) || (under(path, &finding.path) && finding.message.contains(field))
 }
 
 /// Checks what needs no rendering and builds the plan. Parts found wrong

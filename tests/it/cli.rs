@@ -131,6 +131,29 @@ fn validate_only_warns_about_absent_environment_values() {
 }
 
 #[test]
+fn validate_quiet_prints_errors_only() {
+    let run = Recplan::new(["validate", "--quiet", "plans/"]).run();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("", ""));
+    let run = Recplan::new([
+        "validate",
+        "-q",
+        "plans/demo.yaml",
+        "tests/fixtures/plans/invalid/uid-zero.yaml",
+    ])
+    .run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(run.stderr.contains("uid-zero.yaml:"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("1 of 2 plan(s) invalid\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn validate_reports_an_invalid_plan_as_file_line_column() {
     let file = "tests/fixtures/plans/invalid/uid-zero.yaml";
     let run = Recplan::new(["validate", file]).with_secrets().run();
@@ -666,4 +689,26 @@ fn run_takes_now_or_at_not_both() {
     .run();
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+}
+
+/// Regression: arguments without descriptions, examples naming a plan that
+/// does not exist, and `[env: RECPLAN_STATE_DIR=]`, which reads as set to
+/// empty.
+#[test]
+fn help_describes_every_argument_and_names_real_plans() {
+    for command in [["next", "--help"], ["render", "--help"], ["run", "--help"]] {
+        let run = Recplan::new(command).run();
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("The plan file"), "{}", run.stdout);
+        assert!(!run.stdout.contains("plans/standup.yaml"), "{}", run.stdout);
+    }
+    let run = Recplan::new(["status", "--help"]).run();
+    assert!(
+        run.stdout.contains("[env: RECPLAN_STATE_DIR]"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("RECPLAN_STATE_DIR="), "{}", run.stdout);
+    let run = Recplan::new(["export", "kubernetes", "--help"]).run();
+    assert!(run.stdout.contains("The namespace"), "{}", run.stdout);
 }

@@ -161,3 +161,52 @@ fn thousands_of_repeated_channels_are_each_reported_once_quickly() {
     assert_eq!(diagnostics[n - 2].path, format!("channels[{}].uid", n - 1));
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }
+
+/// Regression: a value of the wrong type stopped validation, hiding every
+/// other problem, and was reported in Rust's words (`invalid u32`).
+#[test]
+fn a_type_error_is_reported_with_the_other_problems_in_words() {
+    let text = fixture_text("valid/composite.yaml")
+        .replacen(
+            "duration: 30m",
+            "duration: 30m\n  cron: \"0 9 * * FUNDAY\"\n  timezone: Mars/Base",
+            1,
+        )
+        .replacen(
+            "    channelType: 0",
+            "    channelType: 0\n    maxIdleTime: lots",
+            1,
+        );
+    let source = Source::from_text("types.yaml", text);
+    let diagnostics = invalid(validate(source, &options(full_env(), MissingEnv::Refuse)));
+    let found: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .map(|d| (d.path.as_str(), d.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found.iter().any(|(p, _)| *p == "schedule.cron"),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|(p, _)| *p == "schedule.timezone"),
+        "{found:#?}"
+    );
+    assert!(found.contains(&(
+        "start.recordingConfig.maxIdleTime",
+        "expected a whole number from 5 to 2592000, found `lots`"
+    )));
+}
+
+/// Regression: a quote left open was reported lines later, where the
+/// value it swallowed happened to end.
+#[test]
+fn an_unclosed_quote_is_reported_where_it_opened() {
+    let text = fixture_text("valid/composite.yaml").replacen("cname: room", "cname: \"room", 1);
+    let opened = text.lines().position(|l| l.contains("\"room")).unwrap() + 1;
+    let source = Source::from_text("quote.yaml", text);
+    let diagnostics = invalid(validate(source, &options(full_env(), MissingEnv::Refuse)));
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0].line, opened as u64, "{diagnostics:#?}");
+    assert!(diagnostics[0].message.contains("quote is not closed"));
+}
