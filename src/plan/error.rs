@@ -70,13 +70,19 @@ impl Diagnostic {
     /// Keeps the line the position is on for display, unless it is too
     /// long to be worth echoing (minified or hostile input).
     #[must_use]
-    pub fn with_source_line(mut self, text: &str) -> Diagnostic {
+    pub fn with_source_line(self, text: &str) -> Diagnostic {
+        self.with_source_line_in(&text.lines().collect::<Vec<_>>())
+    }
+
+    /// [`Diagnostic::with_source_line`] with the text already split into
+    /// lines, so that placing many findings in one file stays linear.
+    pub fn with_source_line_in(mut self, lines: &[&str]) -> Diagnostic {
         let index = usize::try_from(self.line).unwrap_or(0);
         self.source_line = index
             .checked_sub(1)
-            .and_then(|i| text.lines().nth(i))
+            .and_then(|i| lines.get(i))
             .filter(|line| line.len() <= MAX_SHOWN_LINE)
-            .map(str::to_owned);
+            .map(|line| (*line).to_owned());
         self
     }
 

@@ -68,6 +68,7 @@ impl Issues {
 
     /// Places each finding at its field's position in `source`.
     pub fn into_diagnostics(self, source: &Source, index: &SpanIndex) -> Vec<Diagnostic> {
+        let lines: Vec<&str> = source.text.lines().collect();
         let mut diagnostics: Vec<Diagnostic> = self
             .found
             .into_iter()
@@ -86,7 +87,7 @@ impl Issues {
                 } else if let Some(position) = index.locate(&issue.path) {
                     diagnostic = diagnostic.at(position.key);
                     if !issue.unquoted {
-                        diagnostic = diagnostic.with_source_line(&source.text);
+                        diagnostic = diagnostic.with_source_line_in(&lines);
                     }
                 }
                 diagnostic.with_hint(issue.hint)
