@@ -258,6 +258,9 @@ pub async fn serve(
     let client = context.client.clone();
     let mut listener = listener;
     let requests = listener.as_mut().and_then(|l| l.requests.take());
+    // Watching before loading: a change made once the plans are loaded is
+    // never missed.
+    let watcher = workers::watch(&paths);
     let scheduler = Scheduler::start(config, context, events)?.with_requests(requests);
     let (internal, internal_rx) = mpsc::unbounded_channel();
     let (stopped, stopping) = tokio::sync::watch::channel(false);
@@ -295,10 +298,12 @@ pub async fn serve(
             Box::pin(workers::feed_watchdog(Notifier::from_env(lookup), interval)),
         );
     }
-    spawn(
-        Worker::Watcher,
-        Box::pin(workers::watch_files(paths, internal.clone())),
-    );
+    if let Some((watcher, changes)) = watcher {
+        spawn(
+            Worker::Watcher,
+            Box::pin(workers::forward_changes(watcher, changes, internal.clone())),
+        );
+    }
 
     let mut outcome = None;
     while let Some(joined) = workers.join_next_with_id().await {

@@ -91,12 +91,17 @@ pub async fn feed_watchdog(watchdog: Notifier, interval: Duration) -> Ended {
     }
 }
 
-/// Reloads when a plan file changes, after changes settle for half a
-/// second (editors write files in several steps). Without a watcher the
-/// plans reload on SIGHUP only.
-pub async fn watch_files(paths: Vec<PathBuf>, control: mpsc::UnboundedSender<Control>) -> Ended {
+/// The files' watcher and what it reports: set up before the scheduler
+/// starts, so that no change after readiness goes unseen. None (reported)
+/// without one: the plans then reload on SIGHUP only.
+pub fn watch(
+    paths: &[PathBuf],
+) -> Option<(
+    notify::RecommendedWatcher,
+    mpsc::UnboundedReceiver<Option<Vec<PathBuf>>>,
+)> {
     use notify::Watcher as _;
-    let (notify_change, mut changes) = mpsc::unbounded_channel();
+    let (notify_change, changes) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         match event {
             Ok(event) if event.kind.is_access() => {}
@@ -116,14 +121,25 @@ pub async fn watch_files(paths: Vec<PathBuf>, control: mpsc::UnboundedSender<Con
         Ok(watcher) => watcher,
         Err(error) => {
             tracing::warn!(%error, "cannot watch plan files; reload with SIGHUP");
-            return Ok(None);
+            return None;
         }
     };
-    for path in &paths {
+    for path in paths {
         if let Err(error) = watcher.watch(path, notify::RecursiveMode::NonRecursive) {
             tracing::warn!(path = %path.display(), %error, "cannot watch; reload with SIGHUP");
         }
     }
+    Some((watcher, changes))
+}
+
+/// Reloads when plan files change, after changes settle for half a second
+/// (editors write files in several steps): only the files the watcher
+/// named, or everything when it could not say.
+pub async fn forward_changes(
+    watcher: notify::RecommendedWatcher,
+    mut changes: mpsc::UnboundedReceiver<Option<Vec<PathBuf>>>,
+    control: mpsc::UnboundedSender<Control>,
+) -> Ended {
     while let Some(first) = changes.recv().await {
         // Debounce: gather what changes until none has come for 500 ms.
         let mut seen = first;
@@ -140,5 +156,6 @@ pub async fn watch_files(paths: Vec<PathBuf>, control: mpsc::UnboundedSender<Con
             break;
         }
     }
+    drop(watcher);
     Ok(None)
 }
