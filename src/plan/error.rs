@@ -76,6 +76,7 @@ impl Diagnostic {
 
     /// [`Diagnostic::with_source_line`] with the text already split into
     /// lines, so that placing many findings in one file stays linear.
+    #[must_use]
     pub fn with_source_line_in(mut self, lines: &[&str]) -> Diagnostic {
         let index = usize::try_from(self.line).unwrap_or(0);
         self.source_line = index
