@@ -133,7 +133,7 @@ impl SessionView {
                     let step = &steps[index];
                     NextStep {
                         at: format_duration(step.at),
-                        call: step.action.endpoint(),
+                        call: step.action.endpoint().name(),
                         due: session.scheduled_start
                             + chrono::Duration::from_std(step.at).unwrap_or_default(),
                     }
