@@ -108,7 +108,14 @@ impl Store {
     /// Opens (creating if needed) the SQLite store in `dir`, migrating its
     /// schema to this build's.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store::with(Backend::Sqlite(Sqlite::open(dir)?)))
+        let store = Store::with(Backend::Sqlite(Sqlite::open(dir)?));
+        // Lease files outlive their sessions only when their process died.
+        match lease::sweep(dir, &store.leased) {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "removed stale lease files"),
+            Err(error) => tracing::warn!(%error, "cannot sweep stale lease files"),
+        }
+        Ok(store)
     }
 
     /// A store that lives and dies with the process, for tests.

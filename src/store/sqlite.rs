@@ -39,6 +39,11 @@ impl Sqlite {
     /// schema to this build's.
     pub fn open(dir: &Path) -> Result<Sqlite, StoreError> {
         files::prepare_dir(dir)?;
+        // Processes opening the store at once take turns until its schema
+        // is in place: switching a new database to WAL needs it to
+        // themselves, and SQLite answers `database is locked` at once
+        // rather than wait for that.
+        let _opening = files::lock_dir(dir)?;
         let path = dir.join(DB_FILE);
         files::prepare_db(&path)?;
         let opened = |source| StoreError::Open {
