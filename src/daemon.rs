@@ -9,6 +9,7 @@ pub mod http;
 pub mod notify;
 mod plans;
 pub mod status;
+pub mod takeover;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -132,10 +133,16 @@ impl Daemon {
     /// its sender is gone, which counts as shutdown).
     pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Summary {
         self.reload();
-        // Sessions a previous process left are resumed beside new ones;
-        // leases keep the two from driving the same session.
+        // Sessions a previous process left are resumed beside new ones, and
+        // so are those whose driver dies later; leases keep the two from
+        // driving the same session.
         let (recovery_stop, recovery_stopped) = watch::channel(false);
-        let recovery = tokio::spawn(recoverable(&self.context, &recovery_stopped).run());
+        let recovered = recoverable(&self.context, &recovery_stopped);
+        let recovery = tokio::spawn(takeover::watch(
+            self.context.clone(),
+            recovered,
+            recovery_stopped,
+        ));
         self.start_missed();
         self.emit(Event::Ready);
         let detach = loop {
@@ -182,8 +189,8 @@ impl Daemon {
             }
         }
         match tokio::time::timeout_at(deadline, recovery).await {
-            Ok(Ok(recovered)) if !recovered.is_empty() => {
-                tracing::info!(sessions = recovered.len(), "recovered sessions ended");
+            Ok(Ok(recovered)) if recovered > 0 => {
+                tracing::info!(sessions = recovered, "recovered sessions ended");
             }
             Ok(_) => {}
             Err(_) => {
@@ -279,9 +286,12 @@ impl Daemon {
     /// sessions launched in between are in `stops`).
     fn resumed_starts(&self) -> HashMap<String, Vec<DateTime<Utc>>> {
         let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
+        let now = self.context.clock.now();
         match self.context.store.active() {
             Ok(active) => {
-                for session in active {
+                // One past its scheduled end is being stopped, or its driver
+                // died and it is about to be: it holds no later one back.
+                for session in active.into_iter().filter(|s| s.scheduled_end > now) {
                     starts
                         .entry(session.plan)
                         .or_default()

@@ -250,6 +250,16 @@ impl Store {
         self.select(&Selection::Active)
     }
 
+    /// The ids of active sessions that may have no live driver, oldest
+    /// first: in PostgreSQL those whose lease nobody holds; in SQLite, whose
+    /// file locks can only be tried, those not leased in this process. What
+    /// a running daemon looks at to take over sessions whose driver died;
+    /// [`Store::lease`] then says for sure.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        let ids = dispatch!(self, db => db.unleased())?;
+        Ok(self.leased.without(ids))
+    }
+
     /// The latest `limit` sessions by scheduled start, newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<StoredSession>, StoreError> {
         self.select(&Selection::Recent(i64::try_from(limit).unwrap_or(i64::MAX)))

@@ -33,6 +33,15 @@ use super::{SessionId, StoreError};
 #[derive(Clone, Debug, Default)]
 pub(super) struct Held(Arc<Mutex<HashSet<SessionId>>>);
 
+impl Held {
+    /// `ids` without those leased in this process.
+    pub(super) fn without(&self, mut ids: Vec<SessionId>) -> Vec<SessionId> {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.retain(|id| !held.contains(id));
+        ids
+    }
+}
+
 /// What keeps other processes off a leased session.
 #[derive(Debug)]
 pub(super) enum Hold {

@@ -230,6 +230,30 @@ impl Postgres {
         })
     }
 
+    /// The ids of active sessions whose advisory lock (see [`lease`]) no
+    /// connection holds.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.run(move |connected| {
+            Box::pin(async move {
+                let rows = connected
+                    .client
+                    .query(
+                        "SELECT id FROM sessions s WHERE finished_at IS NULL AND NOT EXISTS (
+                             SELECT FROM pg_locks l
+                             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                                 AND l.classid = 'sessions'::regclass::oid
+                                 AND l.objid::bigint = s.id)
+                         ORDER BY id",
+                        &[],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok(SessionId(row.try_get(0)?)))
+                    .collect()
+            })
+        })
+    }
+
     /// Records a notice against the session of its sid, in one
     /// transaction: see [`super::Store::record_notice`].
     pub fn record_notice(&self, noting: &Noting) -> Result<Noted, StoreError> {

@@ -224,6 +224,18 @@ impl Sqlite {
         select_in(&self.conn(), selection)
     }
 
+    /// Every active session's id: a file lock is only known free by taking
+    /// it.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT id FROM sessions WHERE finished_at IS NULL ORDER BY id")?;
+        let ids = statement
+            .query_map([], |row| row.get(0).map(SessionId))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
     /// Records a notice against the session of its sid, in one
     /// transaction: see [`super::Store::record_notice`].
     pub fn record_notice(&self, noting: &Noting) -> Result<Noted, StoreError> {
