@@ -132,6 +132,12 @@ impl Daemon {
     /// The main loop. Returns when `control` says shutdown or detach (or
     /// its sender is gone, which counts as shutdown).
     pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Summary {
+        // Agora's limit is per App ID, whoever calls: one window for every
+        // runner on the store.
+        self.context
+            .client
+            .limiter()
+            .share(self.context.store.rate_window());
         self.reload();
         // Sessions a previous process left are resumed beside new ones, and
         // so are those whose driver dies later; leases keep the two from

@@ -29,6 +29,7 @@ mod lease;
 mod model;
 mod notice;
 mod postgres;
+mod rate;
 mod row;
 mod schema;
 mod sqlite;

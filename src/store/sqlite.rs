@@ -12,11 +12,13 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::batch::{Change, Entry, Written};
 use super::model::{instant_text, parse_instant};
 use super::notice::Noting;
+use super::rate::{self, WindowChange};
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
 use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession};
 use super::{files, schema, transition};
+use crate::agora::Window;
 
 /// How long a write waits for another process (a `recplan run` from cron
 /// beside the daemon, a `recplan stop`) to finish its own. Writes take
@@ -234,6 +236,41 @@ impl Sqlite {
             .query_map([], |row| row.get(0).map(SessionId))?
             .collect::<Result<_, _>>()?;
         Ok(ids)
+    }
+
+    /// Changes `app_id`'s shared rate window under the write lock, at the
+    /// machine's clock, which every process here shares.
+    pub fn change_window(
+        &self,
+        app_id: &str,
+        change: WindowChange,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<(String, Option<i64>)> = tx
+            .prepare_cached("SELECT grants, paused_until FROM rate_windows WHERE app_id = ?1")?
+            .query_row([app_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let mut window = match stored {
+            Some((grants, paused_until)) => rate::window_from(&grants, paused_until)?,
+            None => Window::default(),
+        };
+        let now = Utc::now().timestamp_micros();
+        if let Some(wait) = change.apply(&mut window, now) {
+            return Ok(Some(wait));
+        }
+        tx.prepare_cached(
+            "INSERT INTO rate_windows (app_id, grants, paused_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (app_id) DO UPDATE
+                 SET grants = excluded.grants, paused_until = excluded.paused_until",
+        )?
+        .execute(params![
+            app_id,
+            rate::grants_text(&window),
+            window.paused_until
+        ])?;
+        tx.commit()?;
+        Ok(None)
     }
 
     /// Records a notice against the session of its sid, in one
