@@ -6,6 +6,7 @@ mod crash;
 mod daemon;
 mod everyday;
 mod export;
+mod ha;
 mod ncs;
 mod resilience;
 mod run;
