@@ -347,7 +347,10 @@ impl ResilientClient {
             self.stats.answered(endpoint, error.status());
             let class = ErrorClass::of(&error);
             let Some(delay) = self.next_delay(endpoint, class, &error, &mut tally) else {
-                if !matches!(class, ErrorClass::Final | ErrorClass::WorkerNotFound) {
+                if !matches!(
+                    class,
+                    ErrorClass::Final | ErrorClass::WorkerNotFound | ErrorClass::NoWorker
+                ) {
                     self.stats.exhausted(endpoint, class, error.status());
                 }
                 return Attempted {
@@ -400,7 +403,7 @@ impl ResilientClient {
             ErrorClass::Transport => &mut tally.transport,
             ErrorClass::NotCompleted => &mut tally.not_completed,
             ErrorClass::ServerError => &mut tally.server_error,
-            ErrorClass::WorkerNotFound | ErrorClass::Final => return None,
+            ErrorClass::NoWorker | ErrorClass::WorkerNotFound | ErrorClass::Final => return None,
         };
         let delay = *self.policy.delays(endpoint, class).get(*used)?;
         *used += 1;

@@ -66,8 +66,7 @@ pub fn run(args: &Args) -> u8 {
     let files = match crate::plan::discover(paths) {
         Ok(files) => files,
         Err(error) => {
-            super::report_plan_error(&error);
-            return exit::INVALID_PLAN;
+            return super::report_plan_error(error);
         }
     };
     let env = Env::from_process();

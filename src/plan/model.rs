@@ -33,6 +33,7 @@ pub struct Plan {
     pub(super) vars: serde_json::Map<String, serde_json::Value>,
     pub(super) timing: Timing,
     pub(super) on_failure: OnFailure,
+    pub(super) min_recording: Duration,
     pub(super) channels: Vec<RawChannel>,
     pub(super) acquire: AcquireClientRequest,
     pub(super) start: StartClientRequest,
@@ -224,6 +225,9 @@ pub struct SessionSpec {
     pub uid: String,
     pub backup_uid: Option<String>,
     pub on_failure: OnFailure,
+    /// Starts are tried while at least this much of the occurrence remains.
+    #[serde(serialize_with = "serialize_offset")]
+    pub min_recording: Duration,
     pub acquire: AcquireClientRequest,
     pub start: StartClientRequest,
     pub steps: Vec<Step>,

@@ -134,6 +134,7 @@ impl Plan {
                 uid,
                 backup_uid,
                 on_failure: self.on_failure,
+                min_recording: self.min_recording,
                 acquire,
                 start,
                 steps,

@@ -57,6 +57,12 @@ pub struct SessionReport {
     pub outcome: Outcome,
     /// Recordings started again after one died (`on_failure: restart`).
     pub restarts: u32,
+    /// Tries to get a recording going (an acquire, or a start on a new
+    /// resource); more than one when Agora failed some.
+    pub attempts: u32,
+    /// How long after the occurrence's start the recording began, when it
+    /// began a second or more late.
+    pub late_start_ms: Option<u64>,
     pub steps: Vec<StepReport>,
     pub files: Vec<RecordedFile>,
     pub uploading_status: Option<String>,
@@ -89,6 +95,8 @@ impl SessionReport {
             sid: None,
             outcome: Outcome::Failed,
             restarts: 0,
+            attempts: 0,
+            late_start_ms: None,
             steps: Vec::new(),
             files: Vec::new(),
             uploading_status: None,

@@ -10,7 +10,7 @@ use recplan::agora::{
     ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
 };
 use recplan::clock::Clock;
-use recplan::daemon::{Control, Daemon, Event, Options, Summary};
+use recplan::daemon::{Config, Control, Event, Summary};
 use recplan::plan::Env;
 use recplan::session::{Context, OccurrenceReport};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
@@ -50,6 +50,12 @@ struct Running {
 }
 
 async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
+    start_with(dir, now, Store::open_in_memory().unwrap()).await
+}
+
+/// The daemon on the plans in `dir`, against a fresh simulator, with
+/// `store`, through [`recplan::daemon::serve`] as `recplan daemon` runs it.
+async fn start_with(dir: &Path, now: DateTime<Utc>, store: Store) -> Running {
     let handle = Simulator::start(SimConfig {
         rate_limit: None,
         ..SimConfig::default()
@@ -66,15 +72,13 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
         timeout: Duration::from_secs(30),
     })
     .unwrap();
-    let options = Options {
-        paths: vec![dir.to_owned()],
-        stop_grace: Duration::from_secs(60),
-    };
     let (events_tx, events) = mpsc::unbounded_channel();
-    let (progress, mut progress_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while progress_rx.recv().await.is_some() {} });
+    let config = Config {
+        events: Some(events_tx),
+        ..Config::new(vec![dir.to_owned()])
+    };
+    let (progress, _) = mpsc::unbounded_channel();
     let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
-    let store = Store::open_in_memory().unwrap();
     let context = Context {
         client: ResilientClient::new(client, RateLimiter::default(), RetryPolicy::default()),
         store,
@@ -82,9 +86,12 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
         env,
         progress,
     };
-    let daemon = Daemon::new(options, context, events_tx);
     let (control, control_rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(daemon.run(control_rx));
+    let daemon = tokio::spawn(async move {
+        recplan::daemon::serve(config, context, None, control_rx)
+            .await
+            .expect("the daemon runs")
+    });
     Running {
         handle,
         control,
@@ -211,19 +218,63 @@ async fn an_occurrence_missed_while_down_starts_late_within_its_deadline() {
         started(&events),
         [("inside".to_owned(), at("2026-11-27T08:00:00Z"), true)]
     );
-    // The other is recorded as missed, for `history` to show.
+    // The other was never recplan's to run: the store has no earlier
+    // occurrence of it (a first install). Missed means missed.
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Missed { .. })),
+        "{events:#?}"
+    );
+}
+
+/// A regression test for false "missed" rows: only an occurrence of a plan
+/// recplan was already running counts as missed, in the store as in the
+/// events.
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.yaml");
+    std::fs::write(
+        &file,
+        plan("outside", "50 8 * * *", "30m", "  starting_deadline: 5m"),
+    )
+    .unwrap();
+    // Yesterday's occurrence ran: recplan was in charge of this plan.
+    let store = Store::open_in_memory().unwrap();
+    let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
+    let options = recplan::plan::Options {
+        env: env.clone(),
+        missing_env: recplan::plan::MissingEnv::Refuse,
+        now: at("2026-11-26T07:00:00Z"),
+    };
+    let loaded = recplan::plan::load(&file, &options).unwrap().plan;
+    let yesterday = loaded
+        .occurrence(loaded.localize(at("2026-11-26T07:50:00Z")), &env, None)
+        .unwrap();
+    for spec in &yesterday.sessions {
+        let new = recplan::store::NewSession::of(&yesterday, spec, &yesterday.plan_hash);
+        store.begin(&new, at("2026-11-26T07:50:00Z")).unwrap();
+    }
+    let mut running = start_with(dir.path(), at("2026-11-27T08:02:00Z"), store.clone()).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    running.daemon.await.unwrap();
+    let events = drain(&mut running.events);
     let missed: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Skipped {
-                plan,
-                start,
-                reason,
-            } if reason.starts_with("missed") => Some((plan.clone(), *start)),
+            Event::Missed { plan, start } => Some((plan.clone(), *start)),
             _ => None,
         })
         .collect();
     assert_eq!(missed, [("outside".to_owned(), at("2026-11-27T07:50:00Z"))]);
+    let today = store
+        .history(Some("outside"), Some(at("2026-11-27T00:00:00Z")))
+        .unwrap();
+    assert_eq!(today.len(), 1);
+    assert_eq!(
+        today[0].error.as_deref(),
+        Some(recplan::daemon::MISSED_REASON)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -78,7 +78,7 @@ async fn not_completed_gives_up_after_3s_and_6s() {
 async fn start_server_errors_retry_3_times_then_the_error_is_the_sessions() {
     let sim = simulator().await;
     let api = resilient(&sim);
-    sim.inject_times(Fault::AllocateWorkerFailed, 4);
+    sim.inject_times(Fault::RequestTimeout(sim::Endpoint::Start), 4);
     let acquired = api
         .acquire(super::CNAME, super::UID, &super::acquire_request())
         .await
@@ -95,7 +95,7 @@ async fn start_server_errors_retry_3_times_then_the_error_is_the_sessions() {
         .await
         .unwrap_err();
 
-    assert_eq!((error.status(), error.code()), (Some(500), Some(502)));
+    assert_eq!((error.status(), error.code()), (Some(500), Some(62)));
     let starts = requests_to(&sim, "start");
     assert_eq!(starts.len(), 4, "the start and three repetitions");
     for (gap, nominal) in gaps(&starts).into_iter().zip([3, 6, 9]) {
@@ -110,6 +110,32 @@ async fn start_server_errors_retry_3_times_then_the_error_is_the_sessions() {
         ),
         (3, 1)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_to_allocate_worker_is_not_repeated_on_the_same_resource() {
+    // 500 code 502: this resource got no worker; a new acquire is the
+    // session's to make, the same start again cannot help.
+    let sim = simulator().await;
+    let api = resilient(&sim);
+    sim.inject(Fault::AllocateWorkerFailed);
+    let acquired = api
+        .acquire(super::CNAME, super::UID, &super::acquire_request())
+        .await
+        .unwrap();
+    let error = api
+        .start(
+            recplan::agora::Mode::Composite,
+            &acquired.resource_id,
+            super::CNAME,
+            super::UID,
+            &super::start_request(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((error.status(), error.code()), (Some(500), Some(502)));
+    assert_eq!(ErrorClass::of(&error), ErrorClass::NoWorker);
+    assert_eq!(requests_to(&sim, "start").len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
