@@ -25,12 +25,18 @@
 //! fsync'd commit); `memory` uses `Store::open_in_memory()` to show what
 //! the disk costs. Run with `cargo bench --bench daemon`; the figures are
 //! recorded in docs/BENCHMARKS.md.
+//!
+//! `RECPLAN_BENCH_MODE=reload` measures instead how long one changed plan
+//! among `RECPLAN_BENCH_PLANS` takes to be in force after a reload (see
+//! `daemon/reload.rs`).
 
 // In a subdirectory, so that cargo does not take them for benchmarks.
 #[path = "daemon/observe.rs"]
 mod observe;
 #[path = "daemon/proc.rs"]
 mod proc;
+#[path = "daemon/reload.rs"]
+mod reload;
 #[path = "daemon/report.rs"]
 mod report;
 
@@ -280,6 +286,14 @@ fn main() {
     }
     let setup = Setup::from_env();
     let dir = tempfile::tempdir().expect("a temporary directory");
+    if std::env::var("RECPLAN_BENCH_MODE").as_deref() == Ok("reload") {
+        let changes = std::env::var("RECPLAN_BENCH_CHANGES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        reload::main(setup.plans, changes, dir.path());
+        return;
+    }
     // The runtime `recplan daemon` builds: multi-thread, one worker per core.
     let runtime = recplan::session::runtime().expect("the runtime builds");
     println!(

@@ -42,10 +42,12 @@ pub const MISSED_REASON: &str =
     "missed: recplan was running but could not start it within the plan's starting_deadline";
 
 /// What the daemon is told from outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// Re-read the plans (SIGHUP, a changed file).
+    /// Re-read the plans: list every path again (SIGHUP).
     Reload,
+    /// These files changed (the watcher saw them): look at them only.
+    Changed(Vec<PathBuf>),
     /// Stop every started recording and exit (SIGTERM, SIGINT).
     Shutdown,
     /// Exit, leaving recordings running for the next start to resume.
@@ -74,6 +76,12 @@ pub enum Event {
     Invalid {
         path: PathBuf,
         kept: Option<String>,
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// What validation warned about in a plan that loaded (a schedule that
+    /// overlaps itself, say).
+    Warned {
+        plan: String,
         diagnostics: Vec<Diagnostic>,
     },
     /// A valid plan refused because the file `kept` holds its name.

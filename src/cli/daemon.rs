@@ -112,29 +112,26 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
     // Agora's notification callbacks land on the same listener when an NCS
     // secret is configured.
     let notices = crate::ncs::NcsState::from_env(store.clone(), Clock::system(), lookup);
-    let listener = match args.listen {
-        Some(address) => match tokio::net::TcpListener::bind(address).await {
-            Ok(socket) => {
-                let mut routes = axum::Router::new();
-                if let Some(notices) = notices {
-                    routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
-                }
-                Some(Listener { socket, routes })
-            }
+    if notices.is_some() && args.listen.is_none() {
+        tracing::warn!(
+            "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
+        );
+    }
+    let mut listener = None;
+    if let Some(address) = args.listen {
+        let socket = match tokio::net::TcpListener::bind(address).await {
+            Ok(socket) => socket,
             Err(error) => {
                 errln!("error: cannot listen on {address}: {error}");
                 return Ok(exit::FAILED);
             }
-        },
-        None => {
-            if notices.is_some() {
-                tracing::warn!(
-                    "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
-                );
-            }
-            None
+        };
+        let mut routes = axum::Router::new();
+        if let Some(notices) = notices {
+            routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
         }
-    };
+        listener = Some(Listener { socket, routes });
+    }
     let config = Config {
         stop_grace: args.stop_grace,
         allow_empty: args.allow_empty,

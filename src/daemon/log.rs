@@ -28,6 +28,11 @@ impl Event {
                     tracing::warn!(event = "kept", plan, path = %path.display(), "the file is invalid: the last valid version of the plan stays in force");
                 }
             }
+            Event::Warned { plan, diagnostics } => {
+                for diagnostic in diagnostics {
+                    tracing::warn!(event = "warning", plan, "{diagnostic}");
+                }
+            }
             Event::Refused { plan, path, kept } => {
                 tracing::error!(event = "refused", plan, path = %path.display(), kept = %kept.display(), "plan name already used by another file: this file is refused");
             }

@@ -56,16 +56,26 @@ impl PlanSet {
         }
     }
 
-    /// Loads every plan file that is new or changed since the last reload.
-    /// A changed plan affects future occurrences only: its next start is
-    /// computed afresh from `now`.
-    pub fn reload(&mut self, env: &Env, now: DateTime<Utc>, events: &mut Vec<Event>) -> Reload {
+    /// Loads every plan file that is new or changed since the last reload:
+    /// among `changed` if given (what the watcher saw), else under every
+    /// path. A changed plan affects future occurrences only: its next start
+    /// is computed afresh from `now`.
+    pub fn reload(
+        &mut self,
+        changed: Option<&[PathBuf]>,
+        env: &Env,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Reload {
         let options = Options {
             env: env.clone(),
             missing_env: MissingEnv::Refuse,
             now,
         };
-        let scan = self.catalog.scan(&options);
+        let scan = match changed.and_then(|files| self.catalog.rescan(files, &options)) {
+            Some(scan) => scan,
+            None => self.catalog.scan(&options),
+        };
         let mut reload = Reload {
             empty: scan.empty,
             ..Reload::default()
@@ -80,7 +90,15 @@ impl PlanSet {
         }
         for (path, loaded) in scan.loaded {
             match loaded {
-                Ok(validated) => self.put(path, validated.plan, now, events, &mut counts),
+                Ok(validated) => {
+                    if !validated.warnings.is_empty() {
+                        events.push(Event::Warned {
+                            plan: validated.plan.name().to_owned(),
+                            diagnostics: validated.warnings,
+                        });
+                    }
+                    self.put(path, validated.plan, now, events, &mut counts);
+                }
                 Err(error) => {
                     counts.invalid += 1;
                     let diagnostics = error.diagnostics();
@@ -189,8 +207,10 @@ impl PlanSet {
     /// A file gone: its plan leaves, and a plan refused for its name may
     /// take its place.
     fn remove(&mut self, path: &Path, now: DateTime<Utc>, events: &mut Vec<Event>) {
-        let was_refused = self.refused.remove(path).is_some();
-        if !self.take_out(path, now, events) && !was_refused {
+        self.refused.remove(path);
+        // A file with no plan in force (refused, or invalid) leaves too:
+        // its problem goes with it.
+        if !self.take_out(path, now, events) {
             events.push(Event::Removed {
                 plan: None,
                 path: path.to_owned(),

@@ -70,7 +70,7 @@ impl Scheduler {
             events,
             summary: Summary::default(),
         };
-        let loaded = scheduler.reload();
+        let loaded = scheduler.reload(None);
         if let Some((path, error)) = loaded.unreadable.into_iter().next() {
             return Err(Error::Unreadable {
                 path,
@@ -122,12 +122,14 @@ impl Scheduler {
             let probe = self.outage.as_ref().map(|outage| outage.probe);
             tokio::select! {
                 message = control.recv() => match message {
-                    Some(Control::Reload) => { self.reload(); }
+                    Some(Control::Reload) => { self.reload(None); }
+                    Some(Control::Changed(files)) => { self.reload(Some(&files)); }
                     Some(Control::Detach) => break Ended::Detach,
                     Some(Control::Shutdown) | None => break Ended::Shutdown,
                 },
                 Some(message) = internal.recv() => match message {
-                    Control::Reload => { self.reload(); }
+                    Control::Reload => { self.reload(None); }
+                    Control::Changed(files) => { self.reload(Some(&files)); }
                     Control::Detach => break Ended::Detach,
                     Control::Shutdown => break Ended::Shutdown,
                 },
@@ -192,10 +194,12 @@ impl Scheduler {
         }
     }
 
-    fn reload(&mut self) -> super::plans::Reload {
+    fn reload(&mut self, changed: Option<&[PathBuf]>) -> super::plans::Reload {
         let now = self.context.clock.now();
         let mut events = Vec::new();
-        let reload = self.plans.reload(&self.context.env, now, &mut events);
+        let reload = self
+            .plans
+            .reload(changed, &self.context.env, now, &mut events);
         for event in events {
             self.emit(event);
         }
@@ -463,7 +467,6 @@ impl Scheduler {
     }
 
     fn emit(&self, event: Event) {
-        event.log();
         let _ = self.events.send(event);
     }
 }

@@ -215,7 +215,7 @@ impl Status {
                     );
                 }
             }
-            Event::Reloaded { .. } => {}
+            Event::Reloaded { .. } | Event::Warned { .. } => {}
         }
     }
 
@@ -532,4 +532,28 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     header(out, name, help, "gauge");
     let _ = writeln!(out, "{name} {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_while_the_daemon_does_its_job() {
+        let status = Status::default();
+        assert_eq!(status.not_ready().as_deref(), Some("loading plans"));
+        status.observe_event(&Event::Ready { plans: 1 });
+        assert_eq!(status.not_ready(), None);
+        status.observe_event(&Event::StoreUnavailable {
+            error: "disk I/O error".into(),
+        });
+        assert_eq!(
+            status.not_ready().as_deref(),
+            Some("the state store is unavailable: disk I/O error")
+        );
+        status.observe_event(&Event::StoreRecovered);
+        assert_eq!(status.not_ready(), None);
+        status.observe_event(&Event::Stopping);
+        assert_eq!(status.not_ready().as_deref(), Some("shutting down"));
+    }
 }

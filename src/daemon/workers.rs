@@ -37,9 +37,10 @@ pub async fn observe(
         tokio::select! {
             event = events.recv() => {
                 let Some(event) = event else { return Ok(None) };
-                // Status first: whoever systemd lets in on READY must find
-                // /readyz ready.
+                // Status first: whoever systemd lets in on READY, or reads
+                // the log, must find /readyz and /sessions saying so.
                 status.observe_event(&event);
+                event.log();
                 match event {
                     Event::Ready { .. } => notifier.notify("READY=1"),
                     Event::Stopping => notifier.notify("STOPPING=1"),
@@ -95,8 +96,18 @@ pub async fn watch_files(paths: Vec<PathBuf>, control: mpsc::UnboundedSender<Con
     use notify::Watcher as _;
     let (notify_change, mut changes) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = notify_change.send(());
+        match event {
+            Ok(event) if event.kind.is_access() => {}
+            // No paths, or an error: only listing everything again tells.
+            Ok(event) if event.need_rescan() || event.paths.is_empty() => {
+                let _ = notify_change.send(None);
+            }
+            Ok(event) => {
+                let _ = notify_change.send(Some(event.paths));
+            }
+            Err(_) => {
+                let _ = notify_change.send(None);
+            }
         }
     });
     let mut watcher = match watcher {
@@ -111,12 +122,19 @@ pub async fn watch_files(paths: Vec<PathBuf>, control: mpsc::UnboundedSender<Con
             tracing::warn!(path = %path.display(), %error, "cannot watch; reload with SIGHUP");
         }
     }
-    while changes.recv().await.is_some() {
-        // Debounce: wait until no change has come for 500 ms.
-        while let Ok(Some(())) =
+    while let Some(first) = changes.recv().await {
+        // Debounce: gather what changes until none has come for 500 ms.
+        let mut seen = first;
+        while let Ok(Some(more)) =
             tokio::time::timeout(Duration::from_millis(500), changes.recv()).await
-        {}
-        if control.send(Control::Reload).is_err() {
+        {
+            seen = seen.zip(more).map(|(mut all, more)| {
+                all.extend(more);
+                all
+            });
+        }
+        let message = seen.map_or(Control::Reload, Control::Changed);
+        if control.send(message).is_err() {
             break;
         }
     }

@@ -4,7 +4,7 @@
 //! 10,000 plans costs one validation, not 10,000. Plan names must be
 //! unique among everything loaded: the first file keeps a name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -31,11 +31,22 @@ impl Stamp {
     }
 }
 
+/// A file as last seen: its stamp, and the scan that saw it.
+#[derive(Debug)]
+struct Seen {
+    stamp: Stamp,
+    scan: u64,
+}
+
 /// Files under a set of paths, each with the stamp it was last loaded at.
 #[derive(Debug, Default)]
 pub struct Catalog {
     paths: Vec<PathBuf>,
-    stamps: BTreeMap<PathBuf, Stamp>,
+    /// Hashed rather than ordered: with 10,000 files, comparing paths
+    /// component by component costs more than the scan's system calls.
+    files: HashMap<PathBuf, Seen>,
+    /// How many scans were made: files not seen by the latest are gone.
+    scans: u64,
 }
 
 /// What one scan found.
@@ -54,94 +65,169 @@ pub struct Scan {
     pub empty: Vec<PathBuf>,
 }
 
-impl Scan {
-    /// Whether the scan found nothing new, changed or gone.
-    pub fn is_quiet(&self) -> bool {
-        self.loaded.is_empty() && self.removed.is_empty()
-    }
-}
-
 impl Catalog {
     pub fn new(paths: Vec<PathBuf>) -> Catalog {
         Catalog {
             paths,
-            stamps: BTreeMap::new(),
+            files: HashMap::new(),
+            scans: 0,
         }
     }
 
-    /// Lists the paths again and loads every file that is new or changed.
+    /// Lists the paths again and loads every file that is new or changed,
+    /// in the order the paths were given, each file once.
     pub fn scan(&mut self, options: &Options) -> Scan {
+        self.scans += 1;
         let mut scan = Scan::default();
-        let mut seen: BTreeMap<PathBuf, std::fs::Metadata> = BTreeMap::new();
         // Files under a path that cannot be listed now are kept as they were.
         let mut unlisted: Vec<PathBuf> = Vec::new();
         for path in &self.paths {
-            match list(path) {
-                Ok(files) => {
-                    if files.is_empty() {
-                        scan.empty.push(path.clone());
-                    }
-                    seen.extend(files);
-                }
+            let files = match list(path) {
+                Ok(files) => files,
                 Err(error) => {
                     unlisted.push(path.clone());
                     scan.unreadable.push((path.clone(), error));
+                    continue;
+                }
+            };
+            if files.is_empty() {
+                scan.empty.push(path.clone());
+            }
+            for (file, metadata) in files {
+                let stamp = Stamp::of(&metadata);
+                match self.files.get_mut(&file) {
+                    // Listed twice (a file and its directory): once is enough.
+                    Some(seen) if seen.scan == self.scans => {}
+                    Some(seen) if seen.stamp == stamp => {
+                        seen.scan = self.scans;
+                        scan.unchanged += 1;
+                    }
+                    _ => {
+                        let seen = Seen {
+                            stamp,
+                            scan: self.scans,
+                        };
+                        self.files.insert(file.clone(), seen);
+                        let loaded = load_checked(&file, options);
+                        scan.loaded.push((file, loaded));
+                    }
                 }
             }
         }
-        for (file, metadata) in &seen {
-            let stamp = Stamp::of(metadata);
-            if self.stamps.get(file) == Some(&stamp) {
-                scan.unchanged += 1;
-                continue;
-            }
-            self.stamps.insert(file.clone(), stamp);
-            scan.loaded
-                .push((file.clone(), load_checked(file, options)));
-        }
-        let gone: Vec<PathBuf> = self
-            .stamps
-            .keys()
-            .filter(|file| !seen.contains_key(*file))
+        let mut gone: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|(_, seen)| seen.scan != self.scans)
+            .map(|(file, _)| file)
             .filter(|file| !unlisted.iter().any(|path| file.starts_with(path)))
             .cloned()
             .collect();
+        gone.sort();
         for file in gone {
-            self.stamps.remove(&file);
+            self.files.remove(&file);
             scan.removed.push(file);
+        }
+        // Kept as they were: seen, for the next scan's purposes.
+        if !unlisted.is_empty() {
+            for seen in self.files.values_mut() {
+                seen.scan = self.scans;
+            }
         }
         scan
     }
+}
 
-    /// Forgets `file`'s stamp, so that the next scan loads it again even if
-    /// it did not change (a plan refused for a name another file held).
-    pub fn forget(&mut self, file: &Path) {
-        self.stamps.remove(file);
+impl Catalog {
+    /// Looks again at `changed` files only (a watcher's report), and loads
+    /// those that are new or changed. None if one of them is not known to
+    /// be under the paths, or is a directory: then only a [`scan`](Catalog::scan)
+    /// can tell what changed.
+    pub fn rescan(&mut self, changed: &[PathBuf], options: &Options) -> Option<Scan> {
+        let mut files: Vec<PathBuf> = changed
+            .iter()
+            .map(|file| self.under_paths(file))
+            .collect::<Option<_>>()?;
+        files.sort();
+        files.dedup();
+        let mut scan = Scan::default();
+        for file in files {
+            if !is_plan_file(&file) && !self.paths.contains(&file) {
+                continue;
+            }
+            match std::fs::metadata(&file) {
+                Ok(metadata) if metadata.is_dir() => return None,
+                Ok(metadata) => {
+                    let stamp = Stamp::of(&metadata);
+                    match self.files.get_mut(&file) {
+                        Some(seen) if seen.stamp == stamp => scan.unchanged += 1,
+                        _ => {
+                            let seen = Seen {
+                                stamp,
+                                scan: self.scans,
+                            };
+                            self.files.insert(file.clone(), seen);
+                            let loaded = load_checked(&file, options);
+                            scan.loaded.push((file, loaded));
+                        }
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    if self.files.remove(&file).is_some() {
+                        scan.removed.push(file);
+                    }
+                }
+                Err(error) => scan.unreadable.push((file, error)),
+            }
+        }
+        Some(scan)
+    }
+
+    /// `file` as the paths name it: a path itself, or in a directory among
+    /// them (given relative or absolute).
+    fn under_paths(&self, file: &Path) -> Option<PathBuf> {
+        let parent = file.parent()?;
+        let name = file.file_name()?;
+        self.paths.iter().find_map(|path| {
+            if path == file {
+                return Some(path.clone());
+            }
+            let absolute = std::path::absolute(path).ok();
+            if path == parent || absolute.as_deref() == Some(parent) {
+                return Some(path.join(name));
+            }
+            (absolute.as_deref() == Some(file)).then(|| path.clone())
+        })
     }
 }
 
 /// The plan files at `path` with their metadata: the file itself, or a
-/// directory's `*.yaml` and `*.yml` files (not recursively).
-fn list(path: &Path) -> io::Result<BTreeMap<PathBuf, std::fs::Metadata>> {
+/// directory's `*.yaml` and `*.yml` files (not recursively), in name order.
+fn list(path: &Path) -> io::Result<Vec<(PathBuf, std::fs::Metadata)>> {
     let metadata = std::fs::metadata(path)?;
     if !metadata.is_dir() {
-        return Ok(BTreeMap::from([(path.to_owned(), metadata)]));
+        return Ok(vec![(path.to_owned(), metadata)]);
     }
-    let mut files = BTreeMap::new();
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(path)? {
         let entry = entry?;
-        let file = entry.path();
-        if !is_plan_file(&file) {
+        if !is_plan_file(Path::new(&entry.file_name())) {
             continue;
         }
-        // Through symlinks, as reading the file will.
-        match std::fs::metadata(&file) {
-            Ok(metadata) if metadata.is_file() => {
-                files.insert(file, metadata);
-            }
-            _ => {}
+        // Relative to the open directory (cheaper than by full path);
+        // through a symlink, as reading the file will.
+        let metadata = match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => std::fs::metadata(entry.path()),
+            _ => entry.metadata(),
+        };
+        if let Ok(metadata) = metadata
+            && metadata.is_file()
+        {
+            files.push((entry.path(), metadata));
         }
     }
+    // One directory's paths differ only in their last component, so
+    // comparing bytes gives name order.
+    files.sort_unstable_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
     Ok(files)
 }
 

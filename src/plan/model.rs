@@ -14,11 +14,12 @@ use serde::Serialize;
 
 use super::raw::{OnFailure, Overlap, RawChannel};
 use super::source::Source;
+use crate::agora::call::RecordingRequest as _;
 use crate::agora::request::{
     AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
     UpdateLayoutClientRequest,
 };
-use crate::agora::{Mode, Secret};
+use crate::agora::{Endpoint, Mode, Secret};
 use crate::schedule::{Schedule, Tz};
 use crate::token::Minting;
 
@@ -88,11 +89,11 @@ pub enum StepAction {
 }
 
 impl StepAction {
-    /// Agora's name for the call.
-    pub fn endpoint(&self) -> &'static str {
+    /// The endpoint the step calls.
+    pub fn endpoint(&self) -> Endpoint {
         match self {
-            StepAction::Update(_) => "update",
-            StepAction::UpdateLayout(_) => "updateLayout",
+            StepAction::Update(update) => update.endpoint(),
+            StepAction::UpdateLayout(layout) => layout.endpoint(),
         }
     }
 }

@@ -46,9 +46,7 @@ pub fn self_overlap_diagnostic(plan: &Plan, now: DateTime<Utc>) -> Option<Diagno
     let duration = plan.timing().duration?;
     let starts = plan.next_starts(now, STARTS_CHECKED);
     let found = self_overlap(&starts, duration)?;
-    let gap = (found.next.clone() - found.start.clone())
-        .to_std()
-        .unwrap_or_default();
+    let gap = (found.next - found.start).to_std().unwrap_or_default();
     let when = format!(
         "the occurrence at {} lasts {} but the next starts {} later, at {}",
         found.start.format("%Y-%m-%d %H:%M %Z"),

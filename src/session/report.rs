@@ -66,6 +66,9 @@ pub struct SessionReport {
     pub steps: Vec<StepReport>,
     pub files: Vec<RecordedFile>,
     pub uploading_status: Option<String>,
+    /// When the session really ended (its stop answered, or it was given
+    /// up on): for an interrupted session, not its planned end.
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     pub errors: Vec<String>,
 }
 
@@ -100,6 +103,7 @@ impl SessionReport {
             steps: Vec::new(),
             files: Vec::new(),
             uploading_status: None,
+            ended_at: None,
             errors: Vec::new(),
         }
     }

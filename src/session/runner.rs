@@ -16,6 +16,7 @@ use super::state::{
     next_confirm_wait, read_status, read_stop,
 };
 use super::timeline::{CONFIRM_AFTER, query_interval};
+use crate::agora::call::{OnRecording, Query};
 use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
@@ -26,6 +27,10 @@ pub struct Window {
     pub start: Instant,
     pub end: Instant,
 }
+
+/// Why a recording counts as lost when Agora could not find its worker
+/// through the whole failover window.
+const WORKER_GONE: &str = "query: 404 failed to find worker";
 
 /// How the recording phase ended.
 enum Ending {
@@ -119,6 +124,14 @@ impl Session {
     pub(super) async fn drive(&mut self, mut recording: Recording, mut first_query: Instant) {
         loop {
             match self.record(&recording, first_query).await {
+                Ending::Completed if !self.state.confirmed => {
+                    // Stopped at the end like any other, but it never
+                    // reached status 4 or 5: no recording to speak of.
+                    self.report
+                        .errors
+                        .push("the recording never reached status 4 or 5".to_owned());
+                    return self.stop(&recording, Outcome::Failed).await;
+                }
                 Ending::Completed => return self.stop(&recording, Outcome::Completed).await,
                 Ending::Interrupted => return self.stop(&recording, Outcome::Interrupted).await,
                 Ending::Lost(reason) => {
@@ -139,7 +152,7 @@ impl Session {
     /// still run, and a restart must not start a second beside it), then do
     /// what `on_failure` says: start a new one for the remainder, or end.
     async fn after_loss(&mut self, recording: &Recording, reason: &str) -> Option<Recording> {
-        if !self.stop_lost(recording).await {
+        if !self.stop_lost(recording, reason == WORKER_GONE).await {
             return None;
         }
         self.state.excluded.push(recording.resource_id.clone());
@@ -185,8 +198,16 @@ impl Session {
     /// Stops a recording counted as lost. False when the stop was not
     /// answered: the session then fails holding the sid, which recovery
     /// stops, and nothing is started beside it.
-    async fn stop_lost(&mut self, recording: &Recording) -> bool {
-        let result = self.client.stop(recording, &self.spec.stop).await;
+    async fn stop_lost(&mut self, recording: &Recording, known_gone: bool) -> bool {
+        // After a failover window of 404s, a 404 here is the loss already
+        // established, not a failover to wait out again.
+        let result = if known_gone {
+            self.client
+                .send(&OnRecording::new(recording, &self.spec.stop))
+                .await
+        } else {
+            self.stop_call(recording).await
+        };
         match read_stop(&result) {
             StopReading::Stopped { files, .. } => {
                 self.report.files.extend(files);
@@ -293,7 +314,7 @@ impl Session {
     /// One query: confirming while the recording has not reached status 4
     /// or 5, routine after. Returns why the recording is gone, if it is.
     async fn query(&mut self, recording: &Recording) -> Option<String> {
-        let answer = match self.client.query(recording).await {
+        let answer = match self.client.send(&Query(recording)).await {
             Ok(answer) => answer,
             Err(error) if error.is_not_found_worker() && self.state.confirmed => {
                 // During Agora's failover a task answers 404 for up to 90 s
@@ -308,7 +329,7 @@ impl Session {
                         tracing::info!(cname = %self.spec.cname, "the recording came back after a failover");
                         None
                     }
-                    Ok(Presence::Gone) => Some("query: 404 failed to find worker".to_owned()),
+                    Ok(Presence::Gone) => Some(WORKER_GONE.to_owned()),
                     Err(error) => {
                         tracing::warn!(cname = %self.spec.cname, %error, "could not confirm the recording is gone");
                         None
@@ -341,10 +362,16 @@ impl Session {
         self.journal_or_report(&Transition::StepIntent { index })
             .await;
         let result = match &step.action {
-            StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
-            StepAction::UpdateLayout(layout) => {
-                self.client.update_layout(recording, layout).await.map(drop)
-            }
+            StepAction::Update(update) => self
+                .client
+                .send(&OnRecording::new(recording, &**update))
+                .await
+                .map(drop),
+            StepAction::UpdateLayout(layout) => self
+                .client
+                .send(&OnRecording::new(recording, &**layout))
+                .await
+                .map(drop),
         };
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
@@ -365,7 +392,7 @@ impl Session {
         self.state.steps_done.insert(index);
         self.report.steps.push(StepReport {
             at: format_duration(step.at),
-            endpoint: endpoint_of(&step.action),
+            endpoint: step.action.endpoint(),
             late_ms,
             outcome,
         });
@@ -376,7 +403,7 @@ impl Session {
     pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
         self.emit(Phase::Stopping, "stop", Some(recording));
         self.journal_or_report(&Transition::StopIntent).await;
-        let result = self.client.stop(recording, &self.spec.stop).await;
+        let result = self.stop_call(recording).await;
         let stopped = match read_stop(&result) {
             StopReading::Stopped {
                 files,
@@ -409,6 +436,7 @@ impl Session {
             })
             .await;
             self.report.outcome = outcome;
+            self.report.ended_at = Some(self.journal.now());
             let message = format!(
                 "{} file(s), upload {}",
                 self.report.files.len(),
@@ -422,6 +450,35 @@ impl Session {
                 "stop was not answered; `recplan recover` retries it",
                 Some(recording),
             );
+        }
+    }
+
+    /// Sends stop. A 404 "failed to find worker" may be a failover hiding
+    /// a recording that still runs: the recording is queried through the
+    /// failover window, and stopped again if it comes back.
+    async fn stop_call(
+        &self,
+        recording: &Recording,
+    ) -> Result<crate::agora::response::StopResponse, ApiError> {
+        let result = self
+            .client
+            .send(&OnRecording::new(recording, &self.spec.stop))
+            .await;
+        match &result {
+            Err(error) if error.is_not_found_worker() => {
+                match self.client.confirm_gone(recording).await {
+                    Ok(Presence::Back(answer))
+                        if read_status(answer.status()) != QueryReading::Exited =>
+                    {
+                        tracing::info!(cname = %self.spec.cname, "the recording came back after a failover; stopping it again");
+                        self.client
+                            .send(&OnRecording::new(recording, &self.spec.stop))
+                            .await
+                    }
+                    _ => result,
+                }
+            }
+            _ => result,
         }
     }
 
@@ -439,6 +496,7 @@ impl Session {
     pub(super) async fn finish(&mut self, outcome: Outcome, transition: &Transition) {
         self.journal_or_report(transition).await;
         self.report.outcome = outcome;
+        self.report.ended_at = Some(self.journal.now());
         let phase = if outcome == Outcome::Failed {
             Phase::Failed
         } else {
@@ -506,12 +564,5 @@ fn next_note(next: Option<&Step>) -> String {
             format_duration(step.at)
         ),
         None => "recording; no more steps".to_owned(),
-    }
-}
-
-fn endpoint_of(action: &StepAction) -> Endpoint {
-    match action {
-        StepAction::Update(_) => Endpoint::Update,
-        StepAction::UpdateLayout(_) => Endpoint::UpdateLayout,
     }
 }

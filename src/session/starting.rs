@@ -10,7 +10,7 @@ use super::report::{Outcome, Phase};
 use super::runner::Session;
 use super::state::{GiveUp, StartDecision, StartFailure, after_start_failure};
 use crate::agora::request::AcquireClientRequest;
-use crate::agora::{ApiError, Endpoint, ErrorClass, Recording, Secret, Started};
+use crate::agora::{ApiError, Endpoint, ErrorClass, Recording, Secret, Started, call};
 use crate::store::Transition;
 use crate::token::TokenError;
 
@@ -139,11 +139,12 @@ impl Session {
         })
         .await;
         let acquire = self.acquire_request();
-        match self
-            .client
-            .acquire(&self.spec.cname, &self.state.uid, &acquire)
-            .await
-        {
+        let call = call::Acquire {
+            cname: &self.spec.cname,
+            uid: &self.state.uid,
+            request: &acquire,
+        };
+        match self.client.send(&call).await {
             Ok(acquired) => {
                 self.journal_or_report(&Transition::Acquired {
                     resource_id: acquired.resource_id.clone(),
@@ -202,13 +203,13 @@ impl Session {
         .await;
         let started = self
             .client
-            .start(
-                self.spec.mode,
+            .start(&call::Start {
+                mode: self.spec.mode,
                 resource_id,
-                &self.spec.cname,
-                &self.state.uid,
-                start.as_deref().unwrap_or(&self.spec.start),
-            )
+                cname: &self.spec.cname,
+                uid: &self.state.uid,
+                request: start.as_deref().unwrap_or(&self.spec.start),
+            })
             .await;
         match started {
             Ok(
@@ -233,6 +234,20 @@ impl Session {
                     reason,
                     ambiguous: true,
                 })
+            }
+            // 201 code 7 on a first attempt: the resource is this
+            // session's own, so the recording that runs on it is too.
+            Err(error) if error.is_already_started() && error.sid().is_some() => {
+                let recording = Recording {
+                    mode: self.spec.mode,
+                    resource_id: resource_id.to_owned(),
+                    sid: error.sid().unwrap_or_default().to_owned(),
+                    cname: self.spec.cname.clone(),
+                    uid: self.state.uid.clone(),
+                };
+                tracing::warn!(cname = %self.spec.cname, sid = %recording.sid, "start answered already started: taking the running recording");
+                self.started(&recording).await;
+                Ok(recording)
             }
             Err(error) => {
                 self.fail_call(Endpoint::Start, &error);

@@ -148,6 +148,11 @@ pub fn after_start_failure(
         {
             StartDecision::StartAgain { after }
         }
+        // Agora answered, and only this resource lacks a worker: a new one
+        // at once, without the backoff an outage earned.
+        StartFailure::Start(ErrorClass::NoWorker) => StartDecision::AcquireAgain {
+            after: start_backoff(1),
+        },
         StartFailure::Acquire(_) | StartFailure::Start(_) => StartDecision::AcquireAgain { after },
     };
     if worth_starting(now + after, end, min_recording) {

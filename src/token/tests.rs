@@ -220,3 +220,20 @@ fn a_long_token_still_compresses_and_round_trips() {
     assert_eq!(decoded.token, token);
     assert!(decoded.is_signed_with(&certificate()));
 }
+
+/// The demo plan's first channel with the simulator's App ID (also its
+/// certificate here): the stored stream made a 167-character token,
+/// Python's builder makes 131 of the same content, and so does recplan.
+#[test]
+fn the_demo_token_is_as_short_as_pythons() {
+    const DEMO: &str = "0123456789abcdef0123456789abcdef";
+    const PYTHON_DEMO: &str = "007eJxTYNjRwXnktPDTZ395/NW3X/nMzKokFu8SvnHZd9VSgSV51QcUGAwMjYxNTM3MLSwTk5JTUtPQ+QyXPLMF+BgYGBlAGAJBfE6GlNTcfF0QwcZgamRuYWIIACT5Hr8=";
+    let token = RtcToken::join(DEMO, "demo-demo", "527841", 1_800_000_000, 3600, 1);
+    let certificate = Secret::new(DEMO);
+    let content = token.signed_content(&certificate).unwrap();
+    let stored = miniz_oxide::deflate::compress_to_vec_zlib(&content, 0);
+    assert_eq!(VERSION.len() + STANDARD.encode(stored).len(), 167);
+    let built = token.build(&certificate).unwrap();
+    assert_eq!((built.expose(), built.expose().len()), (PYTHON_DEMO, 131));
+    assert!(decode(built.expose()).unwrap().is_signed_with(&certificate));
+}

@@ -18,6 +18,7 @@ use recplan::store::Store;
 use tokio::sync::mpsc;
 
 mod replace;
+mod truth;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -46,7 +47,7 @@ struct Running {
     handle: SimHandle,
     control: mpsc::UnboundedSender<Control>,
     events: mpsc::UnboundedReceiver<Event>,
-    daemon: tokio::task::JoinHandle<Summary>,
+    daemon: tokio::task::JoinHandle<Result<Summary, recplan::daemon::Error>>,
 }
 
 async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
@@ -87,11 +88,7 @@ async fn start_with(dir: &Path, now: DateTime<Utc>, store: Store) -> Running {
         progress,
     };
     let (control, control_rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(async move {
-        recplan::daemon::serve(config, context, None, control_rx)
-            .await
-            .expect("the daemon runs")
-    });
+    let daemon = tokio::spawn(recplan::daemon::serve(config, context, None, control_rx));
     Running {
         handle,
         control,
@@ -151,7 +148,7 @@ async fn runs_every_plan_across_days_and_a_dst_change() {
 
     tokio::time::sleep(Duration::from_secs(3 * 86_400)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let summary = running.daemon.await.unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     let reports = reports(&events);
 
@@ -212,7 +209,7 @@ async fn an_occurrence_missed_while_down_starts_late_within_its_deadline() {
     let mut running = start(dir.path(), at("2026-11-27T08:02:00Z")).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     assert_eq!(
         started(&events),
@@ -257,7 +254,7 @@ async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed
     let mut running = start_with(dir.path(), at("2026-11-27T08:02:00Z"), store.clone()).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     let missed: Vec<_> = events
         .iter()
@@ -275,6 +272,44 @@ async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed
         today[0].error.as_deref(),
         Some(recplan::daemon::MISSED_REASON)
     );
+}
+
+/// A state store that cannot be read is critical: nothing new starts, and
+/// once it has been unavailable for longer than the grace the daemon stops
+/// what it started and ends with an error, for its service manager to
+/// restart it.
+#[tokio::test(start_paused = true)]
+async fn a_store_unavailable_beyond_its_grace_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    std::fs::write(plans.join("p.yaml"), plan("p", "0 9 * * *", "10m", "")).unwrap();
+    let state = dir.path().join("state");
+    let store = Store::open(&state).unwrap();
+    let mut running = start_with(&plans, at("2026-11-27T07:58:00Z"), store).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // The store's tables go: every read fails from now on.
+    let db = rusqlite::Connection::open(state.join(recplan::store::DB_FILE)).unwrap();
+    db.execute_batch("DROP TABLE events; DROP TABLE sessions;")
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(3600), &mut running.daemon)
+        .await
+        .expect("the daemon ends by itself")
+        .unwrap();
+    assert!(
+        matches!(ended, Err(recplan::daemon::Error::StoreUnavailable { .. })),
+        "{ended:?}"
+    );
+    let events = drain(&mut running.events);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StoreUnavailable { .. })),
+        "{events:#?}"
+    );
+    // 09:00 Berlin came while the store was down: nothing started.
+    assert_eq!(started(&events), []);
+    assert!(running.handle.requests().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -296,7 +331,7 @@ async fn overlap_skip_and_stop_previous() {
     // Starts at 10:10, 10:20, 10:30 and 10:40.
     tokio::time::sleep(Duration::from_secs(41 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     let reports = reports(&events);
     let starts = started(&events);
@@ -344,7 +379,7 @@ async fn reload_applies_changed_plans_to_future_occurrences() {
     running.control.send(Control::Reload).unwrap();
     tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     assert_eq!(
         started(&events),
@@ -360,7 +395,7 @@ async fn shutdown_stops_every_started_recording() {
     let running = start(dir.path(), at("2026-11-27T07:59:00Z")).await;
     tokio::time::sleep(Duration::from_secs(5 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let summary = running.daemon.await.unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
     assert_eq!(summary.occurrences, 2);
     let requests = running.handle.requests();
     assert_eq!(

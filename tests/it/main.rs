@@ -7,6 +7,7 @@ mod daemon;
 mod everyday;
 mod export;
 mod ha;
+mod model;
 mod ncs;
 mod resilience;
 mod run;

@@ -18,6 +18,7 @@ use crate::support::APP_CERTIFICATE;
 
 mod minted;
 mod playbook;
+mod regressions;
 
 const PLAN: &str = r##"
 mode: composite
@@ -42,13 +43,13 @@ steps:
         audioUidList: {subscribeAudioUids: ["#allstream#"]}
 "##;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
         .unwrap()
         .to_utc()
 }
 
-fn env() -> Env {
+pub(super) fn env() -> Env {
     Env::default()
         .with("AGORA_APP_ID", sim::DEMO_APP_ID)
         .with("AGORA_APP_CERTIFICATE", APP_CERTIFICATE)
@@ -74,7 +75,7 @@ fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceive
     )
 }
 
-fn client(handle: &SimHandle) -> Client {
+pub(super) fn client(handle: &SimHandle) -> Client {
     Client::new(ClientConfig {
         base: ApiBase::parse(&handle.uri()).unwrap(),
         app_id: sim::DEMO_APP_ID.to_owned(),

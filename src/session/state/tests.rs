@@ -79,6 +79,14 @@ fn after_a_failed_start_by_error_class() {
             acquired,
             AcquireAgain { after: secs(1) },
         ),
+        // 502 after an outage's backoff: a new resource at once.
+        (
+            Start(C::NoWorker),
+            6,
+            t0,
+            acquired,
+            AcquireAgain { after: secs(1) },
+        ),
         (
             Start(C::RateLimited),
             1,
