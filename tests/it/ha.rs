@@ -127,7 +127,7 @@ fn by_sid(requests: &[RecordedRequest]) -> BTreeMap<String, Recorded> {
             .as_ref()
             .and_then(|body| body["cname"].as_str())
         {
-            entry.cname = cname.to_owned();
+            cname.clone_into(&mut entry.cname);
         }
         if request.path.ends_with("/update") {
             entry.updates.push(request.at);
