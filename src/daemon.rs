@@ -17,6 +17,7 @@ mod plans;
 mod request;
 mod scheduler;
 pub mod status;
+pub mod takeover;
 mod workers;
 
 use std::collections::HashMap;

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use journal::Journal;
-pub use recovery::{Recovery, recover, recoverable, stop_by_hand};
+pub use recovery::{Recovery, recover, recoverable, stop_by_hand, take_over};
 pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
 pub use state::SessionState;

@@ -30,6 +30,7 @@ mod lease;
 mod model;
 mod notice;
 mod postgres;
+mod rate;
 mod row;
 mod schema;
 mod sqlite;
@@ -110,7 +111,14 @@ impl Store {
     /// Opens (creating if needed) the SQLite store in `dir`, migrating its
     /// schema to this build's.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        Ok(Store::with(Backend::Sqlite(Sqlite::open(dir)?)))
+        let store = Store::with(Backend::Sqlite(Sqlite::open(dir)?));
+        // Lease files outlive their sessions only when their process died.
+        match lease::sweep(dir, &store.leased) {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "removed stale lease files"),
+            Err(error) => tracing::warn!(%error, "cannot sweep stale lease files"),
+        }
+        Ok(store)
     }
 
     /// A store that lives and dies with the process, for tests.
@@ -243,6 +251,16 @@ impl Store {
     /// sid, since their recording may still run.
     pub fn active(&self) -> Result<Vec<StoredSession>, StoreError> {
         self.select(&Selection::Active)
+    }
+
+    /// The ids of active sessions that may have no live driver, oldest
+    /// first: in PostgreSQL those whose lease nobody holds; in SQLite, whose
+    /// file locks can only be tried, those not leased in this process. What
+    /// a running daemon looks at to take over sessions whose driver died;
+    /// [`Store::lease`] then says for sure.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        let ids = dispatch!(self, db => db.unleased())?;
+        Ok(self.leased.without(ids))
     }
 
     /// The latest `limit` sessions by scheduled start, newest first.

@@ -11,6 +11,13 @@
 //! served within one; a task per App ID hands out the slots while anyone
 //! waits and sleeps on a tokio timer until the next one frees up, so paused
 //! time drives it in tests. Nothing polls.
+//!
+//! Agora counts per App ID, whoever calls: several runners on one state
+//! store (daemons on one PostgreSQL, CronJob pods, a `run` beside a
+//! daemon on one machine) share one window there ([`SharedWindow`]). Each
+//! grant is then also taken from the shared window, whose answer, when it
+//! is full, says how long until a slot frees; a 429's pause is written
+//! there too, so that every runner holds back.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -62,6 +69,65 @@ impl Default for RateLimit {
         }
     }
 }
+
+/// The window of one App ID's grants as several runners share it, in
+/// microseconds on the sharing place's clock: the last grants, oldest
+/// first, and a 429's pause.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    pub grants: Vec<i64>,
+    pub paused_until: Option<i64>,
+}
+
+impl Window {
+    /// Takes a slot at `now` if `limit` allows one, else says how long
+    /// until it may.
+    pub fn take(&mut self, now: i64, limit: &RateLimit) -> Result<(), Duration> {
+        let span = micros(limit.span());
+        self.grants.retain(|&at| at > now - span);
+        self.grants.sort_unstable();
+        let calls = limit_calls(limit);
+        let window_free = match self.grants.len().checked_sub(calls) {
+            // `grants[excess]` is the grant whose expiry makes room.
+            Some(excess) => self.grants[excess] + span,
+            None => now,
+        };
+        let free = window_free.max(self.paused_until.unwrap_or(now));
+        if free > now {
+            return Err(Duration::from_micros(
+                u64::try_from(free - now).unwrap_or(0),
+            ));
+        }
+        self.grants.push(now);
+        Ok(())
+    }
+
+    /// Holds every grant until `now + pause`; a later pause extends an
+    /// earlier one, never shortens it.
+    pub fn pause(&mut self, now: i64, pause: Duration) {
+        let until = now + micros(pause);
+        self.paused_until = Some(self.paused_until.map_or(until, |at| at.max(until)));
+    }
+}
+
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Where several runners keep one App ID's [`Window`]: the state store.
+/// Calls block for a database round trip or two; the limiter makes them on
+/// tokio's blocking pool.
+pub trait SharedWindow: Send + Sync + std::fmt::Debug {
+    /// Takes a slot for `app_id` now: `Ok(None)` if granted, else how long
+    /// until one may be.
+    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Option<Duration>, SharedError>;
+
+    /// Holds every runner's calls for `app_id` for `pause`.
+    fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError>;
+}
+
+/// Why the shared window could not be reached.
+pub type SharedError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Which queue a call waits in. A waiting call of a better priority always
 /// goes first, so a long enough burst of urgent calls holds routine ones
@@ -168,6 +234,8 @@ pub struct RateLimiter {
 struct Shared {
     limit: RateLimit,
     state: Mutex<State>,
+    /// Shared with other runners, once [`RateLimiter::share`] was called.
+    window: Mutex<Option<Arc<dyn SharedWindow>>>,
 }
 
 #[derive(Default)]
@@ -208,8 +276,20 @@ impl RateLimiter {
             shared: Arc::new(Shared {
                 limit,
                 state: Mutex::new(State::default()),
+                window: Mutex::new(None),
             }),
         }
+    }
+
+    /// Shares the limit with every runner that keeps its window in
+    /// `window` (none: this process paces alone): from now on each grant
+    /// is taken there too.
+    pub fn share(&self, window: Option<Arc<dyn SharedWindow>>) {
+        *self
+            .shared
+            .window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = window;
     }
 
     /// The limit it enforces.
@@ -248,6 +328,17 @@ impl RateLimiter {
         state.stats.pauses += 1;
         let bucket = state.bucket(app_id);
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |at| at.max(until)));
+        drop(state);
+        if let (Some(window), Ok(runtime)) =
+            (self.shared.window(), tokio::runtime::Handle::try_current())
+        {
+            let app_id = app_id.to_owned();
+            runtime.spawn_blocking(move || {
+                if let Err(error) = window.pause(&app_id, pause) {
+                    tracing::warn!(%error, "cannot share a 429's pause with the other runners");
+                }
+            });
+        }
         pause
     }
 
@@ -276,7 +367,12 @@ impl RateLimiter {
             Some(bucket) => bucket,
             None => buckets.entry(app_id.to_owned()).or_default(),
         };
-        if bucket.is_idle() && bucket.free_at(&limit).is_none_or(|at| at <= now) {
+        // A shared window is asked by the dispatching task only, off the
+        // caller's path.
+        if self.shared.window().is_none()
+            && bucket.is_idle()
+            && bucket.free_at(&limit).is_none_or(|at| at <= now)
+        {
             bucket.grant(now, &limit);
             stats.waits[priority.index()].record(now - since);
             return Turn::Go;
@@ -323,6 +419,13 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn window(&self) -> Option<Arc<dyn SharedWindow>> {
+        self.window
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl State {
@@ -355,31 +458,37 @@ impl Bucket {
         }
     }
 
-    /// Grants every waiting call that may go at `now`, best priority first;
-    /// returns when the next may go, or `None` when nobody waits.
-    fn grant_due(
-        &mut self,
-        now: Instant,
-        limit: &RateLimit,
-        stats: &mut WaitStats,
-    ) -> Option<Instant> {
-        loop {
-            // Callers that gave up are dropped here rather than when they
-            // leave: they hold no slot, only a place.
-            let index = self.queues.iter_mut().position(|queue| {
-                while queue.front().is_some_and(|w| w.grant.is_closed()) {
-                    queue.pop_front();
-                }
-                !queue.is_empty()
-            })?;
-            if let Some(at) = self.free_at(limit).filter(|at| *at > now) {
-                return Some(at);
+    /// Whether a waiting call may go at `now` as far as this process's
+    /// window says: `None` when nobody waits, else `Ok` or when to look
+    /// again.
+    fn next_turn(&mut self, now: Instant, limit: &RateLimit) -> Option<Result<(), Instant>> {
+        // Callers that gave up are dropped here rather than when they
+        // leave: they hold no slot, only a place.
+        for queue in &mut self.queues {
+            while queue.front().is_some_and(|w| w.grant.is_closed()) {
+                queue.pop_front();
             }
-            let waiter = self.queues[index].pop_front()?;
-            // A caller that left between the check and now costs nothing.
-            if waiter.grant.send(()).is_ok() {
-                self.grant(now, limit);
-                stats.waits[waiter.priority.index()].record(now - waiter.since);
+        }
+        if self.is_idle() {
+            return None;
+        }
+        Some(match self.free_at(limit).filter(|at| *at > now) {
+            Some(at) => Err(at),
+            None => Ok(()),
+        })
+    }
+
+    /// Hands the slot taken at `now` to the best waiting call.
+    fn grant_next(&mut self, now: Instant, limit: &RateLimit, stats: &mut WaitStats) {
+        for queue in &mut self.queues {
+            while let Some(waiter) = queue.pop_front() {
+                // A caller that left between the check and now costs
+                // nothing.
+                if waiter.grant.send(()).is_ok() {
+                    self.grant(now, limit);
+                    stats.waits[waiter.priority.index()].record(now - waiter.since);
+                    return;
+                }
             }
         }
     }
@@ -398,25 +507,54 @@ struct Dispatcher {
 
 impl Dispatcher {
     async fn run(mut self) {
+        let limit = self.shared.limit;
+        let mut unreachable = false;
         loop {
-            let next = {
+            let turn = {
                 let mut state = self.shared.lock();
-                let State { buckets, stats } = &mut *state;
-                let Some(bucket) = buckets.get_mut(&self.app_id) else {
+                let Some(bucket) = state.buckets.get_mut(&self.app_id) else {
                     return;
                 };
-                let next = bucket.grant_due(Instant::now(), &self.shared.limit, stats);
-                if next.is_none() {
+                let turn = bucket.next_turn(Instant::now(), &limit);
+                if turn.is_none() {
                     bucket.dispatching = false;
                     self.finished = true;
                 }
-                next
+                turn
             };
-            match next {
+            match turn {
+                None => return,
                 // Only time frees a slot: arrivals queue, a pause only
                 // delays, so sleeping until `at` and looking again is exact.
-                Some(at) => sleep_until(at).await,
-                None => return,
+                Some(Err(at)) => {
+                    sleep_until(at).await;
+                    continue;
+                }
+                Some(Ok(())) => {}
+            }
+            if let Some(window) = self.shared.window() {
+                let app_id = self.app_id.clone();
+                let taken = tokio::task::spawn_blocking(move || window.take(&app_id, &limit)).await;
+                match taken {
+                    Ok(Ok(None)) => unreachable = false,
+                    Ok(Ok(Some(wait))) => {
+                        sleep_until(Instant::now() + wait).await;
+                        continue;
+                    }
+                    // Without the shared window this process paces alone,
+                    // rather than not call Agora at all.
+                    Ok(Err(error)) => {
+                        if !std::mem::replace(&mut unreachable, true) {
+                            tracing::warn!(%error, "the shared rate limit is out of reach; pacing this process alone");
+                        }
+                    }
+                    Err(error) => tracing::error!(%error, "taking a shared slot panicked"),
+                }
+            }
+            let mut state = self.shared.lock();
+            let State { buckets, stats } = &mut *state;
+            if let Some(bucket) = buckets.get_mut(&self.app_id) {
+                bucket.grant_next(Instant::now(), &limit, stats);
             }
         }
     }
@@ -435,5 +573,46 @@ impl Drop for Dispatcher {
             bucket.dispatching = false;
             bucket.queues.iter_mut().for_each(VecDeque::clear);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: i64 = 1000;
+
+    fn limit(calls: u32) -> RateLimit {
+        RateLimit::per_second(NonZeroU32::new(calls).unwrap())
+    }
+
+    #[test]
+    fn a_shared_window_grants_calls_per_span_then_names_the_wait() {
+        let limit = limit(2);
+        let mut window = Window::default();
+        assert_eq!(window.take(0, &limit), Ok(()));
+        assert_eq!(window.take(300 * MS, &limit), Ok(()));
+        // Full until the first grant is a span (1 s + 20 ms margin) old.
+        assert_eq!(
+            window.take(500 * MS, &limit),
+            Err(Duration::from_millis(520))
+        );
+        assert_eq!(window.grants, [0, 300 * MS]);
+        assert_eq!(window.take(1020 * MS, &limit), Ok(()));
+        assert_eq!(window.grants, [300 * MS, 1020 * MS]);
+    }
+
+    #[test]
+    fn a_shared_pause_holds_every_grant_and_only_grows() {
+        let limit = limit(10);
+        let mut window = Window::default();
+        window.pause(0, Duration::from_secs(2));
+        window.pause(100 * MS, Duration::from_millis(500));
+        assert_eq!(window.paused_until, Some(2000 * MS));
+        assert_eq!(
+            window.take(1500 * MS, &limit),
+            Err(Duration::from_millis(500))
+        );
+        assert_eq!(window.take(2000 * MS, &limit), Ok(()));
     }
 }

@@ -118,6 +118,9 @@ async fn run_async(args: &Args) -> u8 {
         window.1,
     ));
     let signals = tokio::spawn(watch_signals(shutdown_tx, live));
+    // One rate limit with every other runner on the store (a daemon, other
+    // CronJob pods).
+    client.limiter().share(store.rate_window());
     let context = Context {
         client,
         store,

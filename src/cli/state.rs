@@ -77,6 +77,7 @@ fn context(
         exit::FAILED
     })?;
     let (progress, events) = mpsc::unbounded_channel();
+    client.limiter().share(store.rate_window());
     Ok((
         Context {
             client,

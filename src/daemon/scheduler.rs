@@ -114,10 +114,22 @@ impl Scheduler {
         mut control: mpsc::UnboundedReceiver<Control>,
         mut internal: mpsc::UnboundedReceiver<Control>,
     ) -> Result<Summary, Error> {
-        // Sessions a previous process left are resumed beside new ones;
-        // leases keep the two from driving the same session.
+        // Agora's limit is per App ID, whoever calls: one window for every
+        // runner on the store.
+        self.context
+            .client
+            .limiter()
+            .share(self.context.store.rate_window());
+        // Sessions a previous process left are resumed beside new ones, and
+        // so are those whose driver dies later; leases keep the two from
+        // driving the same session.
         let (recovery_stop, recovery_stopped) = watch::channel(false);
-        let recovery = tokio::spawn(recoverable(&self.context, &recovery_stopped).run());
+        let recovered = recoverable(&self.context, &recovery_stopped);
+        let recovery = tokio::spawn(super::takeover::watch(
+            self.context.clone(),
+            recovered,
+            recovery_stopped,
+        ));
         self.start_overdue();
         self.emit(Event::Ready {
             plans: self.plans.len(),
@@ -164,8 +176,8 @@ impl Scheduler {
         let _ = recovery_stop.send(true);
         self.stop_all().await;
         match tokio::time::timeout(self.config.stop_grace, recovery).await {
-            Ok(Ok(recovered)) if !recovered.is_empty() => {
-                tracing::info!(sessions = recovered.len(), "recovered sessions ended");
+            Ok(Ok(recovered)) if recovered > 0 => {
+                tracing::info!(sessions = recovered, "recovered sessions ended");
             }
             Ok(_) => {}
             Err(_) => {
@@ -352,7 +364,10 @@ impl Scheduler {
                     self.emit(Event::StoreRecovered);
                 }
                 let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-                for session in active {
+                let now = self.context.clock.now();
+                // One past its scheduled end is being stopped, or its driver
+                // died and it is about to be: it holds no later one back.
+                for session in active.into_iter().filter(|s| s.scheduled_end > now) {
                     starts
                         .entry(session.plan)
                         .or_default()

@@ -85,6 +85,19 @@ pub async fn recover(context: &Context, shutdown: &watch::Receiver<bool>) -> Vec
     recoverable(context, shutdown).run().await
 }
 
+/// Resumes one stored session whose lease the caller took: a session
+/// whose driver died while this process runs.
+pub async fn take_over(
+    context: &Context,
+    stored: StoredSession,
+    lease: Lease,
+    shutdown: watch::Receiver<bool>,
+) -> SessionReport {
+    resumed_session(context, &stored, lease, shutdown)
+        .resume(stored)
+        .await
+}
+
 /// A session rebuilt from the store, with its bodies rendered again from
 /// the plan file when it still loads.
 pub(super) fn resumed_session(

@@ -57,6 +57,18 @@ pub(crate) fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
     restrict(dir, 0o700).map_err(io)
 }
 
+/// Locks `dir` itself (an exclusive `flock` on the directory), waiting for
+/// another process that holds it; unlocked when the returned file closes.
+pub(crate) fn lock_dir(dir: &Path) -> Result<fs::File, StoreError> {
+    let io = |source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    let file = fs::File::open(dir).map_err(io)?;
+    file.lock().map_err(io)?;
+    Ok(file)
+}
+
 /// Creates the database file as 0600 before SQLite opens it, so that it is
 /// never readable by others, not even for an instant; an existing one is
 /// tightened. SQLite gives the -wal and -shm files it creates the main

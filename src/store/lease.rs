@@ -12,10 +12,17 @@
 //!
 //! Within one process a set of held ids does the same (and is all a store
 //! in memory has).
+//!
+//! A lease file lives as long as its lease: the holder removes it before
+//! unlocking it, and a taker that locked a file someone removed meanwhile
+//! (it opened the file just before) finds that the path no longer names
+//! what it locked and tries again. A file left by a process that died is
+//! removed by [`sweep`] when a store is opened, or replaced by the next
+//! taker of its session.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,13 +33,22 @@ use super::{SessionId, StoreError};
 #[derive(Clone, Debug, Default)]
 pub(super) struct Held(Arc<Mutex<HashSet<SessionId>>>);
 
+impl Held {
+    /// `ids` without those leased in this process.
+    pub(super) fn without(&self, mut ids: Vec<SessionId>) -> Vec<SessionId> {
+        let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.retain(|id| !held.contains(id));
+        ids
+    }
+}
+
 /// What keeps other processes off a leased session.
 #[derive(Debug)]
 pub(super) enum Hold {
     /// Nothing beyond this process: a store in memory.
     Process,
-    /// Only held for its lock.
-    File { _file: File },
+    /// Held for its lock; the file is removed when released.
+    File { _lock: LockFile },
     /// Released when dropped.
     Advisory { _lock: Advisory },
 }
@@ -82,10 +98,35 @@ pub(super) fn take(
     }))
 }
 
+/// A locked lease file, removed (before it is unlocked) when dropped.
+#[derive(Debug)]
+pub(super) struct LockFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        // Removed while still locked: a taker waiting on this file finds it
+        // gone once it gets the lock, and makes a new one.
+        if let Err(error) = std::fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), %error, "cannot remove a lease file");
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+/// The directory of lease files beside the database in `dir`.
+fn leases_dir(dir: &Path) -> PathBuf {
+    dir.join("leases")
+}
+
 /// Locks session `id`'s lease file under `dir`, or `None` if another live
 /// process holds it.
 pub(super) fn lock_file(dir: &Path, id: SessionId) -> Result<Option<Hold>, StoreError> {
-    let leases = dir.join("leases");
+    let leases = leases_dir(dir);
     // Private like the rest of the state directory.
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -96,19 +137,101 @@ pub(super) fn lock_file(dir: &Path, id: SessionId) -> Result<Option<Hold>, Store
             source,
         })?;
     let path: PathBuf = leases.join(format!("{id}.lock"));
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(Hold::File { _file: file })),
-        Err(TryLockError::WouldBlock) => Ok(None),
-        Err(TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+    loop {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match try_lock_current(file, &path)? {
+            Locked::Yes(lock) => return Ok(Some(Hold::File { _lock: lock })),
+            Locked::Held => return Ok(None),
+            // Its holder removed it after we opened it: the lease is free.
+            Locked::Removed => {}
+        }
     }
+}
+
+enum Locked {
+    Yes(LockFile),
+    Held,
+    Removed,
+}
+
+/// Locks `file`, opened at `path`, if no one holds it and `path` still
+/// names it.
+fn try_lock_current(file: File, path: &Path) -> Result<Locked, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(Locked::Held),
+        Err(TryLockError::Error(source)) => return Err(io(source)),
+    }
+    let locked = file.metadata().map_err(io)?;
+    match std::fs::metadata(path) {
+        Ok(named) if (named.dev(), named.ino()) == (locked.dev(), locked.ino()) => {
+            Ok(Locked::Yes(LockFile {
+                file,
+                path: path.to_owned(),
+            }))
+        }
+        Ok(_) => Ok(Locked::Removed),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Locked::Removed),
+        Err(source) => Err(io(source)),
+    }
+}
+
+/// Removes the lease files under `dir` that no live process holds (their
+/// holders died), leaving those of sessions leased in this process; returns
+/// how many it removed.
+pub(super) fn sweep(dir: &Path, held: &Held) -> Result<usize, StoreError> {
+    let leases = leases_dir(dir);
+    let entries = match std::fs::read_dir(&leases) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: leases,
+                source,
+            });
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_suffix(".lock"))
+            .and_then(|id| id.parse().ok())
+            .map(SessionId)
+        else {
+            continue;
+        };
+        if held
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
+        {
+            continue;
+        }
+        // Never created here: a file gone meanwhile needs no sweeping.
+        let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+            continue;
+        };
+        if let Locked::Yes(lock) = try_lock_current(file, &path)? {
+            drop(lock);
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

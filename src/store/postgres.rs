@@ -24,6 +24,7 @@ mod statements;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
@@ -31,6 +32,7 @@ use tokio_postgres::{Client, GenericClient, IsolationLevel, Row, Transaction};
 
 use super::batch::{Change, Entry, Written};
 use super::notice::Noting;
+use super::rate::{self, WindowChange};
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
@@ -228,6 +230,79 @@ impl Postgres {
         let selection = selection.clone();
         self.run(move |connected| {
             Box::pin(async move { select_in(&connected.client, &selection).await })
+        })
+    }
+
+    /// The ids of active sessions whose advisory lock (see [`lease`]) no
+    /// connection holds.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.run(move |connected| {
+            Box::pin(async move {
+                let rows = connected
+                    .client
+                    .query(
+                        "SELECT id FROM sessions s WHERE finished_at IS NULL AND NOT EXISTS (
+                             SELECT FROM pg_locks l
+                             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                                 AND l.classid = 'sessions'::regclass::oid
+                                 AND l.objid::bigint = s.id)
+                         ORDER BY id",
+                        &[],
+                    )
+                    .await?;
+                rows.iter()
+                    .map(|row| Ok(SessionId(row.try_get(0)?)))
+                    .collect()
+            })
+        })
+    }
+
+    /// Changes `app_id`'s shared rate window with its row locked, at the
+    /// server's clock, which every runner shares whatever its own says.
+    pub fn change_window(
+        &self,
+        app_id: &str,
+        change: WindowChange,
+    ) -> Result<Option<Duration>, StoreError> {
+        let app_id = app_id.to_owned();
+        self.run(move |Connected { client, statements }| {
+            Box::pin(async move {
+                let tx = transaction(client).await?;
+                let create = statements
+                    .get(
+                        &tx,
+                        "INSERT INTO rate_windows (app_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                    )
+                    .await?;
+                tx.execute(&create, &[&app_id]).await?;
+                let select = statements
+                    .get(
+                        &tx,
+                        "SELECT grants, paused_until,
+                             (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+                         FROM rate_windows WHERE app_id = $1 FOR UPDATE",
+                    )
+                    .await?;
+                let row = tx.query_one(&select, &[&app_id]).await?;
+                let mut window = rate::window_from(row.try_get(0)?, row.try_get(1)?)?;
+                let now: i64 = row.try_get(2)?;
+                if let Some(wait) = change.apply(&mut window, now) {
+                    return Ok(Some(wait));
+                }
+                let update = statements
+                    .get(
+                        &tx,
+                        "UPDATE rate_windows SET grants = $2, paused_until = $3 WHERE app_id = $1",
+                    )
+                    .await?;
+                tx.execute(
+                    &update,
+                    &[&app_id, &rate::grants_text(&window), &window.paused_until],
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(None)
+            })
         })
     }
 

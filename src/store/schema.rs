@@ -93,6 +93,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_sid ON events (json_extract(detail, '$.recording.sid'))
         WHERE kind = 'started';
     ",
+    // 3: the rate limit every runner on the store shares, per App ID: the
+    // last grants (a JSON array of microseconds since the epoch) and a
+    // 429's pause (see `agora::ratelimit::Window`).
+    r"
+    CREATE TABLE rate_windows (
+        app_id       TEXT PRIMARY KEY,
+        grants       TEXT NOT NULL DEFAULT '[]',
+        paused_until INTEGER
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -14,11 +14,13 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use super::batch::{Change, Entry, Written};
 use super::model::{instant_text, parse_instant};
 use super::notice::Noting;
+use super::rate::{self, WindowChange};
 use super::row::{
     self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
 };
 use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession};
 use super::{files, schema, transition};
+use crate::agora::Window;
 
 /// How long a write waits for another process (a `recplan run` from cron
 /// beside the daemon, a `recplan stop`) to finish its own. Writes take
@@ -41,6 +43,11 @@ impl Sqlite {
     /// schema to this build's.
     pub fn open(dir: &Path) -> Result<Sqlite, StoreError> {
         files::prepare_dir(dir)?;
+        // Processes opening the store at once take turns until its schema
+        // is in place: switching a new database to WAL needs it to
+        // themselves, and SQLite answers `database is locked` at once
+        // rather than wait for that.
+        let _opening = files::lock_dir(dir)?;
         let path = dir.join(DB_FILE);
         files::prepare_db(&path)?;
         let opened = |source| StoreError::Open {
@@ -219,6 +226,53 @@ impl Sqlite {
 
     pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
         select_in(&self.conn(), selection)
+    }
+
+    /// Every active session's id: a file lock is only known free by taking
+    /// it.
+    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT id FROM sessions WHERE finished_at IS NULL ORDER BY id")?;
+        let ids = statement
+            .query_map([], |row| row.get(0).map(SessionId))?
+            .collect::<Result<_, _>>()?;
+        Ok(ids)
+    }
+
+    /// Changes `app_id`'s shared rate window under the write lock, at the
+    /// machine's clock, which every process here shares.
+    pub fn change_window(
+        &self,
+        app_id: &str,
+        change: WindowChange,
+    ) -> Result<Option<Duration>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let stored: Option<(String, Option<i64>)> = tx
+            .prepare_cached("SELECT grants, paused_until FROM rate_windows WHERE app_id = ?1")?
+            .query_row([app_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let mut window = match stored {
+            Some((grants, paused_until)) => rate::window_from(&grants, paused_until)?,
+            None => Window::default(),
+        };
+        let now = Utc::now().timestamp_micros();
+        if let Some(wait) = change.apply(&mut window, now) {
+            return Ok(Some(wait));
+        }
+        tx.prepare_cached(
+            "INSERT INTO rate_windows (app_id, grants, paused_until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (app_id) DO UPDATE
+                 SET grants = excluded.grants, paused_until = excluded.paused_until",
+        )?
+        .execute(params![
+            app_id,
+            rate::grants_text(&window),
+            window.paused_until
+        ])?;
+        tx.commit()?;
+        Ok(None)
     }
 
     /// Records a notice against the session of its sid, in one

@@ -7,6 +7,7 @@ mod crash;
 mod daemon;
 mod everyday;
 mod export;
+mod ha;
 mod model;
 mod ncs;
 mod resilience;

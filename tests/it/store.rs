@@ -70,6 +70,7 @@ mod lifecycle;
 mod notices;
 mod place;
 mod postgres;
+mod rate;
 
 pub use place::Place;
 

@@ -98,6 +98,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_by_sid ON events (((detail::jsonb) -> 'recording' ->> 'sid'))
         WHERE kind = 'started';
     ",
+    // 3: the shared rate limit, as SQLite's migration 3; instants are
+    // microseconds on the server's clock, which every runner shares.
+    r"
+    CREATE TABLE rate_windows (
+        app_id       TEXT PRIMARY KEY,
+        grants       TEXT NOT NULL DEFAULT '[]',
+        paused_until BIGINT
+    );
+    ",
 ];
 
 const _: () = assert!(

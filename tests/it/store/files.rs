@@ -295,3 +295,89 @@ fn no_secret_the_runner_holds_reaches_the_database_files() {
         );
     }
 }
+
+/// Regression: of two daemons opening a new state directory at once, one
+/// exited `database is locked`. The window is a few milliseconds wide, so
+/// many rounds of processes started a little apart look for it.
+#[test]
+fn processes_opening_a_new_directory_at_once_all_succeed() {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    for _ in 0..20 {
+        let temp = tempfile::tempdir().unwrap();
+        let mut children = Vec::new();
+        for _ in 0..4 {
+            std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..8)));
+            children.push(
+                std::process::Command::new(env!("CARGO_BIN_EXE_recplan"))
+                    .args(["status", "--state-dir"])
+                    .arg(temp.path().join("state"))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+fn lease_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("leases"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Regression: a lease file was kept for every session ever run.
+#[test]
+fn a_lease_file_lives_as_long_as_its_lease() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = Store::open(temp.path()).unwrap();
+    let new = new_session("standup", "room", 0);
+    let id = run(&store, &new, &[]).id;
+    let lease = store.lease(id).unwrap().expect("free");
+    assert_eq!(lease_files(temp.path()), [format!("{id}.lock")]);
+    drop(lease);
+    assert!(lease_files(temp.path()).is_empty());
+    // Taken again, it is made again.
+    let again = store.lease(id).unwrap().expect("free again");
+    assert_eq!(lease_files(temp.path()), [format!("{id}.lock")]);
+    drop(again);
+}
+
+#[test]
+fn opening_a_store_sweeps_lease_files_their_holders_left() {
+    let temp = tempfile::tempdir().unwrap();
+    let leases = temp.path().join("leases");
+    std::fs::create_dir_all(&leases).unwrap();
+    // Left by processes that died, and one a live process holds.
+    for id in [1, 2, 3] {
+        std::fs::write(leases.join(format!("{id}.lock")), "").unwrap();
+    }
+    let live = std::fs::OpenOptions::new()
+        .write(true)
+        .open(leases.join("3.lock"))
+        .unwrap();
+    live.lock().unwrap();
+
+    let store = Store::open(temp.path()).unwrap();
+    assert_eq!(lease_files(temp.path()), ["3.lock"]);
+    // The live holder keeps its lease.
+    assert!(store.lease(recplan::store::SessionId(3)).unwrap().is_none());
+    drop(live);
+    assert!(store.lease(recplan::store::SessionId(3)).unwrap().is_some());
+}
