@@ -5,6 +5,7 @@
 //! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
 //! occurrences all arrive at one `select!`, so there is one shutdown path.
 
+pub mod calendars;
 pub mod http;
 pub mod notify;
 mod plans;

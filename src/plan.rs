@@ -7,6 +7,7 @@
 
 mod duration;
 mod error;
+pub mod ics_source;
 mod issues;
 mod layout;
 mod minting;
@@ -17,6 +18,7 @@ mod rules;
 mod source;
 mod suggest;
 mod template;
+mod timing;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +28,7 @@ pub use error::{Diagnostic, PlanError, Severity};
 pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
 pub use source::{MAX_PLAN_BYTES, Source};
 pub use template::{Env, MissingEnv};
+pub use timing::{CalendarUse, DEFAULT_REFRESH};
 pub use validate::{Options, Validated, load, validate};
 
 /// The plan files `paths` name: files as given, directories searched

@@ -137,13 +137,16 @@ async fn run_async(args: &Args) -> u8 {
         notifier,
     ));
     let _watcher = watch_files(&args.paths, control.clone());
+    tokio::spawn(crate::daemon::calendars::refresh(control.clone()));
     if let Some(interval) = Notifier::watchdog_interval(lookup) {
         tokio::spawn(feed_watchdog(Notifier::from_env(lookup), interval));
     }
     tokio::spawn(forward_signals(control, args.detach));
     let (served, serving) = tokio::sync::oneshot::channel::<()>();
     if let Some(listener) = listener {
-        let mut routes = http::router(Arc::clone(&status), client);
+        let mut routes = http::router(Arc::clone(&status), client).merge(
+            crate::daemon::calendars::router(args.paths.clone(), env.clone()),
+        );
         if let Some(notices) = notices {
             routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
         }

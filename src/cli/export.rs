@@ -1,11 +1,12 @@
 use std::path::PathBuf;
 
-use super::{exit, load_plan};
+use super::{exit, load_plan, out};
 use crate::export::{self, GeneratedFile, KubernetesOptions, SystemdOptions};
 use crate::plan::{Env, MissingEnv};
 
 /// Writes systemd timer units or Kubernetes CronJobs that run
-/// `recplan run PLAN` on each plan's schedule.
+/// `recplan run PLAN` on each plan's schedule, or an iCalendar feed of the
+/// plans' upcoming recordings.
 ///
 /// Without --out the files are printed, each after a `# file:` line.
 ///
@@ -14,6 +15,8 @@ use crate::plan::{Env, MissingEnv};
 ///   recplan export systemd plans/standup.yaml --out /etc/systemd/system
 ///
 ///   recplan export kubernetes plans/ --image registry.example.com/recplan:1 | kubectl apply -f -
+///
+///   recplan export ics plans/ --days 60 > recordings.ics
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -57,11 +60,23 @@ enum Engine {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// An iCalendar feed: one event per plan and upcoming occurrence,
+    /// with its channels, for the team's calendar.
+    ///
+    /// Example: recplan export ics plans/ --days 60 > recordings.ics
+    Ics {
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// How many days from today (UTC) the feed covers.
+        #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+    },
 }
 
 pub fn run(args: &Args) -> u8 {
     let (paths, out) = match &args.engine {
         Engine::Systemd { plans, out, .. } | Engine::Kubernetes { plans, out, .. } => (plans, out),
+        Engine::Ics { plans, days } => return ics(plans, *days),
     };
     let files = match crate::plan::discover(paths) {
         Ok(files) => files,
@@ -110,6 +125,7 @@ pub fn run(args: &Args) -> u8 {
                 },
             )
             .map(|file| vec![file]),
+            Engine::Ics { .. } => return exit::FAILED,
         };
         match result {
             Ok(files) => generated.extend(files),
@@ -141,4 +157,35 @@ pub fn run(args: &Args) -> u8 {
         }
     }
     exit::OK
+}
+
+/// Prints the feed of `paths`' occurrences over `days` days from today.
+fn ics(paths: &[PathBuf], days: u16) -> u8 {
+    let files = match crate::plan::discover(paths) {
+        Ok(files) => files,
+        Err(error) => {
+            super::report_plan_error(&error);
+            return exit::INVALID_PLAN;
+        }
+    };
+    let env = Env::from_process();
+    let mut plans = Vec::with_capacity(files.len());
+    for file in &files {
+        match load_plan(file, &env, MissingEnv::Warn) {
+            Ok(plan) => plans.push(plan),
+            Err(code) => return code,
+        }
+    }
+    let now = chrono::Utc::now();
+    let Some(window) =
+        crate::calendar::Window::new(crate::schedule::Tz::UTC, now.date_naive(), days)
+    else {
+        errln!("error: the feed would end past the dates recplan can hold");
+        return exit::FAILED;
+    };
+    let calendar = crate::calendar::build(&plans, window, &env);
+    match out(format_args!("{}", export::feed(&calendar, now))) {
+        Ok(()) => exit::OK,
+        Err(stop) => stop.exit_code(exit::OK),
+    }
 }

@@ -20,12 +20,7 @@ pub struct KubernetesOptions {
 /// stream.
 pub fn cron_job(plan: &Plan, options: &KubernetesOptions) -> Result<GeneratedFile, ExportError> {
     let timing = plan.timing();
-    let schedule = timing
-        .schedule
-        .as_ref()
-        .ok_or_else(|| ExportError::NoSchedule {
-            plan: plan.name().to_owned(),
-        })?;
+    let schedule = super::cron_of(plan, "Kubernetes")?;
     let unsupported = |reason: &str| ExportError::Unsupported {
         plan: plan.name().to_owned(),
         cron: schedule.cron().to_owned(),

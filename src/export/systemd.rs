@@ -25,13 +25,7 @@ pub struct SystemdOptions {
 
 /// The `.service` and `.timer` files for `plan`.
 pub fn units(plan: &Plan, options: &SystemdOptions) -> Result<Vec<GeneratedFile>, ExportError> {
-    let schedule = plan
-        .timing()
-        .schedule
-        .as_ref()
-        .ok_or_else(|| ExportError::NoSchedule {
-            plan: plan.name().to_owned(),
-        })?;
+    let schedule = super::cron_of(plan, "systemd")?;
     let calendars = on_calendar(schedule).map_err(|reason| ExportError::Unsupported {
         plan: plan.name().to_owned(),
         cron: schedule.cron().to_owned(),

@@ -7,6 +7,7 @@ mod daemon;
 mod everyday;
 mod export;
 mod ncs;
+mod recurrence;
 mod resilience;
 mod run;
 mod schedule;
