@@ -17,7 +17,9 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use recplan::agora::request::{AcquireClientRequest, StartClientRequest};
-use recplan::agora::{Client, Mode, Priority, RateLimiter, ResilientClient, RetryPolicy, Started};
+use recplan::agora::{
+    Client, Mode, Priority, RateLimiter, ResilientClient, RetryPolicy, Started, call,
+};
 use recplan::sim::{self, SimConfig, Simulator};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -67,18 +69,22 @@ async fn session(
         ..AcquireClientRequest::default()
     };
     let acquired = api
-        .acquire(&cname, &uid, &acquire)
+        .send(&call::Acquire {
+            cname: &cname,
+            uid: &uid,
+            request: &acquire,
+        })
         .await
         .unwrap_or_else(|e| panic!("{cname}: {e}"));
     let acquired_at = origin.elapsed();
     let started = api
-        .start(
-            Mode::Composite,
-            &acquired.resource_id,
-            &cname,
-            &uid,
-            &request,
-        )
+        .start(&call::Start {
+            mode: Mode::Composite,
+            resource_id: &acquired.resource_id,
+            cname: &cname,
+            uid: &uid,
+            request: &request,
+        })
         .await
         .unwrap_or_else(|e| panic!("{cname}: {e}"));
     assert!(matches!(started, Started::New(_)), "{cname}: {started:?}");

@@ -25,12 +25,18 @@
 //! fsync'd commit); `memory` uses `Store::open_in_memory()` to show what
 //! the disk costs. Run with `cargo bench --bench daemon`; the figures are
 //! recorded in docs/BENCHMARKS.md.
+//!
+//! `RECPLAN_BENCH_MODE=reload` measures instead how long one changed plan
+//! among `RECPLAN_BENCH_PLANS` takes to be in force after a reload (see
+//! `daemon/reload.rs`).
 
 // In a subdirectory, so that cargo does not take them for benchmarks.
 #[path = "daemon/observe.rs"]
 mod observe;
 #[path = "daemon/proc.rs"]
 mod proc;
+#[path = "daemon/reload.rs"]
+mod reload;
 #[path = "daemon/report.rs"]
 mod report;
 
@@ -42,7 +48,7 @@ use std::time::Duration;
 use chrono::{DateTime, DurationRound, Timelike, Utc};
 use recplan::agora::{Client, Priority, RateLimit, RateLimiter, ResilientClient, RetryPolicy};
 use recplan::clock::Clock;
-use recplan::daemon::{Control, Daemon, Options};
+use recplan::daemon::{Config, Control};
 use recplan::plan::Env;
 use recplan::session::Context;
 use recplan::sim;
@@ -199,15 +205,17 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         clock,
         // As `recplan daemon` has it: the process environment.
         env: Env::from_process().with("AGORA_APP_ID", sim::DEMO_APP_ID),
-        progress: progress_tx,
+        // `serve` gives the sessions a channel of its own, and passes
+        // their progress on to `config.progress`.
+        progress: mpsc::unbounded_channel().0,
     };
-    let options = Options {
-        paths: vec![plans],
-        stop_grace: Duration::from_secs(60),
+    let config = Config {
+        events: Some(events_tx),
+        progress: Some(progress_tx),
+        ..Config::new(vec![plans])
     };
     let (control, control_rx) = mpsc::unbounded_channel();
     let before = me.sample();
-    let daemon = Daemon::new(options, context, events_tx);
 
     let controller = async {
         let _ = milestones.wait_for(|m| m.ready).await;
@@ -226,9 +234,11 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
         control.send(Control::Shutdown).expect("the daemon listens");
         (loaded, started, middle)
     };
-    // Like `recplan daemon`: the daemon's loop on this thread, sessions and
-    // the rest on the workers.
-    let (_, (loaded, started, middle)) = tokio::join!(daemon.run(control_rx), controller);
+    let (served, (loaded, started, middle)) = tokio::join!(
+        recplan::daemon::serve(config, context, None, control_rx),
+        controller
+    );
+    served.expect("the daemon runs");
     let end = me.sample();
     let peak_kb = me.status_kb("VmHWM:");
     let sim_usage = sim.usage();
@@ -276,6 +286,14 @@ fn main() {
     }
     let setup = Setup::from_env();
     let dir = tempfile::tempdir().expect("a temporary directory");
+    if std::env::var("RECPLAN_BENCH_MODE").as_deref() == Ok("reload") {
+        let changes = std::env::var("RECPLAN_BENCH_CHANGES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200);
+        reload::main(setup.plans, changes, dir.path());
+        return;
+    }
     // The runtime `recplan daemon` builds: multi-thread, one worker per core.
     let runtime = recplan::session::runtime().expect("the runtime builds");
     println!(

@@ -6,6 +6,7 @@
 //! documentation applies to plans and to these types as written.
 
 mod endpoint;
+pub mod facts;
 mod mode;
 pub mod request;
 mod secret;
@@ -15,12 +16,14 @@ pub use endpoint::Endpoint;
 pub use mode::Mode;
 pub use secret::{SECRET_FIELDS, Secret, mask_secrets};
 
+pub mod call;
 pub mod client;
 pub mod error;
 pub mod ratelimit;
 pub mod response;
 pub mod retry;
 
+pub use call::Call;
 pub use client::{ApiBase, Client, ClientConfig, Credentials, MAX_IN_FLIGHT, Recording};
 pub use error::{ApiError, ConfigError};
 pub use ratelimit::{Priority, RateLimit, RateLimiter, WaitStats};

@@ -19,6 +19,7 @@ mod calendar;
 mod completions;
 mod connect;
 mod daemon;
+mod error;
 mod export;
 mod history;
 mod init;
@@ -104,11 +105,11 @@ pub fn main() -> ExitCode {
         _ => init_tracing("warn", false),
     }
     let code = match cli.command {
-        Command::Validate(args) => validate::run(&args),
+        Command::Validate(args) => validate::run(&args).unwrap_or_else(error::fail),
         Command::Render(args) => render::run(&args),
         Command::Next(args) => next::run(&args),
         Command::Run(args) => run::run(&args),
-        Command::Daemon(args) => daemon::run(&args),
+        Command::Daemon(args) => daemon::run(&args).unwrap_or_else(error::fail),
         Command::Recover(args) => state::recover_command(&args),
         Command::Status(args) => state::status_command(&args),
         Command::Stop(args) => state::stop_command(&args),
@@ -130,15 +131,26 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`).
+/// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`). Colour
+/// only on a terminal, and never with `NO_COLOR`; in JSON every line is one
+/// object with the event's fields (`event`, `plan`, `channel`, `uid`,
+/// `sid`, ...) at the top level.
 fn init_tracing(level: &str, json: bool) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECPLAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(!json && !no_color && std::io::stderr().is_terminal());
     let _ = if json {
-        builder.json().try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };
@@ -171,15 +183,14 @@ fn load_plan(
             }
             Ok(validated.plan)
         }
-        Err(error) => {
-            report_plan_error(&error);
-            Err(exit::INVALID_PLAN)
-        }
+        Err(error) => Err(report_plan_error(error)),
     }
 }
 
-fn report_plan_error(error: &PlanError) {
-    print_diagnostics(&error.diagnostics());
+/// Reports a plan that could not be loaded; the exit code says whether it
+/// was unreadable (2) or invalid (3).
+fn report_plan_error(error: PlanError) -> u8 {
+    error::fail(error)
 }
 
 fn print_diagnostics(diagnostics: &[Diagnostic]) {

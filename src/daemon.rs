@@ -1,39 +1,53 @@
 //! `recplan daemon`: every plan on its schedule, unattended.
 //!
-//! One task owns the plans and the timer for the next start; each
-//! occurrence runs as its own task (the same [`run_occurrence`] as
-//! `recplan run`) in a `JoinSet`. Reload, shutdown and finished
-//! occurrences all arrive at one `select!`, so there is one shutdown path.
+//! [`serve`] runs the daemon's workers as named tasks in one `JoinSet`:
+//! the [scheduler](Scheduler) (plans, their timers, the occurrences), the
+//! observer (events and progress into the log, the status and systemd),
+//! the listener (`/healthz`, `/readyz`, `/metrics`, `/sessions`), the
+//! watchdog and the watcher (plan files changed). What the end of each
+//! means is decided in one place, [`decide`]; the scheduler's end is the
+//! daemon's.
 
 pub mod calendars;
+mod error;
 pub mod http;
+mod log;
 pub mod notify;
 mod plans;
+mod scheduler;
 pub mod status;
+mod workers;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::sleep_until;
 
-pub use plans::PlanSet;
+pub use error::Error;
+pub use scheduler::Scheduler;
 
 use crate::plan::Diagnostic;
-use crate::plan::raw::Overlap;
-use crate::session::{Context, OccurrenceReport, recoverable, run_occurrence};
-use crate::store::{Begin, NewSession, Transition};
+use crate::session::{Context, OccurrenceReport};
+use notify::Notifier;
+use status::Status;
+
+/// The reason stored with an occurrence nobody ran in time: `history`
+/// calls it missed, and so does everything else.
+pub const MISSED_REASON: &str =
+    "missed: recplan was running but could not start it within the plan's starting_deadline";
 
 /// What the daemon is told from outside.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
-    /// Re-read the plans (SIGHUP, a changed file).
+    /// Re-read the plans: list every path again (SIGHUP).
     Reload,
+    /// These files changed (the watcher saw them): look at them only.
+    Changed(Vec<PathBuf>),
     /// Stop every started recording and exit (SIGTERM, SIGINT).
     Shutdown,
     /// Exit, leaving recordings running for the next start to resume.
@@ -44,25 +58,62 @@ pub enum Control {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A new or changed plan is in force.
     Loaded {
         plan: String,
         path: PathBuf,
         next: Option<DateTime<Utc>>,
+        /// When this version was loaded.
+        at: DateTime<Utc>,
     },
     /// A plan's next start, after one began.
     Scheduled {
         plan: String,
         next: Option<DateTime<Utc>>,
     },
+    /// A file that does not load. `kept` names the plan whose last valid
+    /// version stays in force, if the file had one.
     Invalid {
         path: PathBuf,
+        kept: Option<String>,
         diagnostics: Vec<Diagnostic>,
     },
-    /// The plans are loaded and the schedule runs.
-    Ready,
+    /// What validation warned about in a plan that loaded (a schedule that
+    /// overlaps itself, say).
+    Warned {
+        plan: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A valid plan refused because the file `kept` holds its name.
+    Refused {
+        plan: String,
+        path: PathBuf,
+        kept: PathBuf,
+    },
+    /// A file gone, or a plan taken out of force (`plan`).
     Removed {
+        plan: Option<String>,
         path: PathBuf,
     },
+    /// What a reload did: how many files were loaded (new or changed),
+    /// invalid, removed, unchanged.
+    Reloaded {
+        loaded: usize,
+        invalid: usize,
+        removed: usize,
+        unchanged: usize,
+    },
+    /// The plans are loaded and the schedule runs.
+    Ready {
+        plans: usize,
+    },
+    /// The state store cannot be read: nothing new is launched until it can.
+    StoreUnavailable {
+        error: String,
+    },
+    StoreRecovered,
+    /// Shutdown has begun.
+    Stopping,
     Started {
         plan: String,
         start: DateTime<Utc>,
@@ -72,6 +123,11 @@ pub enum Event {
         plan: String,
         start: DateTime<Utc>,
         reason: String,
+    },
+    /// An occurrence recplan was running for, and did not start in time.
+    Missed {
+        plan: String,
+        start: DateTime<Utc>,
     },
     Finished {
         plan: String,
@@ -92,314 +148,238 @@ pub struct Summary {
     pub failed: usize,
 }
 
-/// The identity of one occurrence: plan and scheduled start.
-type OccurrenceKey = (String, DateTime<Utc>);
-
 /// How the daemon runs.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub struct Config {
     pub paths: Vec<PathBuf>,
     /// How long shutdown waits for stop calls to be answered.
     pub stop_grace: Duration,
+    /// Start (and be ready) with no valid plan: for a directory that will
+    /// be filled later.
+    pub allow_empty: bool,
+    /// How long the state store may be unavailable before the daemon stops.
+    pub store_grace: Duration,
+    /// Receives every event after the status has seen it.
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    /// Receives the sessions' progress after the status has seen it.
+    pub progress: Option<mpsc::UnboundedSender<crate::session::Progress>>,
 }
 
-/// Runs plans until told to shut down; each occurrence's report goes out
-/// with its [`Event::Finished`].
-pub struct Daemon {
-    options: Options,
+impl Config {
+    /// The defaults `recplan daemon` has, for `paths`.
+    pub fn new(paths: Vec<PathBuf>) -> Config {
+        Config {
+            paths,
+            stop_grace: Duration::from_secs(60),
+            allow_empty: false,
+            store_grace: Duration::from_secs(60),
+            events: None,
+            progress: None,
+        }
+    }
+}
+
+/// Where the daemon serves its status, and routes of other services
+/// (Agora's notifications) to serve beside it.
+pub struct Listener {
+    pub socket: tokio::net::TcpListener,
+    pub routes: axum::Router,
+}
+
+/// The daemon's workers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worker {
+    Scheduler,
+    Observer,
+    Listener,
+    Watchdog,
+    Watcher,
+    Calendars,
+}
+
+/// How a worker ended: the scheduler with the daemon's summary, the
+/// others with nothing.
+type Ended = Result<Option<Summary>, Error>;
+
+/// What the daemon does when a worker ends.
+#[derive(Debug)]
+pub enum Decision {
+    CarryOn,
+    /// The daemon ends: stop the scheduler if it still runs.
+    Finish(Result<Summary, Error>),
+}
+
+/// Decides what a worker's end means. The scheduler's end is the daemon's;
+/// a listener that fails leaves health unknown, so the daemon ends (and
+/// its service manager restarts it); a worker that panicked ends it too.
+/// The watcher, the watchdog and the observer may end: the watcher's
+/// failure is logged where it happens, and SIGHUP still reloads.
+pub fn decide(worker: Worker, ended: Result<Ended, String>) -> Decision {
+    match (worker, ended) {
+        (_, Err(panic)) => Decision::Finish(Err(Error::Worker {
+            worker: format!("{worker:?}").to_lowercase(),
+            why: panic,
+        })),
+        (Worker::Scheduler, Ok(Ok(summary))) => Decision::Finish(Ok(summary.unwrap_or_default())),
+        (Worker::Scheduler | Worker::Listener, Ok(Err(error))) => Decision::Finish(Err(error)),
+        (Worker::Listener, Ok(Ok(_)))
+        | (Worker::Observer | Worker::Watchdog | Worker::Watcher | Worker::Calendars, Ok(_)) => {
+            Decision::CarryOn
+        }
+    }
+}
+
+/// Runs the daemon until `control` says shutdown or detach, or a critical
+/// error. Startup fails before anything runs if a path cannot be read or
+/// there is no valid plan (see [`Config::allow_empty`]).
+pub async fn serve(
+    config: Config,
     context: Context,
-    plans: PlanSet,
-    running: JoinSet<(OccurrenceKey, OccurrenceReport)>,
-    /// By plan, then start: a plan's running occurrences are a range.
-    stops: BTreeMap<OccurrenceKey, watch::Sender<bool>>,
-    events: mpsc::UnboundedSender<Event>,
-    summary: Summary,
-}
+    listener: Option<Listener>,
+    control: mpsc::UnboundedReceiver<Control>,
+) -> Result<Summary, Error> {
+    let (progress, progress_rx) = mpsc::unbounded_channel();
+    let context = Context {
+        progress,
+        ..context
+    };
+    let env = context.env.clone();
+    let lookup = |name: &str| env.get(name).map(str::to_owned);
+    let notifier = Notifier::from_env(lookup);
+    let watchdog = Notifier::watchdog_interval(lookup);
+    let status = Arc::new(Status::default());
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let taps = workers::Taps {
+        events: config.events.clone(),
+        progress: config.progress.clone(),
+    };
+    let paths = config.paths.clone();
+    let client = context.client.clone();
+    let scheduler = Scheduler::start(config, context, events)?;
+    let (internal, internal_rx) = mpsc::unbounded_channel();
+    let (stopped, stopping) = tokio::sync::watch::channel(false);
 
-impl Daemon {
-    pub fn new(options: Options, context: Context, events: mpsc::UnboundedSender<Event>) -> Daemon {
-        Daemon {
-            plans: PlanSet::default(),
-            options,
-            context,
-            running: JoinSet::new(),
-            stops: BTreeMap::new(),
-            events,
-            summary: Summary::default(),
-        }
+    let mut workers = JoinSet::new();
+    let mut names = HashMap::new();
+    let mut spawn = |worker: Worker, task| {
+        names.insert(workers.spawn(task).id(), worker);
+    };
+    spawn(
+        Worker::Scheduler,
+        Box::pin(async move { scheduler.run(control, internal_rx).await.map(Some) })
+            as workers::Task,
+    );
+    spawn(
+        Worker::Observer,
+        Box::pin(workers::observe(
+            events_rx,
+            progress_rx,
+            Arc::clone(&status),
+            notifier,
+            taps,
+        )),
+    );
+    if let Some(listener) = listener {
+        let routes = http::router(Arc::clone(&status), client).merge(listener.routes);
+        spawn(
+            Worker::Listener,
+            Box::pin(workers::listen(listener.socket, routes, stopping.clone())),
+        );
     }
+    if let Some(interval) = watchdog {
+        spawn(
+            Worker::Watchdog,
+            Box::pin(workers::feed_watchdog(Notifier::from_env(lookup), interval)),
+        );
+    }
+    spawn(
+        Worker::Watcher,
+        Box::pin(workers::watch_files(paths, internal.clone())),
+    );
+    spawn(
+        Worker::Calendars,
+        Box::pin(calendars::refresh(internal.clone())),
+    );
 
-    /// The main loop. Returns when `control` says shutdown or detach (or
-    /// its sender is gone, which counts as shutdown).
-    pub async fn run(mut self, mut control: mpsc::UnboundedReceiver<Control>) -> Summary {
-        self.reload();
-        // Sessions a previous process left are resumed beside new ones;
-        // leases keep the two from driving the same session.
-        let (recovery_stop, recovery_stopped) = watch::channel(false);
-        let recovery = tokio::spawn(recoverable(&self.context, &recovery_stopped).run());
-        self.start_missed();
-        self.emit(Event::Ready);
-        let detach = loop {
-            let next = self
-                .plans
-                .next_start()
-                .map(|(_, at)| self.context.clock.instant_at(at));
-            tokio::select! {
-                message = control.recv() => match message {
-                    Some(Control::Reload) => self.reload(),
-                    Some(Control::Detach) => break true,
-                    Some(Control::Shutdown) | None => break false,
-                },
-                () = async { if let Some(at) = next { sleep_until(at).await } else { std::future::pending().await } } => {
-                    self.start_due();
-                }
-                Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
-                    self.finished(joined);
-                }
-            }
+    let mut outcome = None;
+    while let Some(joined) = workers.join_next_with_id().await {
+        let (id, ended) = match joined {
+            Ok((id, ended)) => (id, Ok(ended)),
+            Err(error) => (error.id(), Err(error.to_string())),
         };
-        if detach {
-            // The tasks die with the runtime; the state store keeps what they
-            // started for the next start to resume.
-            self.running.detach_all();
-            return self.summary;
-        }
-        let _ = recovery_stop.send(true);
-        for stop in self.stops.values() {
-            let _ = stop.send(true);
-        }
-        let deadline = tokio::time::Instant::now() + self.options.stop_grace;
-        while !self.running.is_empty() {
-            match tokio::time::timeout_at(deadline, self.running.join_next()).await {
-                Ok(Some(joined)) => self.finished(joined),
-                Ok(None) => break,
-                Err(_) => {
-                    tracing::error!(
-                        left = self.running.len(),
-                        "shutdown grace ran out with stops unanswered"
-                    );
-                    break;
-                }
-            }
-        }
-        match tokio::time::timeout_at(deadline, recovery).await {
-            Ok(Ok(recovered)) if !recovered.is_empty() => {
-                tracing::info!(sessions = recovered.len(), "recovered sessions ended");
-            }
-            Ok(_) => {}
-            Err(_) => {
-                tracing::error!("shutdown grace ran out while recovered sessions were stopping");
-            }
-        }
-        self.summary
-    }
-
-    fn reload(&mut self) {
-        let now = self.context.clock.now();
-        for event in self
-            .plans
-            .reload(&self.options.paths, &self.context.env, now)
-        {
-            self.emit(event);
-        }
-    }
-
-    /// Occurrences that should be running now (missed while the daemon
-    /// was down, within their starting deadline): started late for the
-    /// remainder.
-    fn start_missed(&mut self) {
-        let now = self.context.clock.now();
-        let due: Vec<(PathBuf, DateTime<Utc>)> = self.plans.due(now);
-        let resumed = self.resumed_starts();
-        for (path, start) in due {
-            self.launch(&path, start, true, &resumed);
-        }
-        for (path, start) in self.plans.missed(now) {
-            self.record_missed(&path, start);
-        }
-    }
-
-    /// Writes an occurrence nobody ran in time into the store as missed, so
-    /// that `history` shows the gap; one already there is left alone.
-    fn record_missed(&mut self, path: &std::path::Path, start: DateTime<Utc>) {
-        let Some(plan) = self.plans.get(path) else {
-            return;
+        let Some(worker) = names.get(&id).copied() else {
+            continue;
         };
-        let Ok(occurrence) = plan.occurrence(plan.localize(start), &self.context.env, None) else {
-            return;
-        };
-        let reason = "missed: recplan was not running within the plan's starting_deadline";
-        let mut recorded = false;
-        for spec in &occurrence.sessions {
-            let new = NewSession::of(&occurrence, spec, &occurrence.plan_hash);
-            let at = self.context.clock.now();
-            if let Ok(Begin::Created(id)) = self.context.store.begin(&new, at) {
-                recorded = true;
-                if let Err(error) = self.context.store.record(
-                    id,
-                    at,
-                    &Transition::Abandoned {
-                        reason: reason.to_owned(),
-                    },
-                ) {
-                    tracing::error!(session = %id, %error, "cannot record a missed occurrence");
-                }
-            }
-        }
-        if recorded {
-            self.emit(Event::Skipped {
-                plan: occurrence.plan,
-                start,
-                reason: reason.to_owned(),
-            });
-        }
-    }
-
-    fn start_due(&mut self) {
-        let now = self.context.clock.now();
-        let resumed = self.resumed_starts();
-        while let Some((path, start)) = self.plans.next_start() {
-            if start > now {
+        match decide(worker, ended) {
+            Decision::CarryOn => {}
+            Decision::Finish(result) if worker == Worker::Scheduler => {
+                // A worker's failure that made the scheduler stop is the
+                // reason the daemon ends.
+                outcome.get_or_insert(result);
                 break;
             }
-            if let Some(event) = self.plans.advance(&path, start) {
-                self.emit(event);
+            Decision::Finish(result) => {
+                // The scheduler stops what it started before the daemon ends.
+                tracing::error!(?worker, "a worker failed: shutting down");
+                let _ = internal.send(Control::Shutdown);
+                outcome.get_or_insert(result);
             }
-            let late = now
-                .signed_duration_since(start)
-                .to_std()
-                .unwrap_or_default()
-                > Duration::from_secs(1);
-            self.launch(&path, start, late, &resumed);
         }
     }
-
-    /// The scheduled starts of every session in the store that is not over,
-    /// by plan: occurrences resumed after a restart run too, though this
-    /// daemon did not launch them. Read once per batch of launches (the
-    /// sessions launched in between are in `stops`).
-    fn resumed_starts(&self) -> HashMap<String, Vec<DateTime<Utc>>> {
-        let mut starts: HashMap<String, Vec<DateTime<Utc>>> = HashMap::new();
-        match self.context.store.active() {
-            Ok(active) => {
-                for session in active {
-                    starts
-                        .entry(session.plan)
-                        .or_default()
-                        .push(session.scheduled_start);
-                }
-            }
-            Err(error) => tracing::error!(%error, "cannot read the running sessions"),
-        }
-        starts
-    }
-
-    fn launch(
-        &mut self,
-        path: &std::path::Path,
-        start: DateTime<Utc>,
-        late: bool,
-        resumed: &HashMap<String, Vec<DateTime<Utc>>>,
-    ) {
-        let Some(plan) = self.plans.get(path).cloned() else {
-            return;
-        };
-        let key: OccurrenceKey = (plan.name().to_owned(), start);
-        if self.stops.contains_key(&key) {
-            return;
-        }
-        let name = plan.name().to_owned();
-        let previous: Vec<OccurrenceKey> = self
-            .stops
-            .range((name.clone(), DateTime::<Utc>::MIN_UTC)..=(name, DateTime::<Utc>::MAX_UTC))
-            .map(|(key, _)| key.clone())
-            .collect();
-        let resumed = resumed
-            .get(plan.name())
-            .is_some_and(|starts| starts.iter().any(|&other| other != start));
-        if !previous.is_empty() || resumed {
-            match plan.timing().overlap {
-                Overlap::Skip => {
-                    let reason =
-                        "the previous occurrence is still running (overlap: skip)".to_owned();
-                    self.emit(Event::Skipped {
-                        plan: key.0,
-                        start,
-                        reason,
-                    });
-                    return;
-                }
-                Overlap::StopPrevious => {
-                    for key in &previous {
-                        if let Some(stop) = self.stops.get(key) {
-                            let _ = stop.send(true);
-                        }
-                    }
-                }
-                Overlap::Allow => {}
-            }
-        }
-        let occurrence = match plan.occurrence(plan.localize(start), &self.context.env, None) {
-            Ok(occurrence) => occurrence,
-            Err(error) => {
-                self.emit(Event::Skipped {
-                    plan: key.0,
-                    start,
-                    reason: error.to_string(),
-                });
+    let _ = stopped.send(true);
+    // The observer takes what is left of the events, then ends.
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(joined) = workers.join_next_with_id().await {
+            let id = joined
+                .as_ref()
+                .map_or_else(tokio::task::JoinError::id, |(id, _)| *id);
+            if names.get(&id) == Some(&Worker::Observer) {
                 return;
             }
+        }
+    });
+    let _ = drained.await;
+    workers.shutdown().await;
+    outcome.unwrap_or(Ok(Summary::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduler_ending_ends_the_daemon() {
+        let summary = Summary {
+            occurrences: 3,
+            failed: 1,
         };
-        let (stop, stopped) = watch::channel(false);
-        self.stops.insert(key.clone(), stop);
-        self.emit(Event::Started {
-            plan: key.0.clone(),
-            start,
-            late,
-        });
-        let context = self.context.clone();
-        self.running.spawn(async move {
-            let report = run_occurrence(&context, &occurrence, stopped).await;
-            (key, report)
-        });
+        assert!(matches!(
+            decide(Worker::Scheduler, Ok(Ok(Some(summary)))),
+            Decision::Finish(Ok(s)) if s == summary
+        ));
     }
 
-    fn finished(
-        &mut self,
-        joined: Result<(OccurrenceKey, OccurrenceReport), tokio::task::JoinError>,
-    ) {
-        match joined {
-            Ok((key, report)) => {
-                self.stops.remove(&key);
-                let completed = report.all_completed();
-                self.summary.occurrences += 1;
-                self.summary.failed += usize::from(!completed);
-                self.emit(Event::Finished {
-                    plan: key.0,
-                    start: key.1,
-                    completed,
-                    report: Arc::new(report),
-                });
-            }
-            Err(error) => tracing::error!(%error, "an occurrence task ended abnormally"),
-        }
+    #[test]
+    fn a_failed_listener_is_critical() {
+        let error = Error::Listener(std::io::Error::other("gone"));
+        assert!(matches!(
+            decide(Worker::Listener, Ok(Err(error))),
+            Decision::Finish(Err(Error::Listener(_)))
+        ));
     }
 
-    fn emit(&self, event: Event) {
-        match &event {
-            Event::Invalid { path, diagnostics } => {
-                for diagnostic in diagnostics {
-                    tracing::error!(path = %path.display(), "{diagnostic}");
-                }
-            }
-            Event::Finished {
-                plan,
-                start,
-                completed,
-                ..
-            } => tracing::info!(plan, %start, completed, "occurrence finished"),
-            other => tracing::info!(event = ?other),
+    #[test]
+    fn a_panic_anywhere_is_critical() {
+        assert!(matches!(
+            decide(Worker::Watchdog, Err("panicked".into())),
+            Decision::Finish(Err(Error::Worker { .. }))
+        ));
+    }
+
+    #[test]
+    fn helpers_may_end() {
+        for worker in [Worker::Observer, Worker::Watchdog, Worker::Watcher] {
+            assert!(matches!(decide(worker, Ok(Ok(None))), Decision::CarryOn));
         }
-        let _ = self.events.send(event);
     }
 }

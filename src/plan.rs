@@ -5,6 +5,7 @@
 //! start of it rendered per channel into [`SessionSpec`]s, the exact bodies
 //! sent to Agora.
 
+mod catalog;
 mod duration;
 mod error;
 pub mod ics_source;
@@ -12,6 +13,7 @@ mod issues;
 mod layout;
 mod minting;
 mod model;
+pub mod overlap;
 pub mod raw;
 mod render;
 mod rules;
@@ -23,13 +25,14 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use catalog::{Catalog, NameClash, Scan, name_clashes};
 pub use duration::{format as format_duration, parse as parse_duration};
 pub use error::{Diagnostic, PlanError, Severity};
 pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
 pub use source::{MAX_PLAN_BYTES, Source};
 pub use template::{Env, MissingEnv};
 pub use timing::{CalendarUse, DEFAULT_REFRESH};
-pub use validate::{Options, Validated, load, validate};
+pub use validate::{DEFAULT_MIN_RECORDING, Options, Validated, load, validate};
 
 /// The plan files `paths` name: files as given, directories searched
 /// (not recursively) for `*.yaml` and `*.yml`, in name order.

@@ -8,6 +8,7 @@ mod recovery;
 mod report;
 mod runner;
 mod starting;
+pub mod state;
 mod timeline;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use journal::Journal;
 pub use recovery::{Recovery, recover, recoverable, stop_by_hand};
 pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
 pub use runner::{Session, Window};
+pub use state::SessionState;
 pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 
 use crate::agora::ResilientClient;
@@ -153,6 +155,7 @@ pub async fn run_occurrence(
             lease,
             Arc::clone(spec),
             window,
+            SessionState::new(&spec.uid),
             shutdown.clone(),
             context.progress.clone(),
         );

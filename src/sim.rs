@@ -45,7 +45,7 @@ mod files;
 mod reply;
 mod routes;
 mod state;
-mod validate;
+pub(crate) mod validate;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -195,6 +195,20 @@ pub struct RecordedRequest {
     pub at: Instant,
 }
 
+/// A recording as the simulator saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimRecording {
+    pub sid: String,
+    pub cname: String,
+    pub uid: String,
+    pub started_at: Instant,
+    /// When it ended: by a stop, or by itself (death, idle), whichever
+    /// came first; `None` while it runs.
+    pub ended_at: Option<Instant>,
+    /// When a stop request ended it, if one did.
+    pub stopped_at: Option<Instant>,
+}
+
 /// Why the simulator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
@@ -340,6 +354,24 @@ impl SimHandle {
     /// The queued faults that no request has consumed yet.
     pub fn pending_faults(&self) -> Vec<Fault> {
         self.shared.lock().faults.pending()
+    }
+
+    /// Every recording started so far, in no particular order: what a test
+    /// checks its invariants against.
+    pub fn recordings(&self) -> Vec<SimRecording> {
+        self.shared
+            .lock()
+            .tasks
+            .values()
+            .map(|task| SimRecording {
+                sid: task.sid.clone(),
+                cname: task.cname.clone(),
+                uid: task.uid.clone(),
+                started_at: task.started_at,
+                ended_at: task.end().map(|(at, _)| at),
+                stopped_at: task.stopped_at,
+            })
+            .collect()
     }
 
     /// Makes the running recording `sid` die now, as if its worker crashed

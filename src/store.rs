@@ -41,7 +41,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 
 pub use batch::{Change, Written};
-pub use error::StoreError;
+pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;
 pub use model::{Begin, Event, NewSession, OccurrenceKey, Phase, SessionId, StoredSession};

@@ -88,7 +88,7 @@ pub async fn observe(
             Some(event) = events.recv() => {
                 status.observe_event(&event);
                 match event {
-                    Event::Ready => milestones.send_modify(|m| m.ready = true),
+                    Event::Ready { .. } => milestones.send_modify(|m| m.ready = true),
                     Event::Started { .. } => {
                         seen.last_launched = Instant::now().saturating_duration_since(start);
                     }

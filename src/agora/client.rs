@@ -17,16 +17,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use super::Endpoint;
+use super::call::{Acquire, Call, OnRecording, Query, RecordingRequest, Start};
 use super::error::{ApiError, ConfigError};
-use super::request::{
-    AcquireClientRequest, Envelope, StartClientRequest, StopClientRequest, UpdateClientRequest,
-    UpdateLayoutClientRequest,
-};
-use super::response::{
-    AcquireResponse, QueryResponse, StartResponse, StopResponse, UpdateResponse,
-};
-use super::{Mode, Secret};
+use super::request::AcquireClientRequest;
+use super::response::{AcquireResponse, QueryResponse};
+use super::{Endpoint, Mode, Secret};
 
 /// Agora's older documents require exactly this string and answer error 8
 /// or 401 to anything else; the current ones accept it too.
@@ -331,110 +326,51 @@ impl Client {
         uid: &str,
         request: &AcquireClientRequest,
     ) -> Result<AcquireResponse, ApiError> {
-        let body = encode(Endpoint::Acquire, cname, uid, request)?;
-        let path = Endpoint::Acquire.segments(&self.config.app_id, Mode::Individual, "", "");
-        self.send(Endpoint::Acquire, Method::POST, &path, Some(body))
-            .await
-    }
-
-    /// `POST start` on an acquired resource; `cname` and `uid` must be the
-    /// ones given to `acquire`.
-    pub async fn start(
-        &self,
-        mode: Mode,
-        resource_id: &str,
-        cname: &str,
-        uid: &str,
-        request: &StartClientRequest,
-    ) -> Result<Recording, ApiError> {
-        let body = encode(Endpoint::Start, cname, uid, request)?;
-        let path = Endpoint::Start.segments(&self.config.app_id, mode, resource_id, "");
-        let started: StartResponse = self
-            .send(Endpoint::Start, Method::POST, &path, Some(body))
-            .await?;
-        // The ids sent, not the ones echoed: they are what later calls must
-        // repeat, and the echo is not guaranteed.
-        Ok(Recording {
-            mode,
-            resource_id: resource_id.to_owned(),
-            sid: started.sid,
-            cname: cname.to_owned(),
-            uid: uid.to_owned(),
+        self.send(&Acquire {
+            cname,
+            uid,
+            request,
         })
+        .await
     }
 
-    /// `GET query`: the recording's status and files so far.
+    /// `POST start`: the recording, addressed by the ids sent.
+    pub async fn start(&self, start: &Start<'_>) -> Result<Recording, ApiError> {
+        let answer = self.send(start).await?;
+        Ok(start.recording(&answer.sid))
+    }
+
+    /// `GET query`.
     pub async fn query(&self, recording: &Recording) -> Result<QueryResponse, ApiError> {
-        let path = self.recording_path(Endpoint::Query, recording);
-        self.send(Endpoint::Query, Method::GET, &path, None).await
+        self.send(&Query(recording)).await
     }
 
-    /// `POST update`: subscriptions, web pause/resume, CDN push, storage
-    /// credentials. Agora wants these serialized: one at a time.
-    pub async fn update(
+    /// `POST update`, `updateLayout` or `stop` on a started recording.
+    pub async fn on_recording<R: RecordingRequest + ?Sized>(
         &self,
         recording: &Recording,
-        request: &UpdateClientRequest,
-    ) -> Result<UpdateResponse, ApiError> {
-        let body = encode(Endpoint::Update, &recording.cname, &recording.uid, request)?;
-        let path = self.recording_path(Endpoint::Update, recording);
-        self.send(Endpoint::Update, Method::POST, &path, Some(body))
-            .await
+        request: &R,
+    ) -> Result<R::Answer, ApiError> {
+        self.send(&OnRecording::new(recording, request)).await
     }
 
-    /// `POST updateLayout` (composite only; Agora rejects other modes). The
-    /// request replaces the whole layout.
-    pub async fn update_layout(
-        &self,
-        recording: &Recording,
-        request: &UpdateLayoutClientRequest,
-    ) -> Result<UpdateResponse, ApiError> {
-        let endpoint = Endpoint::UpdateLayout;
-        let body = encode(endpoint, &recording.cname, &recording.uid, request)?;
-        let path = self.recording_path(endpoint, recording);
-        self.send(endpoint, Method::POST, &path, Some(body)).await
-    }
-
-    /// `POST stop`: leaves the channel; with `async_stop` false, answers
-    /// after the upload.
-    pub async fn stop(
-        &self,
-        recording: &Recording,
-        request: &StopClientRequest,
-    ) -> Result<StopResponse, ApiError> {
-        let body = encode(Endpoint::Stop, &recording.cname, &recording.uid, request)?;
-        let path = self.recording_path(Endpoint::Stop, recording);
-        self.send(Endpoint::Stop, Method::POST, &path, Some(body))
-            .await
-    }
-
-    /// The path of a call on a started recording.
-    fn recording_path<'a>(&'a self, endpoint: Endpoint, recording: &'a Recording) -> Vec<&'a str> {
-        endpoint.segments(
-            &self.config.app_id,
-            recording.mode,
-            &recording.resource_id,
-            &recording.sid,
-        )
-    }
-
-    /// Sends one request to `path` (from [`Endpoint::segments`]) and
-    /// parses a 200 as `T`; anything else becomes an [`ApiError`]. Agora
-    /// reports some failures as 201 and 206, so only 200 is success. Older
-    /// documents list a `code` in 200 bodies too; it does not make a 200 a
-    /// failure (UNCONFIRMED what it would hold).
-    async fn send<T: DeserializeOwned>(
-        &self,
-        endpoint: Endpoint,
-        method: Method,
-        path: &[&str],
-        body: Option<Vec<u8>>,
-    ) -> Result<T, ApiError> {
+    /// Sends `call` and parses a 200 as its answer; anything else becomes
+    /// an [`ApiError`]. Agora reports some failures as 201 and 206, so only
+    /// 200 is success. Older documents list a `code` in 200 bodies too; it
+    /// does not make a 200 a failure (UNCONFIRMED what it would hold).
+    pub async fn send<C: Call + ?Sized>(&self, call: &C) -> Result<C::Answer, ApiError> {
         // Never closed, so this only waits. Nothing is built until the turn
         // comes, and the exchange is boxed: thousands of sessions may wait
         // here at once, each holding only this small future.
         let _turn = self.in_flight.acquire().await.ok();
-        Box::pin(self.exchange(endpoint, method, path, body)).await
+        let endpoint = call.endpoint();
+        let body = call.body()?;
+        let method = match endpoint.method() {
+            "GET" => Method::GET,
+            _ => Method::POST,
+        };
+        let path = call.segments(&self.config.app_id);
+        Box::pin(self.exchange(endpoint, method, &path, body)).await
     }
 
     /// [`Client::send`] once its turn has come; the timeout starts here.
@@ -515,21 +451,6 @@ impl fmt::Debug for Client {
             .field("timeout", &self.config.timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// The `{cname, uid, clientRequest}` body, as JSON bytes.
-fn encode<T: Serialize>(
-    endpoint: Endpoint,
-    cname: &str,
-    uid: &str,
-    client_request: &T,
-) -> Result<Vec<u8>, ApiError> {
-    let envelope = Envelope {
-        cname: cname.to_owned(),
-        uid: uid.to_owned(),
-        client_request,
-    };
-    serde_json::to_vec(&envelope).map_err(|source| ApiError::Encode { endpoint, source })
 }
 
 /// `Retry-After` in seconds. UNCONFIRMED: Agora documents no Retry-After

@@ -37,8 +37,13 @@ pub struct AcquireClientRequest {
     pub start_parameter: Option<Box<StartClientRequest>>,
     /// Resource IDs of other tasks to keep this one away from.
     pub exclude_resource_ids: Option<Vec<String>>,
-    /// `CN`, `AP`, `EU` or `NA`.
+    /// `CN`, `AP`, `EU` or `NA`: the area the recording service runs in
+    /// (the reference's acquire field; match the storage's region).
     pub region: Option<String>,
+    /// An integer in the acquire request of Agora's official Go SDK, absent
+    /// from Agora's reference: what it means and which values it takes are
+    /// unconfirmed, so recplan sends it as written and checks nothing.
+    pub region_affinity: Option<i64>,
 }
 
 /// `start`'s clientRequest. Which blocks apply depends on the mode.

@@ -1,5 +1,11 @@
 //! The bodies Agora answers with on success, parsed leniently.
 //!
+//! Lenient per field: in a 2xx answer, a field whose value does not parse
+//! (a string where a flag belongs, an object where a number does) is left
+//! at its default and logged at debug level, never failing the answer;
+//! each file entry is kept or dropped on its own. Only the identifiers a
+//! call cannot do without (`resourceId`, `sid`) are required.
+//!
 //! Agora's documents disagree on several shapes (§17 of the reference):
 //! wherever they do, every documented shape is accepted and normalized, and
 //! fields recplan does not use are ignored, so a new field on Agora's side
@@ -19,7 +25,7 @@ use serde_with::skip_serializing_none;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AcquireResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub cname: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub uid: String,
@@ -32,7 +38,7 @@ pub struct AcquireResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub cname: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub uid: String,
@@ -45,13 +51,13 @@ pub struct StartResponse {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub cname: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub resource_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub sid: String,
 }
 
@@ -59,15 +65,15 @@ pub struct UpdateResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub cname: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub resource_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub sid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub server_response: QueryServerResponse,
 }
 
@@ -92,15 +98,15 @@ impl QueryResponse {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StopResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub cname: String,
     #[serde(default, deserialize_with = "lenient::string")]
     pub uid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub resource_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub sid: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub server_response: StopServerResponse,
 }
 
@@ -132,8 +138,10 @@ pub type StopServerResponse = ServerResponse;
 #[serde(rename_all = "camelCase")]
 pub struct ServerResponse {
     /// `query` only.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub status: Option<RecordingStatus>,
     /// Informational: `file_list` is parsed by its JSON shape either way.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub file_list_mode: Option<FileListMode>,
     /// Normalized: a `"string"`-mode playlist name becomes one entry with
     /// only `file_name` set.
@@ -147,9 +155,14 @@ pub struct ServerResponse {
     #[serde(default, deserialize_with = "lenient::opt_u64")]
     pub slice_start_time: Option<u64>,
     /// `stop` only (individual and composite).
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub uploading_status: Option<UploadingStatus>,
     /// Web mode only.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::each",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub extension_service_state: Vec<ExtensionServiceState>,
 }
 
@@ -193,14 +206,17 @@ pub struct RecordedFile {
     /// Web mode's payload spells it `filename`, everything else `fileName`.
     /// Empty if Agora left it out: one odd entry must not fail a `stop`
     /// that succeeded.
-    #[serde(default, alias = "filename")]
+    #[serde(default, alias = "filename", deserialize_with = "lenient::or_default")]
     pub file_name: String,
     /// `audio`, `video` or `audio_and_video`.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub track_type: Option<String>,
     /// The recorded user; `"0"` in composite mode.
     #[serde(default, deserialize_with = "lenient::opt_string")]
     pub uid: Option<String>,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub mixed_all_user: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub is_playable: Option<bool>,
     /// When the file starts. UNCONFIRMED unit: Agora's current text says
     /// seconds, every example (13 digits) is milliseconds; recplan treats it
@@ -215,9 +231,10 @@ pub struct RecordedFile {
 pub struct ExtensionServiceState {
     /// [`WEB_RECORDER_SERVICE`], [`UPLOAD_SERVICE`] or
     /// [`RTMP_PUBLISH_SERVICE`].
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub service_name: String,
-    #[serde(default)]
+    /// One of Agora's examples spells it `playload`.
+    #[serde(default, alias = "playload", deserialize_with = "lenient::or_default")]
     pub payload: ServicePayload,
 }
 
@@ -241,13 +258,20 @@ pub struct ServicePayload {
     )]
     pub file_list: Vec<RecordedFile>,
     /// `web_recorder_service`: whether recording is paused.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub onhold: Option<bool>,
     /// `web_recorder_service`: `init`, `inProgress` or `exit`.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub state: Option<String>,
     /// `upload_service`.
+    #[serde(default, deserialize_with = "lenient::or_default")]
     pub uploading_status: Option<UploadingStatus>,
     /// `rtmp_publish_service`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "lenient::each",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub outputs: Vec<RtmpOutputState>,
 }
 
@@ -461,11 +485,51 @@ impl<'de> Deserialize<'de> for UploadingStatus {
     }
 }
 
-/// Deserializers for values whose JSON type Agora's sources disagree on.
+/// Deserializers for values whose JSON type Agora's sources disagree on,
+/// and for fields that must not fail the answer they are in.
 mod lenient {
+    use serde::de::DeserializeOwned;
     use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
 
     use super::RecordedFile;
+
+    /// The field's value, or its default when it does not parse (logged).
+    pub(super) fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned + Default,
+    {
+        let value = Value::deserialize(deserializer)?;
+        Ok(parsed(&value).unwrap_or_default())
+    }
+
+    /// An array's entries that parse, each on its own; anything but an
+    /// array is no entry.
+    pub(super) fn each<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::Array(items) => items.iter().filter_map(parsed).collect(),
+            Value::Null => Vec::new(),
+            other => {
+                tracing::debug!(value = %other, "ignoring a field of Agora's answer: expected an array");
+                Vec::new()
+            }
+        })
+    }
+
+    fn parsed<T: DeserializeOwned>(value: &Value) -> Option<T> {
+        match T::deserialize(value) {
+            Ok(parsed) => Some(parsed),
+            Err(error) => {
+                tracing::debug!(%value, %error, "ignoring a value of Agora's answer that does not parse");
+                None
+            }
+        }
+    }
 
     /// A JSON number or a string, as found.
     #[derive(Deserialize)]
@@ -473,15 +537,6 @@ mod lenient {
     enum Scalar {
         Number(u64),
         Text(String),
-    }
-
-    /// `fileList`: a playlist name (`fileListMode: "string"`) or an array of
-    /// files (`"json"`); null and `""` mean no file yet.
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum FileList {
-        Name(String),
-        Files(Vec<RecordedFile>),
     }
 
     /// A non-negative integer given as a number or a numeric string.
@@ -497,13 +552,13 @@ mod lenient {
     pub(super) fn opt_u64<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<u64>, D::Error> {
-        match Option::<Scalar>::deserialize(deserializer)? {
-            None => Ok(None),
-            Some(Scalar::Number(number)) => Ok(Some(number)),
-            Some(Scalar::Text(text)) => text.trim().parse().map(Some).map_err(|_| {
-                serde::de::Error::custom(format!("expected an integer, found {text:?}"))
-            }),
-        }
+        Ok(
+            match parsed::<Option<Scalar>>(&Value::deserialize(deserializer)?) {
+                Some(Some(Scalar::Number(number))) => Some(number),
+                Some(Some(Scalar::Text(text))) => text.trim().parse().ok(),
+                _ => None,
+            },
+        )
     }
 
     /// A string that may arrive as a bare number (uids).
@@ -514,24 +569,100 @@ mod lenient {
     pub(super) fn opt_string<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<String>, D::Error> {
-        Ok(match Option::<Scalar>::deserialize(deserializer)? {
-            None => None,
-            Some(Scalar::Number(number)) => Some(number.to_string()),
-            Some(Scalar::Text(text)) => Some(text),
-        })
+        Ok(
+            match parsed::<Option<Scalar>>(&Value::deserialize(deserializer)?) {
+                Some(Some(Scalar::Number(number))) => Some(number.to_string()),
+                Some(Some(Scalar::Text(text))) => Some(text),
+                _ => None,
+            },
+        )
     }
 
     pub(super) fn file_list<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<RecordedFile>, D::Error> {
-        Ok(match Option::<FileList>::deserialize(deserializer)? {
-            None => Vec::new(),
-            Some(FileList::Name(name)) if name.is_empty() => Vec::new(),
-            Some(FileList::Name(name)) => vec![RecordedFile {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::String(name) if name.is_empty() => Vec::new(),
+            Value::String(name) => vec![RecordedFile {
                 file_name: name,
                 ..RecordedFile::default()
             }],
-            Some(FileList::Files(files)) => files,
+            // Each entry on its own: one odd file must not hide the others.
+            Value::Array(files) => files.iter().filter_map(parsed).collect(),
+            Value::Null => Vec::new(),
+            other => {
+                tracing::debug!(value = %other, "ignoring a fileList that is neither a name nor a list");
+                Vec::new()
+            }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_field_that_does_not_parse_never_fails_the_answer() {
+        // (body, status, file names, uploading status)
+        type Case<'a> = (&'a str, Option<u32>, &'a [&'a str], Option<&'a str>);
+        let cases: [Case; 6] = [
+            (
+                r#"{"serverResponse":{"status":5,"fileList":[{"fileName":"a.m3u8","isPlayable":"true"}]}}"#,
+                Some(5),
+                &["a.m3u8"],
+                None,
+            ),
+            (
+                r#"{"serverResponse":{"status":{"x":1},"fileList":[{"fileName":"a.m3u8"}]}}"#,
+                None,
+                &["a.m3u8"],
+                None,
+            ),
+            // One entry that is no file at all: the others are kept.
+            (
+                r#"{"serverResponse":{"status":"4","fileList":[7,{"fileName":"b.mp4","sliceStartTime":"soon"}]}}"#,
+                Some(4),
+                &["b.mp4"],
+                None,
+            ),
+            (
+                r#"{"serverResponse":{"fileList":{"odd":true},"uploadingStatus":["uploaded"]}}"#,
+                None,
+                &[],
+                None,
+            ),
+            (r#"{"cname":7,"serverResponse":"busy"}"#, None, &[], None),
+            // `playload`, as one of Agora's examples spells it.
+            (
+                r#"{"serverResponse":{"extensionServiceState":[
+                    {"serviceName":"web_recorder_service","playload":{"fileList":[{"filename":"w.mp4"}]}},
+                    {"serviceName":"upload_service","payload":{"uploadingStatus":"uploaded","onhold":"no"}}]}}"#,
+                None,
+                &["w.mp4"],
+                Some("uploaded"),
+            ),
+        ];
+        for (body, status, files, uploading) in cases {
+            let answer: QueryResponse = serde_json::from_str(body).expect(body);
+            assert_eq!(answer.status().map(RecordingStatus::code), status, "{body}");
+            let names: Vec<&str> = answer
+                .files()
+                .iter()
+                .map(|f| f.file_name.as_str())
+                .collect();
+            assert_eq!(names, files, "{body}");
+            assert_eq!(
+                answer.uploading_status().map(UploadingStatus::as_str),
+                uploading,
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_ids_a_call_needs_stay_required() {
+        assert!(serde_json::from_str::<StartResponse>(r#"{"resourceId":"r"}"#).is_err());
+        assert!(serde_json::from_str::<AcquireResponse>(r#"{"cname":"c"}"#).is_err());
     }
 }

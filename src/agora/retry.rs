@@ -22,13 +22,10 @@ pub use domains::{Area, base_index, domain_candidates, transport_bases};
 pub use policy::{ErrorClass, RetryPolicy};
 pub use stats::{CallCount, RetryCount};
 
+use super::call::{self, Call};
 use super::ratelimit::{Priority, RateLimiter};
-use super::request::{
-    AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
-    UpdateLayoutClientRequest,
-};
-use super::response::{AcquireResponse, QueryResponse, StopResponse, UpdateResponse};
-use super::{ApiBase, ApiError, Client, Endpoint, Mode, Recording};
+use super::response::QueryResponse;
+use super::{ApiBase, ApiError, Client, Endpoint, Recording};
 use stats::RetryStats;
 
 /// What a start came to.
@@ -162,52 +159,28 @@ impl ResilientClient {
         self.stats.calls()
     }
 
-    /// [`Client::acquire`], retried.
-    pub async fn acquire(
-        &self,
-        cname: &str,
-        uid: &str,
-        request: &AcquireClientRequest,
-    ) -> Result<AcquireResponse, ApiError> {
-        Box::pin(
-            self.call(Endpoint::Acquire, move |client: Client| async move {
-                client.acquire(cname, uid, request).await
-            }),
-        )
-        .await
-        .result
+    /// Sends `call`, retried with the same parameters. A query's 404 is
+    /// returned at once: see [`confirm_gone`](Self::confirm_gone). A stop
+    /// repeated after a lost answer may meet 400 code 49 (already exiting)
+    /// or 404: the earlier stop took effect, and the session treats both
+    /// as stopped. Updates set state, and each updateLayout replaces the
+    /// whole layout, so repeating them is harmless.
+    pub async fn send<C: Call + ?Sized>(&self, call: &C) -> Result<C::Answer, ApiError> {
+        Box::pin(self.call(call)).await.result
     }
 
-    /// [`Client::start`], retried on the same resource. A 201 code 7 on a
-    /// repetition is [`Started::Earlier`]; on the first attempt it is an
-    /// error (someone else used the resource).
-    pub async fn start(
-        &self,
-        mode: Mode,
-        resource_id: &str,
-        cname: &str,
-        uid: &str,
-        request: &StartClientRequest,
-    ) -> Result<Started, ApiError> {
-        let attempted = Box::pin(
-            self.call(Endpoint::Start, move |client: Client| async move {
-                client.start(mode, resource_id, cname, uid, request).await
-            }),
-        )
-        .await;
+    /// A start, retried on the same resource. A 201 code 7 on a repetition
+    /// is [`Started::Earlier`]; on the first attempt it is an error
+    /// (someone else used the resource).
+    pub async fn start(&self, start: &call::Start<'_>) -> Result<Started, ApiError> {
+        let attempted = Box::pin(self.call(start)).await;
         match attempted.result {
-            Ok(recording) => Ok(Started::New(recording)),
+            Ok(answer) => Ok(Started::New(start.recording(&answer.sid))),
             Err(error) if error.is_already_started() && attempted.maybe_took_effect => {
-                let recording = error.sid().map(|sid| Recording {
-                    mode,
-                    resource_id: resource_id.to_owned(),
-                    sid: sid.to_owned(),
-                    cname: cname.to_owned(),
-                    uid: uid.to_owned(),
-                });
+                let recording = error.sid().map(|sid| start.recording(sid));
                 tracing::warn!(
-                    cname,
-                    uid,
+                    cname = start.cname,
+                    uid = start.uid,
                     sid = error.sid(),
                     "start repeated after a lost answer: Agora says already started, \
                      so the earlier attempt took effect"
@@ -216,65 +189,6 @@ impl ResilientClient {
             }
             Err(error) => Err(error),
         }
-    }
-
-    /// [`Client::query`], retried. A 404 is returned at once: see
-    /// [`confirm_gone`](Self::confirm_gone).
-    pub async fn query(&self, recording: &Recording) -> Result<QueryResponse, ApiError> {
-        Box::pin(
-            self.call(Endpoint::Query, move |client: Client| async move {
-                client.query(recording).await
-            }),
-        )
-        .await
-        .result
-    }
-
-    /// [`Client::update`], retried (an update sets state, so repeating it is
-    /// harmless).
-    pub async fn update(
-        &self,
-        recording: &Recording,
-        request: &UpdateClientRequest,
-    ) -> Result<UpdateResponse, ApiError> {
-        Box::pin(
-            self.call(Endpoint::Update, move |client: Client| async move {
-                client.update(recording, request).await
-            }),
-        )
-        .await
-        .result
-    }
-
-    /// [`Client::update_layout`], retried (each call replaces the whole
-    /// layout, so repeating it is harmless).
-    pub async fn update_layout(
-        &self,
-        recording: &Recording,
-        request: &UpdateLayoutClientRequest,
-    ) -> Result<UpdateResponse, ApiError> {
-        Box::pin(
-            self.call(Endpoint::UpdateLayout, move |client: Client| async move {
-                client.update_layout(recording, request).await
-            }),
-        )
-        .await
-        .result
-    }
-
-    /// [`Client::stop`], retried. A repetition after a lost answer may meet
-    /// 400 code 49 (already exiting) or 404: the earlier stop took effect,
-    /// and the session treats both as stopped.
-    pub async fn stop(
-        &self,
-        recording: &Recording,
-        request: &StopClientRequest,
-    ) -> Result<StopResponse, ApiError> {
-        Box::pin(self.call(Endpoint::Stop, move |client: Client| async move {
-            client.stop(recording, request).await
-        }))
-        .await
-        .result
     }
 
     /// After a 404 "failed to find worker", queries the task again on
@@ -292,7 +206,7 @@ impl ResilientClient {
             self.stats
                 .retried(Endpoint::Query, ErrorClass::WorkerNotFound, Some(404));
             sleep(delay).await;
-            match self.query(recording).await {
+            match self.send(&call::Query(recording)).await {
                 Ok(response) => return Ok(Presence::Back(Box::new(response))),
                 Err(error) if error.is_not_found_worker() => {}
                 Err(error) => return Err(error),
@@ -305,25 +219,15 @@ impl ResilientClient {
         &self.client().config().app_id
     }
 
-    /// Sends through `send` until it succeeds, fails for good, or the
-    /// error's class has no retry left; every attempt waits for a slot.
-    ///
-    /// `send` gets its own handle on the client (an `Arc` clone) rather than
-    /// a borrow, so that its future is an ordinary, `Send` type that
-    /// sessions can spawn.
+    /// Sends `call` until it succeeds, fails for good, or the error's class
+    /// has no retry left; every attempt waits for a slot.
     ///
     /// Callers box its future (~1.5 KB with the request's): a session makes
     /// one call at a time and sleeps between, and would otherwise keep room
     /// for its largest call all its life, ~10 MB in a daemon with 10,000
     /// recordings at once.
-    async fn call<T, F>(
-        &self,
-        endpoint: Endpoint,
-        mut send: impl FnMut(Client) -> F,
-    ) -> Attempted<T>
-    where
-        F: Future<Output = Result<T, ApiError>>,
-    {
+    async fn call<C: Call + ?Sized>(&self, call: &C) -> Attempted<C::Answer> {
+        let endpoint = call.endpoint();
         let priority = Priority::of(endpoint);
         let mut tally = Tally::default();
         let mut host = 0;
@@ -334,7 +238,7 @@ impl ResilientClient {
             // overflow reasoning.
             attempt = attempt.saturating_add(1);
             self.limiter.until_ready(self.app_id(), priority).await;
-            let error = match send(self.clients[host].clone()).await {
+            let error = match self.clients[host].send(call).await {
                 Ok(value) => {
                     self.stats.answered(endpoint, Some(200));
                     return Attempted {
@@ -347,7 +251,10 @@ impl ResilientClient {
             self.stats.answered(endpoint, error.status());
             let class = ErrorClass::of(&error);
             let Some(delay) = self.next_delay(endpoint, class, &error, &mut tally) else {
-                if !matches!(class, ErrorClass::Final | ErrorClass::WorkerNotFound) {
+                if !matches!(
+                    class,
+                    ErrorClass::Final | ErrorClass::WorkerNotFound | ErrorClass::NoWorker
+                ) {
                     self.stats.exhausted(endpoint, class, error.status());
                 }
                 return Attempted {
@@ -400,7 +307,7 @@ impl ResilientClient {
             ErrorClass::Transport => &mut tally.transport,
             ErrorClass::NotCompleted => &mut tally.not_completed,
             ErrorClass::ServerError => &mut tally.server_error,
-            ErrorClass::WorkerNotFound | ErrorClass::Final => return None,
+            ErrorClass::NoWorker | ErrorClass::WorkerNotFound | ErrorClass::Final => return None,
         };
         let delay = *self.policy.delays(endpoint, class).get(*used)?;
         *used += 1;

@@ -65,8 +65,7 @@ pub fn run(args: &Args) -> u8 {
     let files = match crate::plan::discover(&args.paths) {
         Ok(files) => files,
         Err(error) => {
-            report_plan_error(&error);
-            return exit::INVALID_PLAN;
+            return report_plan_error(error);
         }
     };
     let env = Env::from_process();

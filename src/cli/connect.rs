@@ -8,7 +8,8 @@ use crate::plan::Env;
 use crate::sim::{self, SimConfig, SimHandle, Simulator};
 
 /// With `--sim` (`wanted`), starts the in-process simulator and makes its
-/// App ID the default; without it, none. `Err` is the exit code, the
+/// App ID the default; without it, none. The caller says where it
+/// listens, as its output goes. `Err` is the exit code, the
 /// reason already reported.
 pub async fn simulator(wanted: bool, env: &mut Env) -> Result<Option<SimHandle>, u8> {
     if !wanted {
@@ -24,7 +25,6 @@ async fn start_simulator(env: &mut Env) -> Result<SimHandle, String> {
     let handle = Simulator::start(SimConfig::default())
         .await
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    errln!("simulator listening on {}", handle.uri());
     if env.get("AGORA_APP_ID").is_none() {
         *env = env.clone().with("AGORA_APP_ID", sim::DEMO_APP_ID);
     }

@@ -1,15 +1,13 @@
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::connect::{self, Signal, Signals};
+use super::error::Error;
 use super::exit;
 use crate::clock::Clock;
-use crate::daemon::notify::Notifier;
-use crate::daemon::status::Status;
-use crate::daemon::{Control, Daemon, Options, http};
+use crate::daemon::{Config, Control, Listener};
 use crate::plan::{Env, parse_duration};
 use crate::session::Context;
 
@@ -18,8 +16,13 @@ use crate::session::Context;
 ///
 /// SIGHUP, or a change to a plan file, reloads the plans: a changed plan
 /// affects future occurrences only. A plan that fails to load is reported
-/// and skipped; the others run. Under systemd (`Type=notify`) it reports
-/// readiness and feeds the watchdog.
+/// and its last valid version stays in force; the others run. Plan names
+/// are unique: of two files with one name, the first runs and the second
+/// is refused. It starts only with work to do: a path that cannot be read
+/// exits 2, no valid plan exits 3 (see --allow-empty). Under systemd
+/// (`Type=notify`) it reports readiness and stopping, and feeds the
+/// watchdog. A state store unavailable for longer than --store-grace stops
+/// it with exit code 1.
 ///
 /// Example: recplan daemon /etc/recplan/plans
 #[derive(Debug, clap::Args)]
@@ -37,7 +40,16 @@ pub struct Args {
     /// Serve /healthz, /readyz, /metrics (Prometheus) and /sessions here.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// Log as JSON lines (for journald and log shippers).
+    /// Start even when no valid plan is found: for a directory that will be
+    /// filled later.
+    #[arg(long)]
+    allow_empty: bool,
+    /// How long the state store may be unavailable before the daemon stops
+    /// what it started and exits (for its service manager to restart it).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    store_grace: Duration,
+    /// Log as JSON lines (for journald and log shippers): one object per
+    /// line, with `event`, `plan`, `channel`, `uid` and `sid` as fields.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(flatten)]
@@ -53,10 +65,10 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn run(args: &Args) -> u8 {
+pub fn run(args: &Args) -> Result<u8, Error> {
     raise_open_files_limit();
     let Some(runtime) = connect::runtime() else {
-        return exit::FAILED;
+        return Ok(exit::FAILED);
     };
     runtime.block_on(run_async(args))
 }
@@ -72,142 +84,79 @@ fn raise_open_files_limit() {
     }
 }
 
-async fn run_async(args: &Args) -> u8 {
+async fn run_async(args: &Args) -> Result<u8, Error> {
     let mut env = Env::from_process();
     let simulator = match connect::simulator(args.sim, &mut env).await {
         Ok(simulator) => simulator,
-        Err(code) => return code,
+        Err(code) => return Ok(code),
     };
+    if let Some(handle) = &simulator {
+        tracing::info!(event = "simulator", uri = %handle.uri(), "simulator listening");
+    }
     let app_id = env.get("AGORA_APP_ID").unwrap_or_default().to_owned();
     let client = match connect::api_client(&env, simulator.as_ref(), &app_id) {
         Ok(client) => client,
         Err(message) => {
             errln!("error: {message}");
-            return exit::FAILED;
+            return Ok(exit::FAILED);
         }
     };
     let store = match args.state.open(args.sim) {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}");
-            return exit::FAILED;
+            return Ok(exit::FAILED);
         }
     };
-    let listener = match args.listen {
-        Some(address) => match tokio::net::TcpListener::bind(address).await {
-            Ok(listener) => Some(listener),
-            Err(error) => {
-                errln!("error: cannot listen on {address}: {error}");
-                return exit::FAILED;
-            }
-        },
-        None => None,
-    };
-    let options = Options {
-        paths: args.paths.clone(),
-        stop_grace: args.stop_grace,
-    };
-    let (events, events_rx) = mpsc::unbounded_channel();
-    let (progress, progress_rx) = mpsc::unbounded_channel();
-    let status = Arc::new(Status::default());
     let lookup = |name: &str| env.get(name).map(str::to_owned);
-    let notifier = Notifier::from_env(lookup);
     // Agora's notification callbacks land on the same listener when an NCS
     // secret is configured.
     let notices = crate::ncs::NcsState::from_env(store.clone(), Clock::system(), lookup);
-    if notices.is_some() && listener.is_none() {
-        errln!(
-            "warning: AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
+    if notices.is_some() && args.listen.is_none() {
+        tracing::warn!(
+            "AGORA_NCS_SECRET is set but there is no --listen address to receive notifications on"
         );
     }
+    let mut listener = None;
+    if let Some(address) = args.listen {
+        let socket = match tokio::net::TcpListener::bind(address).await {
+            Ok(socket) => socket,
+            Err(error) => {
+                errln!("error: cannot listen on {address}: {error}");
+                return Ok(exit::FAILED);
+            }
+        };
+        let mut routes = crate::daemon::calendars::router(args.paths.clone(), env.clone());
+        if let Some(notices) = notices {
+            routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
+        }
+        listener = Some(Listener { socket, routes });
+    }
+    let config = Config {
+        stop_grace: args.stop_grace,
+        allow_empty: args.allow_empty,
+        store_grace: args.store_grace,
+        ..Config::new(args.paths.clone())
+    };
+    // The daemon sends progress through its own channel.
+    let (progress, _) = mpsc::unbounded_channel();
     let context = Context {
-        client: client.clone(),
+        client,
         store,
         clock: Clock::system(),
         env: env.clone(),
         progress,
     };
-    let daemon = Daemon::new(options, context, events);
     let (control, control_rx) = mpsc::unbounded_channel();
-
-    tokio::spawn(observe(
-        events_rx,
-        progress_rx,
-        Arc::clone(&status),
-        notifier,
-    ));
-    let _watcher = watch_files(&args.paths, control.clone());
-    tokio::spawn(crate::daemon::calendars::refresh(control.clone()));
-    if let Some(interval) = Notifier::watchdog_interval(lookup) {
-        tokio::spawn(feed_watchdog(Notifier::from_env(lookup), interval));
-    }
     tokio::spawn(forward_signals(control, args.detach));
-    let (served, serving) = tokio::sync::oneshot::channel::<()>();
-    if let Some(listener) = listener {
-        let mut routes = http::router(Arc::clone(&status), client).merge(
-            crate::daemon::calendars::router(args.paths.clone(), env.clone()),
-        );
-        if let Some(notices) = notices {
-            routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
-        }
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = serving.await;
-            };
-            if let Err(error) = axum::serve(listener, routes)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!(%error, "the listener failed");
-            }
-        });
-    }
-    let summary = daemon.run(control_rx).await;
-    Notifier::from_env(lookup).notify("STOPPING=1");
-    let _ = served.send(());
+    let summary = crate::daemon::serve(config, context, listener, control_rx).await?;
     tracing::info!(
+        event = "stopped",
         occurrences = summary.occurrences,
         failed = summary.failed,
         "daemon stopped"
     );
-    exit::OK
-}
-
-/// Feeds the daemon's events and the sessions' progress to the log, the
-/// listener's status and systemd (ready once the plans are loaded).
-async fn observe(
-    mut events: mpsc::UnboundedReceiver<crate::daemon::Event>,
-    mut progress: mpsc::UnboundedReceiver<crate::session::Progress>,
-    status: Arc<Status>,
-    notifier: Notifier,
-) {
-    loop {
-        tokio::select! {
-            Some(event) = events.recv() => {
-                // Status first: whoever systemd lets in on READY must find
-                // /readyz ready.
-                status.observe_event(&event);
-                if matches!(event, crate::daemon::Event::Ready) {
-                    notifier.notify("READY=1");
-                }
-            }
-            Some(event) = progress.recv() => {
-                tracing::info!(cname = %event.cname, uid = %event.uid, phase = ?event.phase, "{}", event.message);
-                status.observe_progress(&event);
-            }
-            else => return,
-        }
-    }
-}
-
-async fn feed_watchdog(watchdog: Notifier, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    // A missed tick is not worth two pings.
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticks.tick().await;
-        watchdog.notify("WATCHDOG=1");
-    }
+    Ok(exit::OK)
 }
 
 /// SIGHUP reloads; SIGTERM and Ctrl-C shut down (or detach, with
@@ -226,38 +175,4 @@ async fn forward_signals(control: mpsc::UnboundedSender<Control>, detach: bool) 
             return;
         }
     }
-}
-
-/// Reloads when a plan file changes, after changes settle for half a
-/// second (editors write files in several steps).
-fn watch_files(
-    paths: &[PathBuf],
-    control: mpsc::UnboundedSender<Control>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::Watcher as _;
-    let (notify_change, mut changes) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| !e.kind.is_access()) {
-            let _ = notify_change.send(());
-        }
-    })
-    .map_err(|error| tracing::warn!(%error, "cannot watch plan files; reload with SIGHUP"))
-    .ok()?;
-    for path in paths {
-        if let Err(error) = watcher.watch(path, notify::RecursiveMode::NonRecursive) {
-            tracing::warn!(path = %path.display(), %error, "cannot watch; reload with SIGHUP");
-        }
-    }
-    tokio::spawn(async move {
-        while changes.recv().await.is_some() {
-            // Debounce: wait until no change has come for 500 ms.
-            while let Ok(Some(())) =
-                tokio::time::timeout(Duration::from_millis(500), changes.recv()).await
-            {}
-            if control.send(Control::Reload).is_err() {
-                return;
-            }
-        }
-    });
-    Some(watcher)
 }

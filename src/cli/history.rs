@@ -90,6 +90,16 @@ pub fn run(args: &Args) -> u8 {
 fn outcome(session: &StoredSession) -> String {
     match session.phase {
         Phase::Stopped => "stopped".to_owned(),
+        // One word for it everywhere: the daemon's events and metrics say
+        // missed too.
+        Phase::Abandoned
+            if session
+                .error
+                .as_deref()
+                .is_some_and(|reason| reason.starts_with("missed:")) =>
+        {
+            "missed".to_owned()
+        }
         Phase::Abandoned => "abandoned".to_owned(),
         // A failed session that holds a sid may still be recording, and
         // billing: it is not over until stopped.

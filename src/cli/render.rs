@@ -49,8 +49,7 @@ pub fn run(args: &Args) -> u8 {
     let occurrence = match plan.occurrence(start, &env, args.duration) {
         Ok(occurrence) => occurrence,
         Err(error) => {
-            super::report_plan_error(&error);
-            return exit::INVALID_PLAN;
+            return super::report_plan_error(error);
         }
     };
     let base =

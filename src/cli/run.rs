@@ -60,6 +60,9 @@ async fn run_async(args: &Args) -> u8 {
         Ok(simulator) => simulator,
         Err(code) => return code,
     };
+    if let Some(handle) = &simulator {
+        errln!("simulator listening on {}", handle.uri());
+    }
     let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
         Ok(plan) => plan,
         Err(code) => return code,
@@ -72,8 +75,7 @@ async fn run_async(args: &Args) -> u8 {
     let occurrence = match plan.occurrence(start, &env, args.duration) {
         Ok(occurrence) => occurrence,
         Err(error) => {
-            super::report_plan_error(&error);
-            return exit::INVALID_PLAN;
+            return super::report_plan_error(error);
         }
     };
     if occurrence.end().to_utc() <= clock.now() {

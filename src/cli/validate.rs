@@ -2,13 +2,17 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use super::error::Error;
 use super::{err, exit, out, print_diagnostics};
-use crate::plan::{self, Env, MissingEnv, Options};
+use crate::plan::{self, Catalog, Diagnostic, Env, MissingEnv, Options, PlanError, Validated};
 
 /// Checks plan files without sending anything.
 ///
 /// Every problem of a file is reported at once as FILE:LINE:COL with the
-/// field and a hint. Exit code 0 when all plans are valid, 3 otherwise.
+/// field and a hint. Plan names must be unique across everything checked.
+/// A schedule whose occurrences reach the next start is an error with
+/// `overlap: allow`, a warning otherwise. Exit code 0 when all plans are
+/// valid, 3 otherwise, 2 when a path cannot be read.
 ///
 /// Example: recplan validate plans/
 #[derive(Debug, clap::Args)]
@@ -21,14 +25,7 @@ pub struct Args {
     require_env: bool,
 }
 
-pub fn run(args: &Args) -> u8 {
-    let files = match plan::discover(&args.paths) {
-        Ok(files) => files,
-        Err(error) => {
-            print_diagnostics(&error.diagnostics());
-            return exit::INVALID_PLAN;
-        }
-    };
+pub fn run(args: &Args) -> Result<u8, Error> {
     let options = Options {
         env: Env::from_process(),
         missing_env: if args.require_env {
@@ -38,9 +35,24 @@ pub fn run(args: &Args) -> u8 {
         },
         now: Utc::now(),
     };
+    let scan = Catalog::new(args.paths.clone()).scan(&options);
+    if let Some((path, source)) = scan.unreadable.into_iter().next() {
+        return Err(Error::Read { path, source });
+    }
+    let mut results = Vec::with_capacity(scan.loaded.len());
+    for (file, result) in scan.loaded {
+        match result {
+            Err(PlanError::Read { path, source }) => return Err(Error::Read { path, source }),
+            result => results.push((file, result)),
+        }
+    }
+    for dir in scan.empty {
+        results.push((dir.clone(), Err(PlanError::NoPlans { path: dir })));
+    }
+    let total = results.len();
     let mut invalid = 0;
-    for file in &files {
-        match plan::load(file, &options) {
+    for (file, result) in judge(results) {
+        match result {
             Ok(validated) => {
                 print_diagnostics(&validated.warnings);
                 let printed = out(format_args!(
@@ -52,17 +64,45 @@ pub fn run(args: &Args) -> u8 {
                     // The reader has gone: nobody is left to tell about
                     // the rest. The code still says whether what was
                     // checked so far is valid.
-                    return stop.exit_code(code(invalid));
+                    return Ok(stop.exit_code(code(invalid)));
                 }
             }
-            Err(error) => {
+            Err(diagnostics) => {
                 invalid += 1;
-                print_diagnostics(&error.diagnostics());
+                print_diagnostics(&diagnostics);
             }
         }
     }
-    err(format_args!("{}\n", summary(invalid, files.len())));
-    code(invalid)
+    err(format_args!("{}\n", summary(invalid, total)));
+    Ok(code(invalid))
+}
+
+/// Each file's verdict, in order: a valid plan whose name an earlier file
+/// has is invalid, with an error naming both files.
+fn judge(
+    results: Vec<(PathBuf, Result<Validated, PlanError>)>,
+) -> Vec<(PathBuf, Result<Validated, Vec<Diagnostic>>)> {
+    let clashes = plan::name_clashes(results.iter().filter_map(|(file, result)| {
+        let validated = result.as_ref().ok()?;
+        Some((file.as_path(), validated.plan.name()))
+    }));
+    results
+        .into_iter()
+        .map(|(file, result)| {
+            let verdict = match result {
+                Ok(validated) => match clashes.iter().find(|c| c.refused == file) {
+                    Some(clash) => {
+                        let mut diagnostics = validated.warnings;
+                        diagnostics.push(clash.diagnostic());
+                        Err(diagnostics)
+                    }
+                    None => Ok(validated),
+                },
+                Err(error) => Err(error.diagnostics()),
+            };
+            (file, verdict)
+        })
+        .collect()
 }
 
 fn code(invalid: usize) -> u8 {

@@ -1,6 +1,7 @@
 //! The daemon's calendars: fetching `ics` URLs again every plan's
-//! `refresh`, noticing changed calendar files, and serving the plans'
-//! upcoming recordings at `/calendar.ics`.
+//! `refresh`, noticing changed calendar files (the plans that follow them
+//! are then loaded again), and serving the plans' upcoming recordings at
+//! `/calendar.ics`.
 //!
 //! A failed fetch keeps the last good copy (see
 //! [`crate::plan::ics_source`]); the plans stay in force and validation
@@ -16,7 +17,7 @@ use axum::routing::get;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use super::Control;
+use super::{Control, Ended};
 use crate::calendar::{self, Window};
 use crate::plan::{self, Env, MissingEnv, Options, ics_source};
 use crate::schedule::Tz;
@@ -28,21 +29,23 @@ const TICK: Duration = Duration::from_secs(60);
 /// How many days `/calendar.ics` covers.
 const FEED_DAYS: u16 = 28;
 
-/// Fetches due URLs and checks calendar files every [`TICK`]; asks for a
-/// reload when anything a plan follows changed.
-pub async fn refresh(control: mpsc::UnboundedSender<Control>) {
+/// Fetches due URLs and checks calendar files every [`TICK`]; has the
+/// plans that follow a changed calendar loaded again.
+pub async fn refresh(control: mpsc::UnboundedSender<Control>) -> Ended {
     let mut ticks = tokio::time::interval(TICK);
     // A late tick fetches what is due then; catching up would fetch twice.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticks.tick().await;
         let now = Utc::now();
-        let mut changed = ics_source::files_changed();
+        let mut plans = ics_source::changed_files();
         for url in ics_source::due(now) {
-            changed |= ics_source::refresh(&url, now).await;
+            if ics_source::refresh(&url, now).await {
+                plans.extend(ics_source::plans_of(&url));
+            }
         }
-        if changed && control.send(Control::Reload).is_err() {
-            return;
+        if !plans.is_empty() && control.send(Control::Changed(plans)).is_err() {
+            return Ok(None);
         }
     }
 }

@@ -30,10 +30,13 @@ pub fn router(status: Arc<Status>, client: ResilientClient) -> Router {
 }
 
 async fn ready(State(shared): State<Shared>) -> Response {
-    if shared.status.is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "loading plans\n").into_response()
+    match shared.status.not_ready() {
+        None => (StatusCode::OK, "ready\n").into_response(),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
     }
 }
 

@@ -1,15 +1,17 @@
-//! The daemon's plans: loaded from files and directories, each with its
-//! next start. A plan that fails to load is reported and left out; the
-//! others run.
+//! The daemon's plans: one version of each in force, with its next start.
+//! A file that fails to load leaves the version before it in force (and
+//! says so); a file whose plan name another file already holds is refused
+//! until that name is free; a deleted file's plan leaves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::Event;
-use crate::plan::{self, Env, MissingEnv, Options, Plan};
+use crate::plan::{Catalog, Diagnostic, Env, MissingEnv, Options, Plan, PlanError};
 
 struct Entry {
     /// Shared with the occurrences being launched, which need it only to
@@ -18,10 +20,15 @@ struct Entry {
     next: Option<DateTime<Utc>>,
 }
 
-/// Plans by path, with their next start.
-#[derive(Default)]
+/// Plans in force by file, with their next start.
 pub struct PlanSet {
+    catalog: Catalog,
     entries: BTreeMap<PathBuf, Entry>,
+    /// Which file holds each plan name.
+    names: HashMap<String, PathBuf>,
+    /// Valid plans refused because another file holds their name, waiting
+    /// for it to be free.
+    refused: BTreeMap<PathBuf, Arc<Plan>>,
     /// Every entry's next start, earliest first: the daemon asks for the
     /// earliest once per occurrence it launches, so with 10,000 plans
     /// starting at one minute a scan of every plan each time would cost
@@ -29,61 +36,230 @@ pub struct PlanSet {
     queue: BTreeSet<(DateTime<Utc>, PathBuf)>,
 }
 
+/// What a reload found beyond its events: what startup judges.
+#[derive(Debug, Default)]
+pub struct Reload {
+    pub unreadable: Vec<(PathBuf, io::Error)>,
+    /// The errors of files that are not in force.
+    pub diagnostics: Vec<Diagnostic>,
+    pub empty: Vec<PathBuf>,
+}
+
 impl PlanSet {
-    /// Re-reads every plan under `paths`. A changed plan affects future
-    /// occurrences only: its next start is computed afresh from `now`.
-    pub fn reload(&mut self, paths: &[PathBuf], env: &Env, now: DateTime<Utc>) -> Vec<Event> {
-        let mut events = Vec::new();
-        let files = files_under(paths, &mut events);
+    pub fn new(paths: Vec<PathBuf>) -> PlanSet {
+        PlanSet {
+            catalog: Catalog::new(paths),
+            entries: BTreeMap::new(),
+            names: HashMap::new(),
+            refused: BTreeMap::new(),
+            queue: BTreeSet::new(),
+        }
+    }
+
+    /// Loads every plan file that is new or changed since the last reload:
+    /// among `changed` if given (what the watcher saw), else under every
+    /// path. A changed plan affects future occurrences only: its next start
+    /// is computed afresh from `now`.
+    pub fn reload(
+        &mut self,
+        changed: Option<&[PathBuf]>,
+        env: &Env,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+    ) -> Reload {
         let options = Options {
             env: env.clone(),
             missing_env: MissingEnv::Refuse,
             now,
         };
-        let mut fresh = BTreeMap::new();
-        for file in files {
-            match plan::load(&file, &options) {
-                Ok(validated) => {
-                    let plan = validated.plan;
-                    let unchanged = self
-                        .entries
-                        .get(&file)
-                        .filter(|e| e.plan.content_hash() == plan.content_hash());
-                    let next = match unchanged {
-                        Some(entry) => entry.next,
-                        None => first_start(&plan, now),
-                    };
-                    if unchanged.is_none() {
-                        events.push(Event::Loaded {
-                            plan: plan.name().to_owned(),
-                            path: file.clone(),
-                            next,
-                        });
-                    }
-                    fresh.insert(
-                        file,
-                        Entry {
-                            plan: Arc::new(plan),
-                            next,
-                        },
-                    );
-                }
-                Err(error) => events.push(Event::Invalid {
-                    path: file,
-                    diagnostics: error.diagnostics(),
-                }),
+        // A plan that follows a calendar changes when its calendar does.
+        for file in changed.into_iter().flatten() {
+            if self
+                .entries
+                .get(file)
+                .is_some_and(|e| e.plan.timing().calendar.is_some())
+            {
+                self.catalog.forget(file);
             }
         }
-        for path in self.entries.keys().filter(|p| !fresh.contains_key(*p)) {
-            events.push(Event::Removed { path: path.clone() });
+        let scan = match changed.and_then(|files| self.catalog.rescan(files, &options)) {
+            Some(scan) => scan,
+            None => self.catalog.scan(&options),
+        };
+        let mut reload = Reload {
+            empty: scan.empty,
+            ..Reload::default()
+        };
+        let mut counts = Counts {
+            unchanged: scan.unchanged,
+            ..Counts::default()
+        };
+        for path in &scan.removed {
+            counts.removed += 1;
+            self.remove(path, now, events);
         }
-        self.entries = fresh;
-        self.queue = self
+        for (path, loaded) in scan.loaded {
+            match loaded {
+                Ok(validated) => {
+                    if !validated.warnings.is_empty() {
+                        events.push(Event::Warned {
+                            plan: validated.plan.name().to_owned(),
+                            diagnostics: validated.warnings,
+                        });
+                    }
+                    self.put(path, validated.plan, now, events, &mut counts);
+                }
+                Err(error) => {
+                    counts.invalid += 1;
+                    let diagnostics = error.diagnostics();
+                    let kept = self.entries.get(&path).map(|e| e.plan.name().to_owned());
+                    if kept.is_none() {
+                        self.refused.remove(&path);
+                        reload.diagnostics.extend(diagnostics.iter().cloned());
+                    }
+                    events.push(Event::Invalid {
+                        path,
+                        kept,
+                        diagnostics,
+                    });
+                }
+            }
+        }
+        for (path, error) in scan.unreadable {
+            let diagnostics = PlanError::Read {
+                path: path.clone(),
+                source: io::Error::new(error.kind(), error.to_string()),
+            }
+            .diagnostics();
+            events.push(Event::Invalid {
+                path: path.clone(),
+                kept: None,
+                diagnostics,
+            });
+            reload.unreadable.push((path, error));
+        }
+        events.push(Event::Reloaded {
+            loaded: counts.loaded,
+            invalid: counts.invalid,
+            removed: counts.removed,
+            unchanged: counts.unchanged,
+        });
+        reload
+    }
+
+    /// Puts a valid plan from `path` in force, unless another file holds
+    /// its name.
+    fn put(
+        &mut self,
+        path: PathBuf,
+        plan: Plan,
+        now: DateTime<Utc>,
+        events: &mut Vec<Event>,
+        counts: &mut Counts,
+    ) {
+        let name = plan.name().to_owned();
+        let holder = self.names.get(&name).filter(|holder| **holder != path);
+        if let Some(kept) = holder.cloned() {
+            // Renamed onto a name in use: its former name leaves.
+            self.take_out(&path, now, events);
+            self.refused.insert(path.clone(), Arc::new(plan));
+            events.push(Event::Refused {
+                plan: name,
+                path,
+                kept,
+            });
+            counts.invalid += 1;
+            return;
+        }
+        self.refused.remove(&path);
+        let unchanged = self
             .entries
+            .get(&path)
+            .filter(|e| e.plan.content_hash() == plan.content_hash() && e.plan.name() == name);
+        if let Some(entry) = unchanged {
+            // Touched, not changed: the schedule goes on as it was.
+            let next = entry.next;
+            counts.unchanged += 1;
+            self.insert(path, Arc::new(plan), next);
+            return;
+        }
+        if self
+            .entries
+            .get(&path)
+            .is_some_and(|e| e.plan.name() != name)
+        {
+            self.take_out(&path, now, events);
+        }
+        counts.loaded += 1;
+        let next = first_start(&plan, now);
+        events.push(Event::Loaded {
+            plan: name,
+            path: path.clone(),
+            next,
+            at: now,
+        });
+        self.insert(path, Arc::new(plan), next);
+    }
+
+    fn insert(&mut self, path: PathBuf, plan: Arc<Plan>, next: Option<DateTime<Utc>>) {
+        if let Some(old) = self.entries.get(&path)
+            && let Some(at) = old.next
+        {
+            self.queue.remove(&(at, path.clone()));
+        }
+        if let Some(at) = next {
+            self.queue.insert((at, path.clone()));
+        }
+        self.names.insert(plan.name().to_owned(), path.clone());
+        self.entries.insert(path, Entry { plan, next });
+    }
+
+    /// A file gone: its plan leaves, and a plan refused for its name may
+    /// take its place.
+    fn remove(&mut self, path: &Path, now: DateTime<Utc>, events: &mut Vec<Event>) {
+        self.refused.remove(path);
+        // A file with no plan in force (refused, or invalid) leaves too:
+        // its problem goes with it.
+        if !self.take_out(path, now, events) {
+            events.push(Event::Removed {
+                plan: None,
+                path: path.to_owned(),
+            });
+        }
+    }
+
+    /// Takes `path`'s plan out of force; whether it had one.
+    fn take_out(&mut self, path: &Path, now: DateTime<Utc>, events: &mut Vec<Event>) -> bool {
+        let Some(entry) = self.entries.remove(path) else {
+            return false;
+        };
+        if let Some(at) = entry.next {
+            self.queue.remove(&(at, path.to_owned()));
+        }
+        let name = entry.plan.name().to_owned();
+        self.names.remove(&name);
+        events.push(Event::Removed {
+            plan: Some(name.clone()),
+            path: path.to_owned(),
+        });
+        // The first file refused for this name takes it.
+        let waiting = self
+            .refused
             .iter()
-            .filter_map(|(path, entry)| Some((entry.next?, path.clone())))
-            .collect();
-        events
+            .find(|(_, plan)| plan.name() == name)
+            .map(|(path, plan)| (path.clone(), Arc::clone(plan)));
+        if let Some((waiting, plan)) = waiting {
+            self.refused.remove(&waiting);
+            let next = first_start(&plan, now);
+            events.push(Event::Loaded {
+                plan: name,
+                path: waiting.clone(),
+                next,
+                at: now,
+            });
+            self.insert(waiting, plan, next);
+        }
+        true
     }
 
     pub fn get(&self, path: &Path) -> Option<&Arc<Plan>> {
@@ -124,8 +300,8 @@ impl PlanSet {
     }
 
     /// Plans whose latest occurrence is past its starting deadline: missed
-    /// unless someone ran it.
-    pub fn missed(&self, now: DateTime<Utc>) -> Vec<(PathBuf, DateTime<Utc>)> {
+    /// if recplan was in charge of it and nobody ran it.
+    pub fn overdue(&self, now: DateTime<Utc>) -> Vec<(PathBuf, DateTime<Utc>)> {
         self.entries
             .iter()
             .filter_map(|(path, entry)| {
@@ -146,22 +322,16 @@ impl PlanSet {
     }
 }
 
+#[derive(Default)]
+struct Counts {
+    loaded: usize,
+    invalid: usize,
+    removed: usize,
+    unchanged: usize,
+}
+
 fn first_start(plan: &Plan, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     plan.next_starts(after, 1)
         .first()
         .map(|start| start.with_timezone(&Utc))
-}
-
-fn files_under(paths: &[PathBuf], events: &mut Vec<Event>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        match plan::discover(std::slice::from_ref(path)) {
-            Ok(found) => files.extend(found),
-            Err(error) => events.push(Event::Invalid {
-                path: path.clone(),
-                diagnostics: error.diagnostics(),
-            }),
-        }
-    }
-    files
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::PoisonError;
 
@@ -11,7 +12,8 @@ use serde::Serialize;
 
 use super::Event;
 use crate::agora::ResilientClient;
-use crate::session::{Phase, Progress};
+use crate::plan::Diagnostic;
+use crate::session::{Outcome, Phase, Progress};
 
 /// Upper bounds of the step lateness histogram, in milliseconds.
 const LATENESS_BUCKETS_MS: [u64; 9] = [1, 5, 10, 25, 50, 100, 250, 1000, 10_000];
@@ -25,10 +27,18 @@ pub struct Status {
 
 #[derive(Default)]
 struct Inner {
-    ready: bool,
+    /// The plans are loaded and the schedule runs.
+    loaded: bool,
+    store_unavailable: Option<String>,
+    stopping: bool,
     plans: BTreeMap<String, PlanView>,
+    /// Files with no plan in force, and why.
+    problems: BTreeMap<PathBuf, Problem>,
     sessions: BTreeMap<(String, String), SessionView>,
     counters: Counters,
+    /// Occurrences and sessions by plan and outcome.
+    occurrences: BTreeMap<(String, &'static str), u64>,
+    sessions_ended: BTreeMap<(String, &'static str), u64>,
     lateness: Histogram,
 }
 
@@ -49,11 +59,25 @@ struct Histogram {
     sum_ms: u64,
 }
 
-/// A plan, for `/sessions` and the next-start gauge.
+/// A plan in force, for `/sessions` and the per-plan gauges.
 #[derive(Clone, Debug, Serialize)]
 pub struct PlanView {
     pub plan: String,
+    pub path: PathBuf,
     pub next: Option<DateTime<Utc>>,
+    /// Why the file's current version is not in force (the last valid one
+    /// is), if it is not.
+    pub problem: Option<String>,
+    /// When the version in force was loaded.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// A file with no plan in force: invalid, or refused for its name.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub plan: Option<String>,
+    pub problem: String,
 }
 
 /// A live session, for `/sessions`.
@@ -73,27 +97,125 @@ impl Status {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.lock().ready
+    /// Why the daemon is not doing its job, if it is not.
+    pub fn not_ready(&self) -> Option<String> {
+        let inner = self.lock();
+        if inner.stopping {
+            Some("shutting down".to_owned())
+        } else if let Some(error) = &inner.store_unavailable {
+            Some(format!("the state store is unavailable: {error}"))
+        } else if !inner.loaded {
+            Some("loading plans".to_owned())
+        } else {
+            None
+        }
     }
 
     pub fn observe_event(&self, event: &Event) {
         let mut inner = self.lock();
         match event {
-            Event::Loaded { plan, next, .. } | Event::Scheduled { plan, next } => {
+            Event::Loaded {
+                plan,
+                path,
+                next,
+                at,
+            } => {
+                inner.problems.remove(path);
                 inner.plans.insert(
                     plan.clone(),
                     PlanView {
                         plan: plan.clone(),
+                        path: path.clone(),
                         next: *next,
+                        problem: None,
+                        loaded_at: *at,
                     },
                 );
             }
-            Event::Invalid { .. } => inner.counters.plans_invalid += 1,
-            Event::Ready => inner.ready = true,
-            Event::Started { .. } => inner.counters.occurrences_started += 1,
-            Event::Skipped { .. } => inner.counters.occurrences_skipped += 1,
-            Event::Removed { .. } | Event::Finished { .. } => {}
+            Event::Scheduled { plan, next } => {
+                if let Some(view) = inner.plans.get_mut(plan) {
+                    view.next = *next;
+                }
+            }
+            Event::Invalid {
+                path,
+                kept,
+                diagnostics,
+            } => {
+                inner.counters.plans_invalid += 1;
+                let first = diagnostics
+                    .iter()
+                    .find(|d| d.is_error())
+                    .map_or_else(String::new, problem_line);
+                match kept.as_ref().and_then(|plan| inner.plans.get_mut(plan)) {
+                    Some(view) => {
+                        view.problem =
+                            Some(format!("{first} (the last valid version stays in force)"));
+                    }
+                    None => {
+                        inner.problems.insert(
+                            path.clone(),
+                            Problem {
+                                path: path.clone(),
+                                plan: None,
+                                problem: first,
+                            },
+                        );
+                    }
+                }
+            }
+            Event::Refused { plan, path, kept } => {
+                inner.counters.plans_invalid += 1;
+                inner.problems.insert(
+                    path.clone(),
+                    Problem {
+                        path: path.clone(),
+                        plan: Some(plan.clone()),
+                        problem: format!(
+                            "plan name `{plan}` is already used by {}: this file is refused",
+                            kept.display()
+                        ),
+                    },
+                );
+            }
+            Event::Removed { plan, path } => {
+                inner.problems.remove(path);
+                if let Some(plan) = plan
+                    && inner.plans.get(plan).is_some_and(|view| view.path == *path)
+                {
+                    inner.plans.remove(plan);
+                }
+            }
+            Event::Ready { .. } => inner.loaded = true,
+            Event::StoreUnavailable { error } => inner.store_unavailable = Some(error.clone()),
+            Event::StoreRecovered => inner.store_unavailable = None,
+            Event::Stopping => inner.stopping = true,
+            Event::Started { plan, .. } => {
+                inner.counters.occurrences_started += 1;
+                count(&mut inner.occurrences, plan, "started");
+            }
+            Event::Skipped { plan, .. } => {
+                inner.counters.occurrences_skipped += 1;
+                count(&mut inner.occurrences, plan, "skipped");
+            }
+            Event::Missed { plan, .. } => count(&mut inner.occurrences, plan, "missed"),
+            Event::Finished {
+                plan,
+                completed,
+                report,
+                ..
+            } => {
+                let outcome = if *completed { "completed" } else { "failed" };
+                count(&mut inner.occurrences, plan, outcome);
+                for session in &report.sessions {
+                    count(
+                        &mut inner.sessions_ended,
+                        plan,
+                        outcome_name(session.outcome),
+                    );
+                }
+            }
+            Event::Reloaded { .. } | Event::Warned { .. } => {}
         }
     }
 
@@ -132,6 +254,7 @@ impl Status {
         serde_json::json!({
             "sessions": inner.sessions.values().collect::<Vec<_>>(),
             "plans": inner.plans.values().collect::<Vec<_>>(),
+            "problems": inner.problems.values().collect::<Vec<_>>(),
         })
     }
 
@@ -283,8 +406,104 @@ impl Status {
                 );
             }
         }
+        per_plan(&mut out, &inner);
         out
     }
+}
+
+/// The gauges and counters labelled by plan.
+fn per_plan(out: &mut String, inner: &Inner) {
+    header(
+        out,
+        "recplan_plan_config_valid",
+        "1 if the plan file's current version is in force, 0 if the last valid one is.",
+        "gauge",
+    );
+    for plan in inner.plans.values() {
+        let _ = writeln!(
+            out,
+            "recplan_plan_config_valid{{plan=\"{}\"}} {}",
+            plan.plan,
+            u8::from(plan.problem.is_none())
+        );
+    }
+    header(
+        out,
+        "recplan_plan_config_last_reload_success_timestamp_seconds",
+        "When the plan's version in force was loaded (Unix time).",
+        "gauge",
+    );
+    for plan in inner.plans.values() {
+        let _ = writeln!(
+            out,
+            "recplan_plan_config_last_reload_success_timestamp_seconds{{plan=\"{}\"}} {}",
+            plan.plan,
+            plan.loaded_at.timestamp()
+        );
+    }
+    gauge(
+        out,
+        "recplan_plan_files_refused",
+        "Plan files not in force: invalid with no valid version before, or a plan name already used.",
+        inner.problems.len() as u64,
+    );
+    labelled(
+        out,
+        "recplan_occurrences_total",
+        "Occurrences by plan and outcome: started, then completed, failed, skipped or missed.",
+        &inner.occurrences,
+    );
+    labelled(
+        out,
+        "recplan_sessions_ended_total",
+        "Sessions of finished occurrences by plan and outcome.",
+        &inner.sessions_ended,
+    );
+}
+
+fn labelled(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    values: &BTreeMap<(String, &'static str), u64>,
+) {
+    header(out, name, help, "counter");
+    for ((plan, outcome), value) in values {
+        let _ = writeln!(
+            out,
+            "{name}{{plan=\"{plan}\",outcome=\"{outcome}\"}} {value}"
+        );
+    }
+}
+
+fn count(values: &mut BTreeMap<(String, &'static str), u64>, plan: &str, outcome: &'static str) {
+    *values.entry((plan.to_owned(), outcome)).or_default() += 1;
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Completed => "completed",
+        Outcome::Interrupted => "interrupted",
+        Outcome::Failed => "failed",
+        Outcome::Lost => "lost",
+        Outcome::Missed => "missed",
+        Outcome::Skipped => "skipped",
+    }
+}
+
+/// A diagnostic in one line, for `/sessions`.
+fn problem_line(diagnostic: &Diagnostic) -> String {
+    let mut line = format!(
+        "{}:{}:{}: ",
+        diagnostic.file.display(),
+        diagnostic.line,
+        diagnostic.column
+    );
+    if !diagnostic.path.is_empty() {
+        let _ = write!(line, "{}: ", diagnostic.path);
+    }
+    line.push_str(&diagnostic.message);
+    line
 }
 
 impl Histogram {
@@ -313,4 +532,28 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
 fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     header(out, name, help, "gauge");
     let _ = writeln!(out, "{name} {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_only_while_the_daemon_does_its_job() {
+        let status = Status::default();
+        assert_eq!(status.not_ready().as_deref(), Some("loading plans"));
+        status.observe_event(&Event::Ready { plans: 1 });
+        assert_eq!(status.not_ready(), None);
+        status.observe_event(&Event::StoreUnavailable {
+            error: "disk I/O error".into(),
+        });
+        assert_eq!(
+            status.not_ready().as_deref(),
+            Some("the state store is unavailable: disk I/O error")
+        );
+        status.observe_event(&Event::StoreRecovered);
+        assert_eq!(status.not_ready(), None);
+        status.observe_event(&Event::Stopping);
+        assert_eq!(status.not_ready().as_deref(), Some("shutting down"));
+    }
 }

@@ -5,7 +5,7 @@
 //! copy, and the daemon refreshes it ([`refresh`]), keeping the last good
 //! copy when a fetch fails and saying so with every validation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -70,6 +70,8 @@ struct Kept {
     tried_at: DateTime<Utc>,
     refresh: Duration,
     failure: Option<String>,
+    /// The plans that follow it.
+    plans: BTreeSet<PathBuf>,
 }
 
 /// Calendars read so far: URLs with their copies, files with the
@@ -77,7 +79,7 @@ struct Kept {
 #[derive(Default)]
 struct Registry {
     urls: HashMap<String, Kept>,
-    files: HashMap<PathBuf, Option<SystemTime>>,
+    files: HashMap<PathBuf, (Option<SystemTime>, BTreeSet<PathBuf>)>,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -88,14 +90,18 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
 }
 
 /// The calendar at `location`: a file read now, a URL's kept copy (fetched
-/// now if there is none yet). `refresh` is how often the plan wants a URL
-/// fetched again.
-pub fn read(location: &Location, refresh: Duration) -> Result<Calendar, String> {
+/// now if there is none yet), for the plan at `plan`. `refresh` is how
+/// often the plan wants a URL fetched again.
+pub fn read(location: &Location, refresh: Duration, plan: &Path) -> Result<Calendar, String> {
     match location {
         Location::File(path) => {
             let modified = modified(path);
             let text = read_file(path)?;
-            with_registry(|registry| registry.files.insert(path.clone(), modified));
+            with_registry(|registry| {
+                let entry = registry.files.entry(path.clone()).or_default();
+                entry.0 = modified;
+                entry.1.insert(plan.to_owned());
+            });
             Ok(Calendar {
                 text: text.into(),
                 stale: None,
@@ -105,11 +111,17 @@ pub fn read(location: &Location, refresh: Duration) -> Result<Calendar, String> 
             let known = with_registry(|registry| {
                 let kept = registry.urls.get_mut(url)?;
                 kept.refresh = kept.refresh.min(refresh);
+                kept.plans.insert(plan.to_owned());
                 Some(())
             });
             if known.is_none() {
                 let fetched = fetch_blocking(url);
                 keep(url, fetched, Utc::now(), refresh);
+                with_registry(|registry| {
+                    if let Some(kept) = registry.urls.get_mut(url) {
+                        kept.plans.insert(plan.to_owned());
+                    }
+                });
             }
             with_registry(|registry| registry.urls.get(url).cloned())
                 .ok_or_else(|| "the calendar was not fetched".to_owned())
@@ -122,11 +134,31 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Whether a calendar file read before has changed since.
-pub fn files_changed() -> bool {
-    let files: Vec<(PathBuf, Option<SystemTime>)> =
-        with_registry(|registry| registry.files.clone().into_iter().collect());
-    files.iter().any(|(path, seen)| modified(path) != *seen)
+/// The plans that follow a calendar file changed since it was read.
+pub fn changed_files() -> Vec<PathBuf> {
+    let files: Vec<(PathBuf, Option<SystemTime>, BTreeSet<PathBuf>)> = with_registry(|registry| {
+        registry
+            .files
+            .iter()
+            .map(|(path, (seen, plans))| (path.clone(), *seen, plans.clone()))
+            .collect()
+    });
+    files
+        .into_iter()
+        .filter(|(path, seen, _)| modified(path) != *seen)
+        .flat_map(|(_, _, plans)| plans)
+        .collect()
+}
+
+/// The plans that follow the calendar at `url`.
+pub fn plans_of(url: &str) -> Vec<PathBuf> {
+    with_registry(|registry| {
+        registry
+            .urls
+            .get(url)
+            .map(|kept| kept.plans.iter().cloned().collect())
+            .unwrap_or_default()
+    })
 }
 
 /// The URLs whose refresh interval has passed at `now`.
@@ -178,6 +210,7 @@ fn keep(url: &str, fetched: Result<String, String>, now: DateTime<Utc>, refresh:
             tried_at: now,
             refresh,
             failure: None,
+            plans: BTreeSet::new(),
         });
         entry.tried_at = now;
         match fetched {

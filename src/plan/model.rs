@@ -14,11 +14,12 @@ use serde::Serialize;
 
 use super::raw::{OnFailure, Overlap, RawChannel};
 use super::source::Source;
+use crate::agora::call::RecordingRequest as _;
 use crate::agora::request::{
     AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
     UpdateLayoutClientRequest,
 };
-use crate::agora::{Mode, Secret};
+use crate::agora::{Endpoint, Mode, Secret};
 use crate::schedule::{Recurrence, Tz};
 use crate::token::Minting;
 
@@ -33,6 +34,7 @@ pub struct Plan {
     pub(super) vars: serde_json::Map<String, serde_json::Value>,
     pub(super) timing: Timing,
     pub(super) on_failure: OnFailure,
+    pub(super) min_recording: Duration,
     pub(super) channels: Vec<RawChannel>,
     pub(super) acquire: AcquireClientRequest,
     pub(super) start: StartClientRequest,
@@ -89,11 +91,11 @@ pub enum StepAction {
 }
 
 impl StepAction {
-    /// Agora's name for the call.
-    pub fn endpoint(&self) -> &'static str {
+    /// The endpoint the step calls.
+    pub fn endpoint(&self) -> Endpoint {
         match self {
-            StepAction::Update(_) => "update",
-            StepAction::UpdateLayout(_) => "updateLayout",
+            StepAction::Update(update) => update.endpoint(),
+            StepAction::UpdateLayout(layout) => layout.endpoint(),
         }
     }
 }
@@ -226,6 +228,9 @@ pub struct SessionSpec {
     pub uid: String,
     pub backup_uid: Option<String>,
     pub on_failure: OnFailure,
+    /// Starts are tried while at least this much of the occurrence remains.
+    #[serde(serialize_with = "serialize_offset")]
+    pub min_recording: Duration,
     pub acquire: AcquireClientRequest,
     pub start: StartClientRequest,
     pub steps: Vec<Step>,

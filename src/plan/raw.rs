@@ -34,6 +34,9 @@ pub struct RawPlan {
     pub schedule: Option<RawSchedule>,
     /// What to do when a recording dies mid-occurrence.
     pub on_failure: Option<OnFailure>,
+    /// Keep trying to start a recording while at least this much of the
+    /// occurrence remains: `1m` (the default), `30s`, `5m`.
+    pub min_recording: Option<String>,
     /// One recording per channel per occurrence.
     pub channels: Vec<RawChannel>,
     /// Agora's acquire clientRequest; `scene` follows the mode.

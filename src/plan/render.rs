@@ -116,18 +116,13 @@ impl Plan {
                 })
                 .collect();
             let stop = render_body(&context, &self.stop, "stop", issues);
-            if let Some(scene) = acquire.scene
-                && !(scene == self.mode.acquire_scene()
-                    || (scene == 2 && self.mode == crate::agora::Mode::Individual))
+            let scene = rules::acquire_scene(self.mode, &start);
+            if let Some(written) = acquire.scene
+                && written != scene
             {
-                issues
-                    .error(
-                        "acquire.scene",
-                        format!("scene {scene} does not fit {} recording", self.mode),
-                    )
-                    .hint("leave `scene` out: recplan sets it from `mode`");
+                rules::scene_mismatch(written, scene, self.mode, issues);
             }
-            acquire.scene = Some(acquire.scene.unwrap_or(self.mode.acquire_scene()));
+            acquire.scene = Some(scene);
             let spec = SessionSpec {
                 app_id: app_id.clone(),
                 mode: self.mode,
@@ -135,6 +130,7 @@ impl Plan {
                 uid,
                 backup_uid,
                 on_failure: self.on_failure,
+                min_recording: self.min_recording,
                 acquire,
                 start,
                 steps,

@@ -237,7 +237,7 @@ fn calendar_series(
                 .hint("a file beside the plan, or the calendar's https address");
         })
         .ok()?;
-    let calendar = ics_source::read(&location, refresh)
+    let calendar = ics_source::read(&location, refresh, plan_path)
         .map_err(|message| {
             issues
                 .error("schedule.ics", message)

@@ -22,6 +22,9 @@ use super::{duration, layout, minting, timing};
 use crate::agora::Mode;
 use crate::agora::request::UpdateLayoutClientRequest;
 
+/// How much of an occurrence must remain for a start to be worth trying.
+pub const DEFAULT_MIN_RECORDING: Duration = Duration::from_secs(60);
+
 /// How a plan is checked.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -123,6 +126,11 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         issues,
     );
     let rtc_token = minting::check(&raw, &timing, issues);
+    let min_recording = raw
+        .min_recording
+        .as_deref()
+        .and_then(|text| parse_duration(text, "min_recording", issues))
+        .unwrap_or(DEFAULT_MIN_RECORDING);
     let vars = raw
         .vars
         .into_iter()
@@ -145,6 +153,7 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         vars,
         timing,
         on_failure: raw.on_failure.unwrap_or_default(),
+        min_recording,
         channels: raw.channels,
         acquire: raw.acquire.unwrap_or_default(),
         start: raw.start,

@@ -4,7 +4,6 @@
 //! is stopped; one that never got a recording is started for the
 //! remainder, or abandoned when no time is left.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,8 @@ use super::Context;
 use super::journal::Journal;
 use super::report::{Outcome, SessionReport};
 use super::runner::{Session, Window};
+use super::state::{SessionState, restart_uid};
+use super::timeline::CONFIRM_AFTER;
 use crate::plan::raw::OnFailure;
 use crate::plan::{self, MissingEnv, SessionSpec};
 use crate::store::{Lease, Phase, StoredSession, Transition};
@@ -103,18 +104,24 @@ pub(super) fn resumed_session(
     };
     let journal = Journal::new(context.store.clone(), stored.id, context.clock);
     let client = context.client.with_app_id(&stored.app_id);
+    let state = SessionState::stored(
+        &stored.current_uid,
+        &stored.steps_done,
+        stored.starts,
+        restartable,
+    );
     let mut session = Session::new(
         client,
         journal,
         lease,
         spec,
         window,
+        state,
         shutdown,
         context.progress.clone(),
     );
-    session.steps_done = stored.steps_done.iter().copied().collect::<BTreeSet<_>>();
-    session.uid.clone_from(&stored.current_uid);
-    session.restartable = restartable;
+    session.report.resource_id.clone_from(&stored.resource_id);
+    session.report.sid.clone_from(&stored.sid);
     session
 }
 
@@ -156,6 +163,7 @@ fn bare_spec(stored: &StoredSession) -> SessionSpec {
         uid: stored.uid.clone(),
         backup_uid: stored.backup_uid.clone(),
         on_failure: OnFailure::Stop,
+        min_recording: crate::plan::DEFAULT_MIN_RECORDING,
         acquire: crate::agora::request::AcquireClientRequest::default(),
         start: crate::agora::request::StartClientRequest::default(),
         steps: Vec::new(),
@@ -167,21 +175,21 @@ fn bare_spec(stored: &StoredSession) -> SessionSpec {
 impl Session {
     /// Continues a stored session from where it stood.
     pub async fn resume(mut self, stored: StoredSession) -> SessionReport {
-        self.report.resource_id.clone_from(&stored.resource_id);
-        self.report.sid.clone_from(&stored.sid);
-        self.report.restarts = stored.starts.saturating_sub(1);
         let over = Instant::now() >= self.window.end;
         if let Some(recording) = stored.recording() {
             let finishing = over || matches!(stored.phase, Phase::Stopping | Phase::Failed);
             if finishing {
                 self.stop(&recording, Outcome::Completed).await;
             } else {
+                // Whether it confirmed before is not stored: ask at once;
+                // steps missed meanwhile go out at once too, the rest at
+                // their offsets.
                 self.started_again(&recording);
-                self.drive(recording).await;
+                self.drive(recording, Instant::now()).await;
             }
             return self.report;
         }
-        if over || !self.restartable {
+        if over || !self.state.restartable {
             let reason = if over {
                 "the occurrence ended while nobody drove it"
             } else {
@@ -201,20 +209,20 @@ impl Session {
         if let (Phase::Starting, Some(resource_id)) = (stored.phase, stored.resource_id.as_deref())
             && let Ok(recording) = self.start_on(resource_id).await
         {
-            self.drive(recording).await;
+            self.drive(recording, Instant::now() + CONFIRM_AFTER).await;
             return self.report;
         }
+        // A recording may linger under the uid in use: the next one joins
+        // with the restart uid, by the rule a live restart follows.
         if stored.phase == Phase::Lost || stored.phase == Phase::Starting {
-            self.uid = self
-                .spec
-                .backup_uid
-                .clone()
-                .filter(|b| *b != self.uid)
-                .unwrap_or_else(|| self.spec.uid.clone());
+            self.state.uid = restart_uid(
+                &self.spec.uid,
+                self.spec.backup_uid.as_deref(),
+                &self.state.uid,
+            );
         }
-        match Box::pin(self.start_recording()).await {
-            Some(recording) => self.drive(recording).await,
-            None => self.give_up_starting(),
+        if let Some(recording) = Box::pin(self.start_recording()).await {
+            self.drive(recording, Instant::now() + CONFIRM_AFTER).await;
         }
         self.report
     }
@@ -241,8 +249,6 @@ pub async fn stop_by_hand(
     };
     let (_stop, shutdown) = watch::channel(true);
     let mut session = resumed_session(context, &stored, lease, shutdown);
-    session.report.resource_id.clone_from(&stored.resource_id);
-    session.report.sid.clone_from(&stored.sid);
     match stored.recording() {
         Some(recording) => session.stop(&recording, Outcome::Interrupted).await,
         None => {

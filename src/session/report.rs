@@ -57,9 +57,18 @@ pub struct SessionReport {
     pub outcome: Outcome,
     /// Recordings started again after one died (`on_failure: restart`).
     pub restarts: u32,
+    /// Tries to get a recording going (an acquire, or a start on a new
+    /// resource); more than one when Agora failed some.
+    pub attempts: u32,
+    /// How long after the occurrence's start the recording began, when it
+    /// began a second or more late.
+    pub late_start_ms: Option<u64>,
     pub steps: Vec<StepReport>,
     pub files: Vec<RecordedFile>,
     pub uploading_status: Option<String>,
+    /// When the session really ended (its stop answered, or it was given
+    /// up on): for an interrupted session, not its planned end.
+    pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     pub errors: Vec<String>,
 }
 
@@ -89,9 +98,12 @@ impl SessionReport {
             sid: None,
             outcome: Outcome::Failed,
             restarts: 0,
+            attempts: 0,
+            late_start_ms: None,
             steps: Vec::new(),
             files: Vec::new(),
             uploading_status: None,
+            ended_at: None,
             errors: Vec::new(),
         }
     }

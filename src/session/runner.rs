@@ -3,7 +3,6 @@
 //! timers and by the stop signal, never by polling. Every call is written
 //! to the state store as an intent before it and a result after it.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +11,15 @@ use tokio::time::{Instant, sleep_until};
 
 use super::journal::Journal;
 use super::report::{Outcome, Phase, Progress, SessionReport, StepReport};
+use super::state::{
+    LossDecision, QueryReading, SessionState, StopReading, after_loss, confirm_deadline,
+    next_confirm_wait, read_status, read_stop,
+};
 use super::timeline::{CONFIRM_AFTER, query_interval};
-use crate::agora::response::RecordingStatus;
-use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient, Secret};
-use crate::plan::raw::OnFailure;
+use crate::agora::call::{OnRecording, Query};
+use crate::agora::{ApiError, Endpoint, Presence, Recording, ResilientClient};
 use crate::plan::{SessionSpec, Step, StepAction, format_duration};
 use crate::store::{Lease, Transition};
-
-/// How long a started recording may take to reach status 4 or 5 before
-/// recplan counts it as dead (Agora's advice: about 90 s).
-const CONFIRM_WITHIN: Duration = Duration::from_secs(90);
 
 /// When the session's occurrence runs, as tokio instants.
 #[derive(Clone, Copy, Debug)]
@@ -30,18 +28,23 @@ pub struct Window {
     pub end: Instant,
 }
 
+/// Why a recording counts as lost when Agora could not find its worker
+/// through the whole failover window.
+const WORKER_GONE: &str = "query: 404 failed to find worker";
+
 /// How the recording phase ended.
 enum Ending {
     /// The occurrence is over.
     Completed,
     /// recplan was asked to stop.
     Interrupted,
-    /// Agora says the recording is gone.
+    /// Agora says the recording is gone, or it never confirmed.
     Lost(String),
 }
 
-/// One session's runner. `client` must already carry the spec's App ID;
-/// it retries and paces calls, so what reaches the session is final.
+/// One session's runner: the I/O shell around [`SessionState`] and the
+/// rules in [`super::state`]. `client` must already carry the spec's App
+/// ID; it retries and paces calls, so what reaches the session is final.
 pub struct Session {
     pub(super) client: ResilientClient,
     pub(super) journal: Journal,
@@ -52,45 +55,36 @@ pub struct Session {
     pub(super) shutdown: watch::Receiver<bool>,
     pub(super) progress: mpsc::UnboundedSender<Progress>,
     pub(super) report: SessionReport,
-    /// Indexes of the spec's steps already answered.
-    pub(super) steps_done: BTreeSet<usize>,
-    /// Resource IDs of recordings that died, for `excludeResourceIds`.
-    pub(super) excluded: Vec<String>,
-    /// The uid the current or next recording uses.
-    pub(super) uid: String,
-    /// The RTC token minted for the current recording and the uid it
-    /// names, when the plan has recplan mint tokens.
-    pub(super) minted: Option<(String, Secret)>,
-    /// False when the plan could not be rendered again on recovery: the
-    /// session can still be stopped, but not restarted.
-    pub(super) restartable: bool,
+    pub(super) state: SessionState,
     /// Held while this process drives the session.
     pub(super) _lease: Lease,
 }
 
 impl Session {
+    /// A session in `state`: [`SessionState::new`] for a new one,
+    /// [`SessionState::stored`] for one taken over from the store.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: ResilientClient,
         journal: Journal,
         lease: Lease,
         spec: Arc<SessionSpec>,
         window: Window,
+        state: SessionState,
         shutdown: watch::Receiver<bool>,
         progress: mpsc::UnboundedSender<Progress>,
     ) -> Session {
+        let mut report = SessionReport::new(&spec.cname, &spec.uid);
+        report.restarts = state.restarts;
         Session {
-            report: SessionReport::new(&spec.cname, &spec.uid),
-            uid: spec.uid.clone(),
+            report,
             client,
             journal,
             spec,
             window,
+            state,
             shutdown,
             progress,
-            steps_done: BTreeSet::new(),
-            excluded: Vec::new(),
-            minted: None,
-            restartable: true,
             _lease: lease,
         }
     }
@@ -117,29 +111,36 @@ impl Session {
                 .await;
                 return self.report;
             }
-            match Box::pin(self.start_recording()).await {
-                Some(recording) => self.drive(recording).await,
-                None => self.give_up_starting(),
+            if let Some(recording) = Box::pin(self.start_recording()).await {
+                let first_query = Instant::now() + CONFIRM_AFTER;
+                self.drive(recording, first_query).await;
             }
             self.report
         }
     }
 
     /// Records, restarting per `on_failure` while time is left, then stops.
-    pub(super) async fn drive(&mut self, mut recording: Recording) {
+    /// `first_query` is when the recording is first queried to confirm it.
+    pub(super) async fn drive(&mut self, mut recording: Recording, mut first_query: Instant) {
         loop {
-            match self.record(&recording).await {
+            match self.record(&recording, first_query).await {
+                Ending::Completed if !self.state.confirmed => {
+                    // Stopped at the end like any other, but it never
+                    // reached status 4 or 5: no recording to speak of.
+                    self.report
+                        .errors
+                        .push("the recording never reached status 4 or 5".to_owned());
+                    return self.stop(&recording, Outcome::Failed).await;
+                }
                 Ending::Completed => return self.stop(&recording, Outcome::Completed).await,
                 Ending::Interrupted => return self.stop(&recording, Outcome::Interrupted).await,
                 Ending::Lost(reason) => {
                     self.report.errors.push(reason.clone());
-                    self.excluded.push(recording.resource_id.clone());
-                    self.journal_or_report(&Transition::Lost {
-                        reason: reason.clone(),
-                    })
-                    .await;
-                    match Box::pin(self.after_loss(&reason)).await {
-                        Some(next) => recording = next,
+                    match Box::pin(self.after_loss(&recording, &reason)).await {
+                        Some(next) => {
+                            recording = next;
+                            first_query = Instant::now() + CONFIRM_AFTER;
+                        }
                         None => return,
                     }
                 }
@@ -147,56 +148,93 @@ impl Session {
         }
     }
 
-    /// What `on_failure` says to do once a recording is gone: start a new
-    /// one for the remainder, or end the session.
-    async fn after_loss(&mut self, reason: &str) -> Option<Recording> {
-        let time_left = Instant::now() + CONFIRM_AFTER < self.window.end;
-        match self.spec.on_failure {
-            OnFailure::Restart if time_left && self.restartable && !*self.shutdown.borrow() => {
-                self.uid = self.next_uid();
-                self.report.restarts += 1;
+    /// Once a recording is gone: stop it (one that never confirmed may
+    /// still run, and a restart must not start a second beside it), then do
+    /// what `on_failure` says: start a new one for the remainder, or end.
+    async fn after_loss(&mut self, recording: &Recording, reason: &str) -> Option<Recording> {
+        if !self.stop_lost(recording, reason == WORKER_GONE).await {
+            return None;
+        }
+        self.state.excluded.push(recording.resource_id.clone());
+        self.journal_or_report(&Transition::Lost {
+            reason: reason.to_owned(),
+        })
+        .await;
+        let decision = after_loss(
+            &self.spec,
+            &self.state,
+            Instant::now(),
+            self.window.end,
+            self.spec.min_recording,
+            *self.shutdown.borrow(),
+        );
+        match decision {
+            LossDecision::Restart { uid } => {
+                self.state.uid = uid;
+                self.state.restarts += 1;
+                self.report.restarts = self.state.restarts;
                 let message = format!(
                     "recording lost ({reason}); restarting with uid {}",
-                    self.uid
+                    self.state.uid
                 );
                 self.emit(Phase::Restarting, &message, None);
-                let recording = Box::pin(self.start_recording()).await;
-                if recording.is_none() {
-                    self.give_up_starting();
-                }
-                recording
+                Box::pin(self.start_recording()).await
             }
-            OnFailure::Ignore => {
-                self.finish(
-                    Outcome::Lost,
-                    &Transition::Failed {
-                        reason: format!("recording lost: {reason} (on_failure: ignore)"),
-                    },
-                )
-                .await;
+            LossDecision::End { ignored: true } => {
+                let reason = format!("recording lost: {reason} (on_failure: ignore)");
+                self.finish(Outcome::Lost, &Transition::Failed { reason })
+                    .await;
                 None
             }
-            _ => {
-                self.finish(
-                    Outcome::Failed,
-                    &Transition::Failed {
-                        reason: format!("recording lost: {reason}"),
-                    },
-                )
-                .await;
+            LossDecision::End { ignored: false } => {
+                let reason = format!("recording lost: {reason}");
+                self.finish(Outcome::Failed, &Transition::Failed { reason })
+                    .await;
                 None
             }
         }
     }
 
-    /// Confirms the recording runs, then runs the steps and routine
-    /// queries until the end, a stop signal, or the recording's death.
-    async fn record(&mut self, recording: &Recording) -> Ending {
-        if let Err(ending) = self.confirm(recording).await {
-            return ending;
+    /// Stops a recording counted as lost. False when the stop was not
+    /// answered: the session then fails holding the sid, which recovery
+    /// stops, and nothing is started beside it.
+    async fn stop_lost(&mut self, recording: &Recording, known_gone: bool) -> bool {
+        // After a failover window of 404s, a 404 here is the loss already
+        // established, not a failover to wait out again.
+        let result = if known_gone {
+            self.client
+                .send(&OnRecording::new(recording, &self.spec.stop))
+                .await
+        } else {
+            self.stop_call(recording).await
+        };
+        match read_stop(&result) {
+            StopReading::Stopped { files, .. } => {
+                self.report.files.extend(files);
+                true
+            }
+            StopReading::Gone { .. } => true,
+            StopReading::NotAnswered { note } => {
+                self.report.errors.push(note.clone());
+                let reason = format!("recording lost and its {note}");
+                self.finish(Outcome::Failed, &Transition::Failed { reason })
+                    .await;
+                false
+            }
         }
+    }
+
+    /// Runs the steps at their offsets and the queries between them until
+    /// the end, a stop signal, or the recording's death. Until the
+    /// recording reports status 4 or 5 the queries confirm it (from
+    /// `first_query`, then 10, 20 s apart); steps do not wait for that.
+    /// One that has not confirmed within 90 s is lost, but only before the
+    /// occurrence's end: then it is stopped like any other.
+    async fn record(&mut self, recording: &Recording, first_query: Instant) -> Ending {
         let interval = query_interval(&self.spec);
-        let mut next_query = Instant::now() + interval;
+        let deadline = confirm_deadline(Instant::now(), self.window.end);
+        let mut confirm_wait = first_query.saturating_duration_since(Instant::now());
+        let mut next_query = first_query;
         // A handle of its own on the spec, so that the steps are borrowed
         // from it rather than copied while `self` changes.
         let spec = Arc::clone(&self.spec);
@@ -204,21 +242,22 @@ impl Session {
             .steps
             .iter()
             .enumerate()
-            .filter(|(index, _)| !self.steps_done.contains(index))
+            .filter(|(index, _)| !self.state.steps_done.contains(index))
             .collect();
         let mut pending = steps.into_iter().peekable();
-        self.emit(
-            Phase::Recording,
-            &next_note(pending.peek().map(|&(_, s)| s)),
-            Some(recording),
-        );
         loop {
             let next_step = pending.peek().map(|(_, s)| self.window.start + s.at);
-            let wake = [Some(next_query), next_step, Some(self.window.end)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(self.window.end);
+            let confirming = (!self.state.confirmed).then_some(deadline);
+            let wake = [
+                Some(next_query),
+                next_step,
+                confirming,
+                Some(self.window.end),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.window.end);
             if !self.wait_until(wake).await {
                 return Ending::Interrupted;
             }
@@ -248,64 +287,68 @@ impl Session {
                 continue;
             }
             if now >= next_query {
-                next_query = now + interval;
-                match self.client.query(recording).await {
-                    Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                        return Ending::Lost("the recording exited".to_owned());
-                    }
-                    Ok(_) => {}
-                    Err(error) if error.is_not_found_worker() => {
-                        // During Agora's failover a task answers 404 for up
-                        // to 90 s and then comes back: look again before
-                        // calling it gone.
-                        match self.client.confirm_gone(recording).await {
-                            Ok(Presence::Back(_)) => {
-                                tracing::info!(cname = %self.spec.cname, "the recording came back after a failover");
-                            }
-                            Ok(Presence::Gone) => {
-                                return Ending::Lost("query: 404 failed to find worker".to_owned());
-                            }
-                            Err(error) => {
-                                tracing::warn!(cname = %self.spec.cname, %error, "could not confirm the recording is gone");
-                            }
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(cname = %self.spec.cname, %error, "routine query failed");
-                    }
+                let confirming = !self.state.confirmed;
+                if let Some(lost) = Box::pin(self.query(recording)).await {
+                    return Ending::Lost(lost);
                 }
+                if self.state.confirmed {
+                    if confirming {
+                        let note = next_note(pending.peek().map(|&(_, s)| s));
+                        self.emit(Phase::Recording, &note, Some(recording));
+                    }
+                    next_query = Instant::now() + interval;
+                } else {
+                    confirm_wait = next_confirm_wait(confirm_wait.max(CONFIRM_AFTER / 2));
+                    next_query = Instant::now() + confirm_wait;
+                }
+                continue;
+            }
+            if !self.state.confirmed && now >= deadline {
+                return Ending::Lost(
+                    "the recording did not reach status 4 or 5 within 90 s".to_owned(),
+                );
             }
         }
     }
 
-    /// Queries until the recording reports status 4 or 5.
-    async fn confirm(&mut self, recording: &Recording) -> Result<(), Ending> {
-        let deadline = Instant::now() + CONFIRM_WITHIN;
-        let mut wait = CONFIRM_AFTER;
-        loop {
-            if !self.wait_until(Instant::now() + wait).await {
-                return Err(Ending::Interrupted);
+    /// One query: confirming while the recording has not reached status 4
+    /// or 5, routine after. Returns why the recording is gone, if it is.
+    async fn query(&mut self, recording: &Recording) -> Option<String> {
+        let answer = match self.client.send(&Query(recording)).await {
+            Ok(answer) => answer,
+            Err(error) if error.is_not_found_worker() && self.state.confirmed => {
+                // During Agora's failover a task answers 404 for up to 90 s
+                // and then comes back: look again before calling it gone.
+                return match self.client.confirm_gone(recording).await {
+                    Ok(Presence::Back(answer))
+                        if read_status(answer.status()) == QueryReading::Exited =>
+                    {
+                        Some("the recording exited".to_owned())
+                    }
+                    Ok(Presence::Back(_)) => {
+                        tracing::info!(cname = %self.spec.cname, "the recording came back after a failover");
+                        None
+                    }
+                    Ok(Presence::Gone) => Some(WORKER_GONE.to_owned()),
+                    Err(error) => {
+                        tracing::warn!(cname = %self.spec.cname, %error, "could not confirm the recording is gone");
+                        None
+                    }
+                };
             }
-            match self.client.query(recording).await {
-                Ok(answer) if answer.status().is_some_and(RecordingStatus::is_healthy) => {
-                    return Ok(());
-                }
-                Ok(answer) if answer.status().is_some_and(RecordingStatus::has_exited) => {
-                    return Err(Ending::Lost(
-                        "the recording exited while starting".to_owned(),
-                    ));
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::debug!(cname = %self.spec.cname, %error, "confirming query failed");
-                }
+            Err(error) => {
+                tracing::debug!(cname = %self.spec.cname, confirmed = self.state.confirmed, %error, "query failed");
+                return None;
             }
-            if Instant::now() + wait > deadline {
-                return Err(Ending::Lost(
-                    "the recording did not reach status 4 or 5 within 90 s".to_owned(),
-                ));
+        };
+        match read_status(answer.status()) {
+            QueryReading::Healthy => {
+                self.state.confirmed = true;
+                None
             }
-            wait = (wait * 2).min(Duration::from_secs(20));
+            QueryReading::Exited if self.state.confirmed => Some("the recording exited".to_owned()),
+            QueryReading::Exited => Some("the recording exited while starting".to_owned()),
+            QueryReading::Starting => None,
         }
     }
 
@@ -319,10 +362,16 @@ impl Session {
         self.journal_or_report(&Transition::StepIntent { index })
             .await;
         let result = match &step.action {
-            StepAction::Update(update) => self.client.update(recording, update).await.map(drop),
-            StepAction::UpdateLayout(layout) => {
-                self.client.update_layout(recording, layout).await.map(drop)
-            }
+            StepAction::Update(update) => self
+                .client
+                .send(&OnRecording::new(recording, &**update))
+                .await
+                .map(drop),
+            StepAction::UpdateLayout(layout) => self
+                .client
+                .send(&OnRecording::new(recording, &**layout))
+                .await
+                .map(drop),
         };
         let outcome = match result {
             Ok(()) => "ok".to_owned(),
@@ -340,10 +389,10 @@ impl Session {
             late_ms,
         })
         .await;
-        self.steps_done.insert(index);
+        self.state.steps_done.insert(index);
         self.report.steps.push(StepReport {
             at: format_duration(step.at),
-            endpoint: endpoint_of(&step.action),
+            endpoint: step.action.endpoint(),
             late_ms,
             outcome,
         });
@@ -354,26 +403,22 @@ impl Session {
     pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
         self.emit(Phase::Stopping, "stop", Some(recording));
         self.journal_or_report(&Transition::StopIntent).await;
-        let stopped = match self.client.stop(recording, &self.spec.stop).await {
-            Ok(answer) => {
-                self.report.files = answer.files().to_vec();
-                self.report.uploading_status =
-                    answer.uploading_status().map(|s| s.as_str().to_owned());
+        let result = self.stop_call(recording).await;
+        let stopped = match read_stop(&result) {
+            StopReading::Stopped {
+                files,
+                uploading_status,
+            } => {
+                self.report.files.extend(files);
+                self.report.uploading_status = uploading_status;
                 true
             }
-            // 49: already exiting (idle, kicked, a stop already sent); 404:
-            // gone; 435: nobody published, so there are no files. In every
-            // case nothing is left running.
-            Err(error)
-                if error.code() == Some(49)
-                    || error.is_not_found_worker()
-                    || error.is_no_recorded_data() =>
-            {
-                self.report.errors.push(format!("stop: {error}"));
+            StopReading::Gone { note } => {
+                self.report.errors.push(note);
                 true
             }
-            Err(error) => {
-                self.report.errors.push(format!("stop: {error}"));
+            StopReading::NotAnswered { note } => {
+                self.report.errors.push(note);
                 false
             }
         };
@@ -391,6 +436,7 @@ impl Session {
             })
             .await;
             self.report.outcome = outcome;
+            self.report.ended_at = Some(self.journal.now());
             let message = format!(
                 "{} file(s), upload {}",
                 self.report.files.len(),
@@ -407,10 +453,33 @@ impl Session {
         }
     }
 
-    /// Ends a session that never got a recording going.
-    pub(super) fn give_up_starting(&mut self) {
-        self.report.outcome = Outcome::Failed;
-        self.emit(Phase::Failed, "could not start", None);
+    /// Sends stop. A 404 "failed to find worker" may be a failover hiding
+    /// a recording that still runs: the recording is queried through the
+    /// failover window, and stopped again if it comes back.
+    async fn stop_call(
+        &self,
+        recording: &Recording,
+    ) -> Result<crate::agora::response::StopResponse, ApiError> {
+        let result = self
+            .client
+            .send(&OnRecording::new(recording, &self.spec.stop))
+            .await;
+        match &result {
+            Err(error) if error.is_not_found_worker() => {
+                match self.client.confirm_gone(recording).await {
+                    Ok(Presence::Back(answer))
+                        if read_status(answer.status()) != QueryReading::Exited =>
+                    {
+                        tracing::info!(cname = %self.spec.cname, "the recording came back after a failover; stopping it again");
+                        self.client
+                            .send(&OnRecording::new(recording, &self.spec.stop))
+                            .await
+                    }
+                    _ => result,
+                }
+            }
+            _ => result,
+        }
     }
 
     /// Ends a session without a recording, for good.
@@ -427,6 +496,7 @@ impl Session {
     pub(super) async fn finish(&mut self, outcome: Outcome, transition: &Transition) {
         self.journal_or_report(transition).await;
         self.report.outcome = outcome;
+        self.report.ended_at = Some(self.journal.now());
         let phase = if outcome == Outcome::Failed {
             Phase::Failed
         } else {
@@ -438,23 +508,6 @@ impl Session {
     pub(super) async fn journal_or_report(&mut self, transition: &Transition) {
         if let Err(error) = self.journal.record(transition).await {
             self.report.errors.push(error);
-        }
-    }
-
-    /// The uid a restarted recording joins with: the backup uid and the
-    /// planned one take turns, so that a new recorder never collides with
-    /// the dead one's lingering uid. Without a backup uid, one is derived
-    /// by flipping the top bit (still 1..=4294967295, never the same).
-    fn next_uid(&self) -> String {
-        let backup = self
-            .spec
-            .backup_uid
-            .clone()
-            .unwrap_or_else(|| derived_uid(&self.spec.uid));
-        if self.uid == backup {
-            self.spec.uid.clone()
-        } else {
-            backup
         }
     }
 
@@ -503,17 +556,6 @@ impl Session {
     }
 }
 
-/// A uid for a restart when the plan gives no backup uid.
-fn derived_uid(uid: &str) -> String {
-    let value: u32 = uid.parse().unwrap_or(1);
-    let flipped = value ^ 0x8000_0000;
-    if flipped == 0 {
-        "2147483649".to_owned()
-    } else {
-        flipped.to_string()
-    }
-}
-
 fn next_note(next: Option<&Step>) -> String {
     match next {
         Some(step) => format!(
@@ -522,12 +564,5 @@ fn next_note(next: Option<&Step>) -> String {
             format_duration(step.at)
         ),
         None => "recording; no more steps".to_owned(),
-    }
-}
-
-fn endpoint_of(action: &StepAction) -> Endpoint {
-    match action {
-        StepAction::Update(_) => Endpoint::Update,
-        StepAction::UpdateLayout(_) => Endpoint::UpdateLayout,
     }
 }

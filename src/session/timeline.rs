@@ -82,13 +82,13 @@ pub fn timeline(spec: &SessionSpec, duration: Duration) -> Vec<PlannedCall> {
         },
     ];
     for step in &spec.steps {
-        let (endpoint, body) = match &step.action {
-            StepAction::Update(update) => (Endpoint::Update, json(update)),
-            StepAction::UpdateLayout(layout) => (Endpoint::UpdateLayout, json(layout)),
+        let body = match &step.action {
+            StepAction::Update(update) => json(update),
+            StepAction::UpdateLayout(layout) => json(layout),
         };
         calls.push(PlannedCall {
             at: step.at,
-            endpoint,
+            endpoint: step.action.endpoint(),
             body: envelope(body),
             note: None,
         });

@@ -89,6 +89,14 @@ pub(super) fn handle(shared: &Shared, call: &Call, body: Option<&Value>) -> Repl
         Err(Reply::code(StatusCode::BAD_REQUEST, 400, "invalid_appid"))
     };
     match outcome {
+        Ok(reply)
+            if state
+                .faults
+                .take(|f| *f == Fault::Malformed(call.endpoint))
+                .is_some() =>
+        {
+            reply.malformed()
+        }
         Ok(reply) | Err(reply) => reply,
     }
 }
@@ -118,7 +126,7 @@ fn parse<'b, T: DeserializeOwned>(
     };
     let cname = string("cname")?;
     let uid = string("uid")?;
-    if !validate::is_uid(&uid) {
+    if !crate::agora::facts::is_uid(&uid) {
         return Err(ctx.invalid(&format!(
             "invalid uid `{uid}`, expected an integer string in 1..4294967295"
         )));
@@ -308,6 +316,7 @@ fn new_task(
             .unwrap_or_default(),
         scheduled_end: None,
         stopped_at: None,
+        stuck: false,
     };
     if let Some(max) = recorder.and_then(|p| p.max_recording_hour) {
         task.schedule_end(later(now, hours(max)), Exit::MaxRecordingHour);
@@ -317,6 +326,9 @@ fn new_task(
         .take(|f| matches!(f, Fault::RecordingDies { .. }))
     {
         task.schedule_end(later(now, after), Exit::Died);
+    }
+    if state.faults.take(|f| *f == Fault::StuckStarting).is_some() {
+        task.stuck = true;
     }
     if state.faults.take(|f| *f == Fault::NobodyJoined).is_some() {
         task.users_present = false;

@@ -47,6 +47,17 @@ pub enum Fault {
     /// update, updateLayout and stop answer 404 "failed to find worker" for
     /// every task; then the tasks are back, still recording.
     Failover { duration: Duration },
+    /// An outage of Agora's service: from injection and for `duration`,
+    /// every request that passes the gateway is answered 503
+    /// `{"message":"Service Unavailable"}` and changes nothing.
+    Outage { duration: Duration },
+    /// The next recording started never gets past status 3: it runs (and
+    /// bills) but never reaches "all components ready".
+    StuckStarting,
+    /// The next successful answer to `endpoint` (query or stop) carries
+    /// fields of the wrong type beside the right ones: `isPlayable` as a
+    /// string, `sliceStartTime` as a word, a file entry that is a number.
+    Malformed(Endpoint),
 }
 
 /// The faults waiting for a request.
@@ -54,6 +65,7 @@ pub enum Fault {
 pub(super) struct FaultQueue {
     queue: Vec<Fault>,
     failover_until: Option<Instant>,
+    outage_until: Option<Instant>,
 }
 
 impl FaultQueue {
@@ -62,6 +74,10 @@ impl FaultQueue {
             Fault::Failover { duration } => {
                 let until = later(now, duration);
                 self.failover_until = Some(self.failover_until.map_or(until, |u| u.max(until)));
+            }
+            Fault::Outage { duration } => {
+                let until = later(now, duration);
+                self.outage_until = Some(self.outage_until.map_or(until, |u| u.max(until)));
             }
             other => self.queue.push(other),
         }
@@ -117,6 +133,10 @@ impl FaultQueue {
 
     pub(super) fn in_failover(&self, now: Instant) -> bool {
         self.failover_until.is_some_and(|until| now < until)
+    }
+
+    pub(super) fn in_outage(&self, now: Instant) -> bool {
+        self.outage_until.is_some_and(|until| now < until)
     }
 }
 

@@ -51,6 +51,31 @@ impl Reply {
         )
     }
 
+    /// 503 from Agora's gateway during an outage.
+    pub(super) fn unavailable() -> Reply {
+        Reply::message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+    }
+
+    /// The same answer with fields of the wrong type beside the right
+    /// ones, in every file entry of `serverResponse.fileList`.
+    pub(super) fn malformed(mut self) -> Reply {
+        if let Some(response) = self.body.get_mut("serverResponse") {
+            if let Some(Value::Array(files)) = response.get_mut("fileList") {
+                for file in files.iter_mut() {
+                    if let Some(file) = file.as_object_mut() {
+                        file.insert("isPlayable".to_owned(), json!("true"));
+                        file.insert("sliceStartTime".to_owned(), json!("soon"));
+                    }
+                }
+                files.push(json!(7));
+            }
+            if let Some(response) = response.as_object_mut() {
+                response.insert("sliceStartTime".to_owned(), json!({"at": "now"}));
+            }
+        }
+        self
+    }
+
     /// Wrong method or path.
     pub(super) fn no_route() -> Reply {
         Reply::message(StatusCode::NOT_FOUND, "no Route matched with those values")

@@ -173,6 +173,9 @@ async fn respond(
         {
             return Reply::rate_limited();
         }
+        if state.faults.in_outage(now) {
+            return Reply::unavailable();
+        }
         state.faults.take_latency(call.endpoint)
     };
     if let Some(delay) = delay {

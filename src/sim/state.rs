@@ -102,6 +102,8 @@ pub(super) struct Task {
     /// The earliest end the task will reach by itself, if any.
     pub(super) scheduled_end: Option<(Instant, Exit)>,
     pub(super) stopped_at: Option<Instant>,
+    /// Never gets past status 3 (a fault).
+    pub(super) stuck: bool,
 }
 
 impl Task {
@@ -157,7 +159,9 @@ impl Task {
         let step = timings.status_step.as_nanos();
         // A zero step (timings made infinitely fast) means ready at once.
         let climbed = elapsed.as_nanos().checked_div(step).map_or(4, |c| c.min(4));
-        if climbed < 4 {
+        if self.stuck {
+            u8::try_from(climbed.min(3)).unwrap_or(3)
+        } else if climbed < 4 {
             u8::try_from(climbed).unwrap_or(4)
         } else if self.users_present && at >= self.first_slice_at(timings) {
             5

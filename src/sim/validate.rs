@@ -5,11 +5,14 @@
 mod rtc;
 mod web;
 
-pub(super) use rtc::update_layout;
+pub(crate) use rtc::update_layout;
+
+use std::ops::RangeInclusive;
 
 use serde_json::Value;
 
 use crate::agora::Mode;
+use crate::agora::facts::{self, is_uid};
 use crate::agora::request::{
     AcquireClientRequest, AvFileType, RecordingFileConfig, RegionRef, StartClientRequest,
     StorageConfig, UpdateClientRequest,
@@ -33,49 +36,44 @@ use ensure;
 fn range<T: PartialOrd + Copy + std::fmt::Display>(
     name: &str,
     value: Option<T>,
-    min: T,
-    max: T,
+    allowed: &RangeInclusive<T>,
 ) -> Check {
     match value {
-        Some(v) if v < min || v > max => {
-            Err(format!("invalid {name} value {v}, expected [{min}, {max}]"))
-        }
+        Some(v) if !allowed.contains(&v) => Err(format!(
+            "invalid {name} value {v}, expected [{}, {}]",
+            allowed.start(),
+            allowed.end()
+        )),
         _ => Ok(()),
     }
 }
 
-/// A uid as Agora takes it: a string holding an integer in 1..=2^32-1.
-pub(super) fn is_uid(uid: &str) -> bool {
-    !uid.is_empty()
-        && !uid.starts_with('0')
-        && uid.bytes().all(|b| b.is_ascii_digit())
-        && uid.parse::<u64>().is_ok_and(|n| u32::try_from(n).is_ok())
-}
-
-/// The 89 characters Agora allows in an RTC channel name, besides ASCII
-/// letters and digits.
-const CNAME_PUNCTUATION: &str = " !#$%&()+-:;<=.>?@[]^_{}|~,";
-
 /// Whether `cname` is a channel name acquire accepts for `scene`: for web
 /// page recording any key up to 1024 bytes, else an RTC channel name (under
 /// 64 bytes, Agora's character set).
-pub(super) fn is_channel_name(cname: &str, scene: u8) -> bool {
-    if scene == 1 {
-        return !cname.is_empty() && cname.len() <= 1024;
+pub(crate) fn is_channel_name(cname: &str, scene: u8) -> bool {
+    if scene == facts::SCENE_WEB {
+        return !cname.is_empty() && cname.len() <= facts::WEB_KEY_MAX;
     }
     !cname.is_empty()
-        && cname.len() < 64
-        && cname
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || CNAME_PUNCTUATION.contains(c))
+        && cname.len() < facts::CNAME_LIMIT
+        && facts::cname_refused_char(cname).is_none()
 }
 
-pub(super) fn acquire(request: &AcquireClientRequest) -> Check {
-    range("scene", request.scene, 0, 2)?;
-    range("resourceExpiredHour", request.resource_expired_hour, 1, 720)?;
+pub(crate) fn acquire(request: &AcquireClientRequest) -> Check {
+    range(
+        "scene",
+        request.scene,
+        &(facts::SCENE_RTC..=facts::SCENE_POSTPONED),
+    )?;
+    range(
+        "resourceExpiredHour",
+        request.resource_expired_hour,
+        &facts::RESOURCE_EXPIRED_HOURS,
+    )?;
     if let Some(region) = &request.region {
         ensure!(
-            ["CN", "AP", "EU", "NA"].contains(&region.as_str()),
+            facts::ACQUIRE_REGIONS.contains(&region.as_str()),
             "invalid region value `{region}`, expected CN, AP, EU or NA"
         );
     }
@@ -84,9 +82,11 @@ pub(super) fn acquire(request: &AcquireClientRequest) -> Check {
 
 /// Web page recording needs a scene 1 resource; RTC recording scene 0, or 2
 /// for individual recording with postponed transcoding.
-pub(super) fn scene_fits(scene: u8, mode: Mode) -> Check {
+pub(crate) fn scene_fits(scene: u8, mode: Mode) -> Check {
     match (mode, scene) {
-        (Mode::Web, 1) | (Mode::Individual, 0 | 2) | (Mode::Composite, 0) => Ok(()),
+        (Mode::Web, facts::SCENE_WEB)
+        | (Mode::Individual, facts::SCENE_RTC | facts::SCENE_POSTPONED)
+        | (Mode::Composite, facts::SCENE_RTC) => Ok(()),
         (Mode::Web, _) => Err(format!(
             "mode web needs a resource acquired with scene 1, this one has scene {scene}"
         )),
@@ -97,7 +97,7 @@ pub(super) fn scene_fits(scene: u8, mode: Mode) -> Check {
     }
 }
 
-pub(super) fn start(mode: Mode, scene: u8, request: &StartClientRequest, raw: &Value) -> Check {
+pub(crate) fn start(mode: Mode, scene: u8, request: &StartClientRequest, raw: &Value) -> Check {
     let Some(storage) = &request.storage_config else {
         return Err("storageConfig is required".to_owned());
     };
@@ -133,7 +133,7 @@ fn file_types(mode: Mode, files: &RecordingFileConfig) -> Check {
 
 /// Scene 2: individual recording with postponed transcoding or audio mixing.
 fn postponed(scene: u8, request: &StartClientRequest) -> Check {
-    if scene == 2 {
+    if scene == facts::SCENE_POSTPONED {
         ensure!(
             request.apps_collection.is_some(),
             "appsCollection is required with scene 2"
@@ -147,20 +147,16 @@ fn postponed(scene: u8, request: &StartClientRequest) -> Check {
     if let Some(apps) = &request.apps_collection {
         let policy = apps.combination_policy.as_str();
         ensure!(
-            ["default", "postpone_transcoding"].contains(&policy),
+            facts::COMBINATION_POLICIES.contains(&policy),
             "invalid appsCollection.combinationPolicy value `{policy}`"
         );
     }
     if let Some(options) = &request.transcode_options {
         let trans_mode = options.trans_config.trans_mode.as_str();
-        let formats: &[&str] = match trans_mode {
-            "postponeTranscoding" => &["mp4"],
-            "audioMix" => &["mp3", "m4a", "aac"],
-            _ => {
-                return Err(format!(
-                    "invalid transcodeOptions.transConfig.transMode value `{trans_mode}`"
-                ));
-            }
+        let Some(formats) = facts::trans_mode_formats(trans_mode) else {
+            return Err(format!(
+                "invalid transcodeOptions.transConfig.transMode value `{trans_mode}`"
+            ));
         };
         if let Some(container) = &options.container {
             ensure!(
@@ -174,11 +170,11 @@ fn postponed(scene: u8, request: &StartClientRequest) -> Check {
                 value.is_none_or(|v| allowed.contains(&v.as_str()))
             };
             ensure!(
-                one_of(audio.sample_rate.as_ref(), &["48000", "32000", "16000"]),
+                one_of(audio.sample_rate.as_ref(), facts::SAMPLE_RATES),
                 "invalid transcodeOptions.audio.sampleRate value"
             );
             ensure!(
-                one_of(audio.channels.as_ref(), &["1", "2"]),
+                one_of(audio.channels.as_ref(), facts::AUDIO_CHANNELS),
                 "invalid transcodeOptions.audio.channels value"
             );
             ensure!(
@@ -193,7 +189,7 @@ fn postponed(scene: u8, request: &StartClientRequest) -> Check {
     Ok(())
 }
 
-pub(super) fn update(mode: Mode, request: &UpdateClientRequest, raw: &Value) -> Check {
+pub(crate) fn update(mode: Mode, request: &UpdateClientRequest, raw: &Value) -> Check {
     if let Some(storage) = &request.storage_config {
         storage_config(storage, raw.get("storageConfig"))?;
     }
@@ -228,35 +224,33 @@ fn storage_config(config: &StorageConfig, raw: Option<&Value>) -> Check {
         "storageConfig.accessKey and secretKey must not be empty"
     );
     ensure!(
-        config.sts_token.is_none() || matches!(code, 1..=3),
+        config.sts_token.is_none() || facts::STS_VENDORS.contains(&code),
         "storageConfig.stsToken is only for vendors 1, 2 and 3"
     );
     if let Some(prefix) = &config.file_name_prefix {
         ensure!(
-            prefix
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric())),
+            prefix.iter().all(|p| facts::is_prefix_part(p)),
             "storageConfig.fileNamePrefix elements may only hold a-z, A-Z and 0-9"
         );
         ensure!(
-            prefix.join("/").len() <= 128,
+            prefix.join("/").len() <= facts::FILE_NAME_PREFIX_MAX,
             "storageConfig.fileNamePrefix is longer than 128 characters"
         );
     }
     let params = config.extension_params.as_ref();
     if let Some(sse) = params.and_then(|p| p.sse.as_deref()) {
         ensure!(
-            code == 1 && ["kms", "aes256"].contains(&sse),
+            code == facts::SSE_VENDOR && facts::SSE_VALUES.contains(&sse),
             "invalid storageConfig.extensionParams.sse value `{sse}`"
         );
     }
     ensure!(
-        params.and_then(|p| p.tag.as_ref()).is_none() || matches!(code, 1 | 2),
+        params.and_then(|p| p.tag.as_ref()).is_none() || facts::TAG_VENDORS.contains(&code),
         "storageConfig.extensionParams.tag is only for vendors 1 and 2"
     );
     let endpoint = params.and_then(|p| p.endpoint.as_ref());
     ensure!(
-        endpoint.is_some() == (code == 11),
+        endpoint.is_some() == (code == facts::ENDPOINT_VENDOR),
         "storageConfig.extensionParams.endpoint is required for vendor 11 and only for it"
     );
     Ok(())
@@ -265,16 +259,6 @@ fn storage_config(config: &StorageConfig, raw: Option<&Value>) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uids_are_canonical_integers_in_range() {
-        for good in ["1", "527841", "4294967295"] {
-            assert!(is_uid(good), "{good}");
-        }
-        for bad in ["", "0", "007", "4294967296", "-1", "12a", " 1", "+1"] {
-            assert!(!is_uid(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn rtc_channel_names_follow_agoras_charset_and_length() {

@@ -141,3 +141,43 @@ impl StoreError {
         StoreError::Corrupt { what: what.into() }
     }
 }
+
+/// What kind of failure a [`StoreError`] is, for deciding what to do
+/// about it rather than what to say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The store answered and said no: a transition that does not follow,
+    /// a schema it will not touch, a URL it cannot use.
+    Refused,
+    /// A session that is not there.
+    NotFound,
+    /// The store could not be reached or written: it may come back.
+    Unavailable,
+    /// What the store holds does not parse.
+    Corrupt,
+}
+
+impl StoreError {
+    pub fn kind(&self) -> StoreErrorKind {
+        match self {
+            StoreError::NotFound(_) => StoreErrorKind::NotFound,
+            StoreError::Corrupt { .. } | StoreError::Foreign { .. } => StoreErrorKind::Corrupt,
+            StoreError::Transition { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::Url { .. }
+            | StoreError::ForeignSchema { .. }
+            | StoreError::NoStateDir => StoreErrorKind::Refused,
+            StoreError::Batch(inner) => inner.kind(),
+            StoreError::Io { .. }
+            | StoreError::Open { .. }
+            | StoreError::Migrate { .. }
+            | StoreError::Sqlite(_)
+            | StoreError::Connect { .. }
+            | StoreError::MigratePostgres { .. }
+            | StoreError::Worker { .. }
+            | StoreError::WorkerStopped
+            | StoreError::Postgres(_)
+            | StoreError::WriterStopped => StoreErrorKind::Unavailable,
+        }
+    }
+}

@@ -20,6 +20,10 @@ const PYTHON_RTC_UID_0: &str = "007eJxTYLhzZP08Lxa1Pg57+TcXb/3cZ3wi4V6kbpbOog0G2
 /// vector again, compressed by Go's zlib writer.
 const GO_RTC: &str = "007eJxSYBBbsMMnKq7p9Hf/HcIX5kce9b518kCiQgSr5Zrp4X1Tu6UUGCzNDZwdjU1TUs0Mkk1MzExMk5ISUy0SjQxNDcwMk4yN3b8IMEQwMTAwMoAwBIL4CgzmKeZGxmamqUmWFsYmFqbGluapxqnGaZYpJmYGSSkpiVwMRhYWRsYmhkbmxoAAAAD//8JqJOM=";
 
+/// Python's builder (`zlib.compress` of the content) for a shorter channel
+/// and uid: 112 bytes of content, 167 characters when stored uncompressed.
+const PYTHON_SHORT: &str = "007eJxTYHhh8ET9w/3zViWRbnOPZquFxy9s+M3N0r5jvsKRpS2TZQ8oMFiaGzg7GpumpJoZJJuYmJmYJiUlplokGhmaGpgZJhkbu38RYIhgYmBgZABhCATxuRiKSxLzUkoLdE2M2BhMjcwtTAwBmvAfng==";
+
 fn certificate() -> Secret {
     Secret::new(CERTIFICATE)
 }
@@ -156,12 +160,7 @@ fn what_is_not_a_token_is_refused() {
     assert!(matches!(decode("007!!!!"), Err(TokenError::Base64(_))));
     assert!(matches!(decode("007AAAA"), Err(TokenError::Inflate(_))));
     let content = vector(UID).signed_content(&certificate()).unwrap();
-    let token = |bytes: &[u8]| {
-        format!(
-            "007{}",
-            STANDARD.encode(miniz_oxide::deflate::compress_to_vec_zlib(bytes, 6))
-        )
-    };
+    let token = |bytes: &[u8]| format!("007{}", STANDARD.encode(zlib(bytes)));
     assert!(matches!(
         decode(&token(&content[..100])),
         Err(TokenError::Truncated { .. })
@@ -180,4 +179,61 @@ fn what_is_not_a_token_is_refused() {
         decode(&token(&rtm)),
         Err(TokenError::Service { service: 2 })
     ));
+}
+
+#[test]
+fn tokens_are_compressed_as_agoras_python_builder_compresses_them() {
+    let built = vector(UID).build(&certificate()).unwrap();
+    assert_eq!(built.expose(), PYTHON_RTC);
+    assert_eq!(built.expose().len(), 187);
+    let uid_0 = vector("0").build(&certificate()).unwrap();
+    assert_eq!(uid_0.expose(), PYTHON_RTC_UID_0);
+    let short = RtcToken::join(APP_ID, "standup-42", "527841", ISSUED_AT, EXPIRE, SALT);
+    let content = short.signed_content(&certificate()).unwrap();
+    let stored = miniz_oxide::deflate::compress_to_vec_zlib(&content, 0);
+    assert_eq!(
+        (content.len(), VERSION.len() + STANDARD.encode(stored).len()),
+        (112, 167)
+    );
+    let built = short.build(&certificate()).unwrap();
+    assert_eq!((built.expose(), built.expose().len()), (PYTHON_SHORT, 155));
+    let decoded = decode(built.expose()).unwrap();
+    assert_eq!(decoded.token, short);
+    assert!(decoded.is_signed_with(&certificate()));
+}
+
+#[test]
+fn a_long_token_still_compresses_and_round_trips() {
+    let mut token = vector(UID);
+    token.channel = "room-".repeat(12);
+    token.privileges.extend([
+        (PRIVILEGE_PUBLISH_AUDIO, 600),
+        (PRIVILEGE_PUBLISH_VIDEO, 600),
+    ]);
+    let content = token.signed_content(&certificate()).unwrap();
+    let built = token.build(&certificate()).unwrap();
+    assert!(
+        built.expose().len() < VERSION.len() + (content.len() + 11).div_ceil(3) * 4,
+        "shorter than stored"
+    );
+    let decoded = decode(built.expose()).unwrap();
+    assert_eq!(decoded.token, token);
+    assert!(decoded.is_signed_with(&certificate()));
+}
+
+/// The demo plan's first channel with the simulator's App ID (also its
+/// certificate here): the stored stream made a 167-character token,
+/// Python's builder makes 131 of the same content, and so does recplan.
+#[test]
+fn the_demo_token_is_as_short_as_pythons() {
+    const DEMO: &str = "0123456789abcdef0123456789abcdef";
+    const PYTHON_DEMO: &str = "007eJxTYNjRwXnktPDTZ395/NW3X/nMzKokFu8SvnHZd9VSgSV51QcUGAwMjYxNTM3MLSwTk5JTUtPQ+QyXPLMF+BgYGBlAGAJBfE6GlNTcfF0QwcZgamRuYWIIACT5Hr8=";
+    let token = RtcToken::join(DEMO, "demo-demo", "527841", 1_800_000_000, 3600, 1);
+    let certificate = Secret::new(DEMO);
+    let content = token.signed_content(&certificate).unwrap();
+    let stored = miniz_oxide::deflate::compress_to_vec_zlib(&content, 0);
+    assert_eq!(VERSION.len() + STANDARD.encode(stored).len(), 167);
+    let built = token.build(&certificate).unwrap();
+    assert_eq!((built.expose(), built.expose().len()), (PYTHON_DEMO, 131));
+    assert!(decode(built.expose()).unwrap().is_signed_with(&certificate));
 }

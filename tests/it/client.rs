@@ -18,7 +18,7 @@ use recplan::agora::request::{
 use recplan::agora::response::UploadingStatus;
 use recplan::agora::{
     ApiBase, ApiError, Client, ClientConfig, Credentials, Endpoint, MAX_IN_FLIGHT, Mode, Recording,
-    Secret,
+    Secret, call,
 };
 use serde_json::json;
 
@@ -103,13 +103,13 @@ async fn each_call_sends_agoras_exact_request() {
     });
     let start: StartClientRequest = serde_json::from_value(start_json.clone()).unwrap();
     let started = client
-        .start(
-            Mode::Composite,
-            &acquired.resource_id,
-            "standup-platform",
-            "527841",
-            &start,
-        )
+        .start(&call::Start {
+            mode: Mode::Composite,
+            resource_id: &acquired.resource_id,
+            cname: "standup-platform",
+            uid: "527841",
+            request: &start,
+        })
         .await
         .unwrap();
     assert_eq!(started, recording(Mode::Composite));
@@ -123,16 +123,16 @@ async fn each_call_sends_agoras_exact_request() {
     let update_json =
         json!({"streamSubscribe": {"videoUidList": {"subscribeVideoUids": ["1001"]}}});
     let update: UpdateClientRequest = serde_json::from_value(update_json.clone()).unwrap();
-    client.update(&started, &update).await.unwrap();
+    client.on_recording(&started, &update).await.unwrap();
 
     let layout_json = json!({"mixedVideoLayout": 2, "maxResolutionUid": "1001"});
     let layout: UpdateLayoutClientRequest = serde_json::from_value(layout_json.clone()).unwrap();
-    client.update_layout(&started, &layout).await.unwrap();
+    client.on_recording(&started, &layout).await.unwrap();
 
     let stop = StopClientRequest {
         async_stop: Some(false),
     };
-    let stopped = client.stop(&started, &stop).await.unwrap();
+    let stopped = client.on_recording(&started, &stop).await.unwrap();
     assert_eq!(stopped.uploading_status(), Some(&UploadingStatus::Backuped));
 
     let session = format!("{}/resourceid/{RESOURCE_ID}/sid/{SID}/mode/mix", prefix());
@@ -249,18 +249,18 @@ async fn call(client: &Client, call: Call) -> Result<(), ApiError> {
             .await
             .map(drop),
         Call::Start => client
-            .start(
-                Mode::Composite,
-                RESOURCE_ID,
-                "c",
-                "1",
-                &StartClientRequest::default(),
-            )
+            .start(&call::Start {
+                mode: Mode::Composite,
+                resource_id: RESOURCE_ID,
+                cname: "c",
+                uid: "1",
+                request: &StartClientRequest::default(),
+            })
             .await
             .map(drop),
         Call::Query => client.query(&recording).await.map(drop),
         Call::Stop => client
-            .stop(&recording, &StopClientRequest::default())
+            .on_recording(&recording, &StopClientRequest::default())
             .await
             .map(drop),
     }

@@ -10,7 +10,7 @@ use recplan::agora::{
     ApiBase, Client, ClientConfig, Credentials, RateLimiter, ResilientClient, RetryPolicy, Secret,
 };
 use recplan::clock::Clock;
-use recplan::daemon::{Control, Daemon, Event, Options, Summary};
+use recplan::daemon::{Config, Control, Event, Summary};
 use recplan::plan::Env;
 use recplan::session::{Context, OccurrenceReport};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
@@ -18,6 +18,7 @@ use recplan::store::Store;
 use tokio::sync::mpsc;
 
 mod replace;
+mod truth;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().to_utc()
@@ -46,10 +47,16 @@ struct Running {
     handle: SimHandle,
     control: mpsc::UnboundedSender<Control>,
     events: mpsc::UnboundedReceiver<Event>,
-    daemon: tokio::task::JoinHandle<Summary>,
+    daemon: tokio::task::JoinHandle<Result<Summary, recplan::daemon::Error>>,
 }
 
 async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
+    start_with(dir, now, Store::open_in_memory().unwrap()).await
+}
+
+/// The daemon on the plans in `dir`, against a fresh simulator, with
+/// `store`, through [`recplan::daemon::serve`] as `recplan daemon` runs it.
+async fn start_with(dir: &Path, now: DateTime<Utc>, store: Store) -> Running {
     let handle = Simulator::start(SimConfig {
         rate_limit: None,
         ..SimConfig::default()
@@ -66,15 +73,13 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
         timeout: Duration::from_secs(30),
     })
     .unwrap();
-    let options = Options {
-        paths: vec![dir.to_owned()],
-        stop_grace: Duration::from_secs(60),
-    };
     let (events_tx, events) = mpsc::unbounded_channel();
-    let (progress, mut progress_rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move { while progress_rx.recv().await.is_some() {} });
+    let config = Config {
+        events: Some(events_tx),
+        ..Config::new(vec![dir.to_owned()])
+    };
+    let (progress, _) = mpsc::unbounded_channel();
     let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
-    let store = Store::open_in_memory().unwrap();
     let context = Context {
         client: ResilientClient::new(client, RateLimiter::default(), RetryPolicy::default()),
         store,
@@ -82,9 +87,8 @@ async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
         env,
         progress,
     };
-    let daemon = Daemon::new(options, context, events_tx);
     let (control, control_rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(daemon.run(control_rx));
+    let daemon = tokio::spawn(recplan::daemon::serve(config, context, None, control_rx));
     Running {
         handle,
         control,
@@ -144,7 +148,7 @@ async fn runs_every_plan_across_days_and_a_dst_change() {
 
     tokio::time::sleep(Duration::from_secs(3 * 86_400)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let summary = running.daemon.await.unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     let reports = reports(&events);
 
@@ -205,25 +209,107 @@ async fn an_occurrence_missed_while_down_starts_late_within_its_deadline() {
     let mut running = start(dir.path(), at("2026-11-27T08:02:00Z")).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     assert_eq!(
         started(&events),
         [("inside".to_owned(), at("2026-11-27T08:00:00Z"), true)]
     );
-    // The other is recorded as missed, for `history` to show.
+    // The other was never recplan's to run: the store has no earlier
+    // occurrence of it (a first install). Missed means missed.
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Missed { .. })),
+        "{events:#?}"
+    );
+}
+
+/// A regression test for false "missed" rows: only an occurrence of a plan
+/// recplan was already running counts as missed, in the store as in the
+/// events.
+#[tokio::test(start_paused = true)]
+async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.yaml");
+    std::fs::write(
+        &file,
+        plan("outside", "50 8 * * *", "30m", "  starting_deadline: 5m"),
+    )
+    .unwrap();
+    // Yesterday's occurrence ran: recplan was in charge of this plan.
+    let store = Store::open_in_memory().unwrap();
+    let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
+    let options = recplan::plan::Options {
+        env: env.clone(),
+        missing_env: recplan::plan::MissingEnv::Refuse,
+        now: at("2026-11-26T07:00:00Z"),
+    };
+    let loaded = recplan::plan::load(&file, &options).unwrap().plan;
+    let yesterday = loaded
+        .occurrence(loaded.localize(at("2026-11-26T07:50:00Z")), &env, None)
+        .unwrap();
+    for spec in &yesterday.sessions {
+        let new = recplan::store::NewSession::of(&yesterday, spec, &yesterday.plan_hash);
+        store.begin(&new, at("2026-11-26T07:50:00Z")).unwrap();
+    }
+    let mut running = start_with(dir.path(), at("2026-11-27T08:02:00Z"), store.clone()).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    running.control.send(Control::Shutdown).unwrap();
+    running.daemon.await.unwrap().unwrap();
+    let events = drain(&mut running.events);
     let missed: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Skipped {
-                plan,
-                start,
-                reason,
-            } if reason.starts_with("missed") => Some((plan.clone(), *start)),
+            Event::Missed { plan, start } => Some((plan.clone(), *start)),
             _ => None,
         })
         .collect();
     assert_eq!(missed, [("outside".to_owned(), at("2026-11-27T07:50:00Z"))]);
+    let today = store
+        .history(Some("outside"), Some(at("2026-11-27T00:00:00Z")))
+        .unwrap();
+    assert_eq!(today.len(), 1);
+    assert_eq!(
+        today[0].error.as_deref(),
+        Some(recplan::daemon::MISSED_REASON)
+    );
+}
+
+/// A state store that cannot be read is critical: nothing new starts, and
+/// once it has been unavailable for longer than the grace the daemon stops
+/// what it started and ends with an error, for its service manager to
+/// restart it.
+#[tokio::test(start_paused = true)]
+async fn a_store_unavailable_beyond_its_grace_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let plans = dir.path().join("plans");
+    std::fs::create_dir(&plans).unwrap();
+    std::fs::write(plans.join("p.yaml"), plan("p", "0 9 * * *", "10m", "")).unwrap();
+    let state = dir.path().join("state");
+    let store = Store::open(&state).unwrap();
+    let mut running = start_with(&plans, at("2026-11-27T07:58:00Z"), store).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // The store's tables go: every read fails from now on.
+    let db = rusqlite::Connection::open(state.join(recplan::store::DB_FILE)).unwrap();
+    db.execute_batch("DROP TABLE events; DROP TABLE sessions;")
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(3600), &mut running.daemon)
+        .await
+        .expect("the daemon ends by itself")
+        .unwrap();
+    assert!(
+        matches!(ended, Err(recplan::daemon::Error::StoreUnavailable { .. })),
+        "{ended:?}"
+    );
+    let events = drain(&mut running.events);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::StoreUnavailable { .. })),
+        "{events:#?}"
+    );
+    // 09:00 Berlin came while the store was down: nothing started.
+    assert_eq!(started(&events), []);
+    assert!(running.handle.requests().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -245,7 +331,7 @@ async fn overlap_skip_and_stop_previous() {
     // Starts at 10:10, 10:20, 10:30 and 10:40.
     tokio::time::sleep(Duration::from_secs(41 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     let reports = reports(&events);
     let starts = started(&events);
@@ -293,7 +379,7 @@ async fn reload_applies_changed_plans_to_future_occurrences() {
     running.control.send(Control::Reload).unwrap();
     tokio::time::sleep(Duration::from_secs(2 * 3600)).await;
     running.control.send(Control::Shutdown).unwrap();
-    running.daemon.await.unwrap();
+    running.daemon.await.unwrap().unwrap();
     let events = drain(&mut running.events);
     assert_eq!(
         started(&events),
@@ -309,7 +395,7 @@ async fn shutdown_stops_every_started_recording() {
     let running = start(dir.path(), at("2026-11-27T07:59:00Z")).await;
     tokio::time::sleep(Duration::from_secs(5 * 60)).await;
     running.control.send(Control::Shutdown).unwrap();
-    let summary = running.daemon.await.unwrap();
+    let summary = running.daemon.await.unwrap().unwrap();
     assert_eq!(summary.occurrences, 2);
     let requests = running.handle.requests();
     assert_eq!(

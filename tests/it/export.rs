@@ -2,11 +2,10 @@
 //! and fire when the plan's schedule does; generated CronJobs carry the
 //! plan's schedule and policies.
 
-use std::process::Command;
+mod dst;
+mod kubernetes;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use recplan::export::on_calendar;
-use recplan::schedule::{Schedule, parse_timezone};
+use std::process::Command;
 
 fn recplan(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_recplan"))
@@ -14,6 +13,22 @@ fn recplan(args: &[&str]) -> std::process::Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the binary runs")
+}
+
+/// Writes plan `name` with `cron` in `zone` (and `schedule` lines of
+/// `extra`) to `dir`.
+fn write_plan(dir: &std::path::Path, name: &str, cron: &str, zone: &str, extra: &str) {
+    std::fs::write(
+        dir.join(format!("{name}.yaml")),
+        format!(
+            "mode: individual\napp_id: 0123456789abcdef0123456789abcdef\n\
+             schedule:\n  cron: \"{cron}\"\n  timezone: {zone}\n  duration: 30m\n{extra}\
+             channels:\n  - cname: c\n    uid: \"1\"\n\
+             start:\n  storageConfig: {{vendor: 1, region: 0, bucket: b, accessKey: a, secretKey: s}}\n  \
+             recordingConfig: {{channelType: 0, subscribeUidGroup: 0}}\n"
+        ),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -32,6 +47,12 @@ fn systemd_units_pass_systemd_analyze_verify() {
     assert_eq!(
         run.status.code(),
         Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Without credentials the services could not record.
+    assert!(
+        String::from_utf8_lossy(&run.stderr).contains("warning: no --environment-file"),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
@@ -57,124 +78,162 @@ fn systemd_units_pass_systemd_analyze_verify() {
     let service = std::fs::read_to_string(dir.path().join("recplan-classrooms.service")).unwrap();
     assert!(service.contains(" run "), "{service}");
     assert!(service.contains("KillSignal=SIGTERM\n"), "{service}");
+    // Timer runs keep their state where the daemon and `status` look.
+    for line in [
+        "StateDirectory=recplan\n",
+        "Environment=RECPLAN_STATE_DIR=%S/recplan\n",
+        "User=recplan\n",
+    ] {
+        assert!(service.contains(line), "{line} in {service}");
+    }
+    assert!(!service.contains("EnvironmentFile="), "{service}");
 }
 
-/// The next elapses systemd computes for `expressions` (any of them), in UTC.
-fn systemd_elapses(expressions: &[String], iterations: usize) -> Vec<DateTime<Utc>> {
+/// `systemd-analyze security`'s overall exposure of `unit` (0 to 10).
+fn exposure(unit: &std::path::Path) -> f64 {
     let output = Command::new("systemd-analyze")
-        .env("TZ", "UTC")
-        .arg("calendar")
-        .arg(format!("--iterations={iterations}"))
-        .args(expressions)
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(unit)
         .output()
         .expect("systemd-analyze is installed (.ci/run installs it)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let mut elapses: Vec<DateTime<Utc>> = String::from_utf8_lossy(&output.stdout)
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let level = stdout
         .lines()
-        .filter_map(|line| {
-            let (label, value) = line.trim().split_once(": ")?;
-            if label != "Next elapse" && !label.starts_with("Iter.") {
-                return None;
-            }
-            // "Mon 2026-11-30 08:00:00 UTC"
-            let text = value.trim().strip_suffix(" UTC")?;
-            let (_, stamp) = text.split_once(' ')?;
-            Some(
-                NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S")
-                    .ok()?
-                    .and_utc(),
-            )
+        .find_map(|line| {
+            line.split_once("Overall exposure level for ")?
+                .1
+                .split_once(": ")
         })
-        .collect();
-    elapses.sort();
-    elapses.dedup();
-    elapses.truncate(iterations);
-    elapses
+        .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok());
+    level.unwrap_or_else(|| {
+        panic!(
+            "no exposure level in: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
 }
 
 #[test]
-fn systemd_fires_when_the_plan_does() {
-    let cases = [
-        ("0 9 * * MON-FRI", "Europe/Berlin"),
-        ("30 8 * * 1-5", "America/New_York"),
-        ("0 9 13 * FRI", "Europe/Berlin"),
-        ("0 12 L * *", "Asia/Tokyo"),
-        ("15 7 1,15 * *", "UTC"),
-        ("0 0 * * 0", "Australia/Lord_Howe"),
-        ("0 18 * JAN,FEB,MAR SAT", "Europe/London"),
-    ];
-    for (cron, zone) in cases {
-        let schedule = Schedule::new(cron, parse_timezone(zone).unwrap()).unwrap();
-        let expressions = on_calendar(&schedule).unwrap();
-        // A boundary may pass between the two computations: try twice.
-        let matched = (0..2).any(|_| {
-            let now = Utc::now();
-            let ours: Vec<DateTime<Utc>> = schedule
-                .starts_after(now)
-                .take(5)
-                .map(|t| t.with_timezone(&Utc))
-                .collect();
-            ours == systemd_elapses(&expressions, 5)
-        });
-        assert!(matched, "{cron} in {zone}: {expressions:?}");
+fn services_are_sandboxed_to_an_exposure_of_at_most_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = recplan(&[
+        "export",
+        "systemd",
+        "plans/weekly-standup.yaml",
+        "--environment-file",
+        "/etc/recplan/recplan.env",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    let service = dir.path().join("recplan-weekly-standup.service");
+    let text = std::fs::read_to_string(&service).unwrap();
+    assert!(
+        text.contains("EnvironmentFile=/etc/recplan/recplan.env\n"),
+        "{text}"
+    );
+    let exported = exposure(&service);
+    assert!(exported <= 4.0, "{exported}");
+    let contrib_path = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/recplan.service"
+    ));
+    let contrib = exposure(contrib_path);
+    assert!(contrib <= 4.0, "contrib/recplan.service: {contrib}");
+    // The daemon's example unit keeps the exported services' sandbox.
+    let contrib_text = std::fs::read_to_string(contrib_path).unwrap();
+    for line in recplan::export::SANDBOX.lines() {
+        assert!(
+            contrib_text.lines().any(|l| l == line),
+            "{line} in contrib/recplan.service"
+        );
     }
 }
 
 #[test]
-fn kubernetes_cron_jobs_carry_the_schedule_and_policies() {
+fn nothing_to_export_is_exit_3() {
+    let run = recplan(&["export", "kubernetes", "plans/demo.yaml"]);
+    assert_eq!(run.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("warning: skipped demo: the plan has no schedule.cron"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("error: nothing to export"), "{stderr}");
+    assert!(run.stdout.is_empty());
+}
+
+/// Regression: exporting the repository's own `plans/` failed as a whole
+/// on the one plan without a schedule, and wrote nothing.
+#[test]
+fn a_directory_exports_every_plan_with_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
     let run = recplan(&[
         "export",
-        "kubernetes",
-        "plans/weekly-standup.yaml",
-        "--image",
-        "registry.example.com/recplan:1",
-        "--secret",
-        "agora",
+        "systemd",
+        "plans",
+        "--environment-file",
+        "/etc/recplan/recplan.env",
+        "--out",
+        dir.path().to_str().unwrap(),
     ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
     assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+        stderr,
+        "warning: skipped demo: the plan has no schedule.cron, so there is nothing to trigger\n"
     );
-    let text = String::from_utf8(run.stdout).unwrap();
-    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
-    assert_eq!(documents.len(), 2);
-    let (config_map, cron_job) = (&documents[0], &documents[1]);
-    assert_eq!(config_map["kind"], "ConfigMap");
-    let plan_text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/plans/weekly-standup.yaml"
-    ))
-    .unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
     assert_eq!(
-        config_map["data"]["weekly-standup.yaml"],
-        plan_text.as_str()
+        names,
+        [
+            "recplan-classrooms.service",
+            "recplan-classrooms.timer",
+            "recplan-dashboard-web.service",
+            "recplan-dashboard-web.timer",
+            "recplan-weekly-standup.service",
+            "recplan-weekly-standup.timer"
+        ]
     );
-    assert_eq!(cron_job["apiVersion"], "batch/v1");
-    let spec = &cron_job["spec"];
-    assert_eq!(spec["schedule"], "0 9 * * 1-5");
-    assert_eq!(spec["timeZone"], "Europe/Berlin");
-    assert_eq!(spec["concurrencyPolicy"], "Forbid");
-    assert_eq!(spec["startingDeadlineSeconds"], 300);
-    let job = &spec["jobTemplate"]["spec"];
-    assert_eq!(job["backoffLimit"], 0);
-    let container = &job["template"]["spec"]["containers"][0];
-    assert_eq!(container["image"], "registry.example.com/recplan:1");
-    assert_eq!(
-        container["args"],
-        serde_json::json!(["run", "/etc/recplan/plans/weekly-standup.yaml"])
-    );
-    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "agora");
 }
 
 #[test]
-fn a_plan_without_a_schedule_is_refused() {
-    let run = recplan(&["export", "kubernetes", "plans/demo.yaml"]);
-    assert_eq!(run.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&run.stderr).contains("no schedule.cron"));
+fn an_invalid_plan_stops_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/plans/weekly-standup.yaml"),
+        dir.path().join("weekly-standup.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.yaml"), "mode: sideways\n").unwrap();
+    let run = recplan(&["export", "kubernetes", dir.path().to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("broken.yaml:1:"));
+    assert!(run.stdout.is_empty());
+}
+
+/// Regression: log lines carried colour escapes into the journal.
+#[test]
+fn logs_are_plain_text_off_a_terminal() {
+    let run = Command::new(env!("CARGO_BIN_EXE_recplan"))
+        .args([
+            "run",
+            "plans/demo.yaml",
+            "--now",
+            "--sim",
+            "--duration",
+            "1s",
+        ])
+        .env("RECPLAN_LOG", "info")
+        .env_remove("NO_COLOR")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains(" INFO "), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }

@@ -6,6 +6,7 @@ mod crash;
 mod daemon;
 mod everyday;
 mod export;
+mod model;
 mod ncs;
 mod recurrence;
 mod resilience;

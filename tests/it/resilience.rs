@@ -17,9 +17,10 @@ use std::time::Duration;
 use recplan::agora::request::{
     AcquireClientRequest, StartClientRequest, StopClientRequest, UpdateClientRequest,
 };
+use recplan::agora::response::AcquireResponse;
 use recplan::agora::{
-    ApiBase, Client, ClientConfig, Credentials, Mode, RateLimiter, Recording, ResilientClient,
-    RetryPolicy, Secret, Started,
+    ApiBase, ApiError, Client, ClientConfig, Credentials, Mode, RateLimiter, Recording,
+    ResilientClient, RetryPolicy, Secret, Started, call,
 };
 use recplan::sim::{self, RecordedRequest, SimConfig, SimHandle, Simulator};
 use serde::de::DeserializeOwned;
@@ -82,23 +83,33 @@ fn stop_request() -> StopClientRequest {
     StopClientRequest::default()
 }
 
+/// Acquires a resource for the fixtures' channel.
+async fn acquire(api: &ResilientClient) -> AcquireResponse {
+    api.send(&call::Acquire {
+        cname: CNAME,
+        uid: UID,
+        request: &acquire_request(),
+    })
+    .await
+    .expect("acquire")
+}
+
+/// Starts a composite recording of the fixtures' channel on `resource_id`.
+async fn start_on(api: &ResilientClient, resource_id: &str) -> Result<Started, ApiError> {
+    api.start(&call::Start {
+        mode: Mode::Composite,
+        resource_id,
+        cname: CNAME,
+        uid: UID,
+        request: &start_request(),
+    })
+    .await
+}
+
 /// Acquires and starts a composite recording of the fixtures' channel.
 async fn record(api: &ResilientClient) -> Recording {
-    let acquired = api
-        .acquire(CNAME, UID, &acquire_request())
-        .await
-        .expect("acquire");
-    match api
-        .start(
-            Mode::Composite,
-            &acquired.resource_id,
-            CNAME,
-            UID,
-            &start_request(),
-        )
-        .await
-        .expect("start")
-    {
+    let acquired = acquire(api).await;
+    match start_on(api, &acquired.resource_id).await.expect("start") {
         Started::New(recording) => recording,
         earlier @ Started::Earlier { .. } => panic!("expected a new recording, got {earlier:?}"),
     }

@@ -104,6 +104,11 @@ const CASES: &[Case] = &[
     case("token-lifetime-too-short", (8, 3), "rtc_token.lifetime", "a token living 29m59s ends before the occurrence does (30m long)").hint("Agora cannot renew a cloud recording's token"),
     case("token-certificate-not-hex", (9, 3), "rtc_token.certificate", "the certificate is not 32 hexadecimal characters"),
     case("template-var-missing", (5, 5), "channels[0].cname", "the template names `vars.nope`, which does not exist"),
+    case("layout-custom-no-regions", (18, 7), "start.recordingConfig.transcodingConfig.layoutConfig", "the custom layout lists no region").hint("1 to 17 regions"),
+    case("postponed-with-scene-0", (8, 3), "acquire.scene", "postponed transcoding (appsCollection, transcodeOptions) needs scene 2, not 0"),
+    case("postponed-in-composite", (16, 3), "start.appsCollection", "postponed transcoding is for individual recording, not composite"),
+    case("acquire-region-unknown", (8, 3), "acquire.region", "`XX` is not one of Agora's areas").hint("CN, AP, EU or NA"),
+    case("unsubscribe-allstream", (17, 28), "start.recordingConfig.unSubscribeAudioUids[0]", "#allstream# is for subscribe lists"),
 ];
 
 /// What is wrong with `diagnostics` for `case`, if anything.
@@ -284,9 +289,16 @@ fn an_absent_env_value_warns_when_linting_and_is_an_error_otherwise() {
     let env = full_env()
         .with("RECPLAN_TEST_KEY", "")
         .with("RECPLAN_TEST_SECRET", "");
-    // An empty value is still a value: only unset variables count as absent.
+    // An empty value is still a value: only unset variables count as
+    // absent. Agora refuses empty keys, so the finding is about the value.
     let path = fixture("valid/env-templates.yaml");
-    assert!(recplan::plan::load(&path, &options(env, MissingEnv::Refuse)).is_ok());
+    let Err(PlanError::Invalid { diagnostics }) =
+        recplan::plan::load(&path, &options(env, MissingEnv::Refuse))
+    else {
+        panic!("empty storage keys are refused");
+    };
+    let found: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(found, ["accessKey is empty", "secretKey is empty"]);
 
     let unset = recplan::plan::Env::default().with("AGORA_APP_ID", crate::support::APP_ID);
     let linted = recplan::plan::load(&path, &options(unset.clone(), MissingEnv::Warn))
@@ -422,5 +434,19 @@ fn an_unknown_vendor_name_gets_a_did_you_mean_or_the_list() {
             .starts_with("unknown storage vendor `dropbox`; known vendors: 0 (qiniu), 1 (aws_s3)"),
         "{}",
         far[0].message
+    );
+}
+
+/// Postponed transcoding needs a scene 2 resource: recplan derives it, and
+/// sends the Go SDK's `regionAffinity` as the plan writes it.
+#[test]
+fn postponed_transcoding_acquires_scene_2_with_region_affinity_as_written() {
+    let validated = crate::support::load_fixture("valid/postponed.yaml").unwrap();
+    let start = crate::support::now().with_timezone(&recplan::schedule::Tz::UTC);
+    let occurrence = validated.plan.occurrence(start, &full_env(), None).unwrap();
+    let acquire = serde_json::to_value(&occurrence.sessions[0].acquire).unwrap();
+    assert_eq!(
+        acquire,
+        serde_json::json!({"scene": 2, "region": "EU", "regionAffinity": 2})
     );
 }

@@ -19,7 +19,11 @@ pub enum ErrorClass {
     Transport,
     /// 206 code 65: the request reached Agora, its answer timed out.
     NotCompleted,
-    /// 5xx, e.g. 500 code 502/62 on start, 504 code 62 elsewhere.
+    /// 500 code 502 "Failed to allocate worker" on start: this resource
+    /// got no worker. Agora's error table says acquire again and start;
+    /// the same start on the same resource cannot help.
+    NoWorker,
+    /// 5xx, e.g. 500 code 62 on start, 504 code 62 elsewhere.
     ServerError,
     /// 404 "failed to find worker": gone, or failing over. Repeating blindly
     /// cannot tell which; see `ResilientClient::confirm_gone`.
@@ -38,6 +42,8 @@ impl ErrorClass {
             ErrorClass::Transport
         } else if error.is_request_not_completed() {
             ErrorClass::NotCompleted
+        } else if error.status() == Some(500) && error.code() == Some(502) {
+            ErrorClass::NoWorker
         } else if error
             .status()
             .is_some_and(|status| (500..600).contains(&status))
@@ -56,6 +62,7 @@ impl ErrorClass {
             ErrorClass::RateLimited => "rate_limited",
             ErrorClass::Transport => "transport",
             ErrorClass::NotCompleted => "not_completed",
+            ErrorClass::NoWorker => "no_worker",
             ErrorClass::ServerError => "server_error",
             ErrorClass::WorkerNotFound => "worker_not_found",
             ErrorClass::Final => "final",
@@ -140,7 +147,10 @@ impl RetryPolicy {
                     &self.task_server_error
                 }
             },
-            ErrorClass::RateLimited | ErrorClass::WorkerNotFound | ErrorClass::Final => &[],
+            ErrorClass::RateLimited
+            | ErrorClass::NoWorker
+            | ErrorClass::WorkerNotFound
+            | ErrorClass::Final => &[],
         }
     }
 
@@ -192,6 +202,54 @@ mod tests {
                 .delays(Endpoint::Query, ErrorClass::WorkerNotFound)
                 .is_empty()
         );
+        assert!(
+            policy
+                .delays(Endpoint::Start, ErrorClass::NoWorker)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn failed_to_allocate_worker_is_its_own_class() {
+        let error = |status, body: &str| {
+            ErrorClass::of(&ApiError::rejected(
+                Endpoint::Start,
+                status,
+                None,
+                body.as_bytes(),
+            ))
+        };
+        let cases = [
+            (
+                500,
+                r#"{"code":502,"reason":"Failed to allocate worker"}"#,
+                ErrorClass::NoWorker,
+            ),
+            (
+                500,
+                r#"{"code":62,"reason":"request timeout"}"#,
+                ErrorClass::ServerError,
+            ),
+            (504, r#"{"code":502}"#, ErrorClass::ServerError),
+            (
+                206,
+                r#"{"code":65,"reason":"request not completed"}"#,
+                ErrorClass::NotCompleted,
+            ),
+            (
+                429,
+                r#"{"message":"API rate limit exceeded"}"#,
+                ErrorClass::RateLimited,
+            ),
+            (
+                201,
+                r#"{"code":7,"reason":"already started"}"#,
+                ErrorClass::Final,
+            ),
+        ];
+        for (status, body, expected) in cases {
+            assert_eq!(error(status, body), expected, "{status} {body}");
+        }
     }
 
     #[test]

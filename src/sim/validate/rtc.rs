@@ -4,6 +4,7 @@
 
 use super::{Check, ensure, is_uid, range};
 use crate::agora::Mode;
+use crate::agora::facts;
 use crate::agora::request::{
     LayoutRegion, RecordingConfig, SnapshotConfig, StartClientRequest, TranscodingConfig,
     UpdateClientRequest, UpdateLayoutClientRequest, UserBackground,
@@ -43,27 +44,34 @@ pub(super) fn start(mode: Mode, request: &StartClientRequest) -> Check {
 }
 
 fn recording_config(mode: Mode, config: &RecordingConfig) -> Check {
-    range("recordingConfig.channelType", config.channel_type, 0, 1)?;
-    range("recordingConfig.streamTypes", config.stream_types, 0, 2)?;
+    range(
+        "recordingConfig.channelType",
+        config.channel_type,
+        &facts::CHANNEL_TYPES,
+    )?;
+    range(
+        "recordingConfig.streamTypes",
+        config.stream_types,
+        &facts::STREAM_TYPES,
+    )?;
     if let Some(stream_mode) = &config.stream_mode {
         ensure!(
             mode == Mode::Individual,
             "recordingConfig.streamMode is only for individual mode"
         );
         ensure!(
-            ["default", "standard", "original"].contains(&stream_mode.as_str()),
+            facts::STREAM_MODES.contains(&stream_mode.as_str()),
             "invalid recordingConfig.streamMode value `{stream_mode}`"
         );
         ensure!(
-            stream_mode != "original" || config.stream_types == Some(0),
+            stream_mode != "original" || config.stream_types == Some(facts::STREAM_TYPES_AUDIO),
             "recordingConfig.streamMode original needs streamTypes 0"
         );
     }
     range(
         "recordingConfig.decryptionMode",
         config.decryption_mode,
-        0,
-        8,
+        &facts::DECRYPTION_MODES,
     )?;
     let decryption = config.decryption_mode.unwrap_or(0);
     ensure!(
@@ -71,27 +79,28 @@ fn recording_config(mode: Mode, config: &RecordingConfig) -> Check {
         "recordingConfig.secret is required with decryptionMode {decryption}"
     );
     ensure!(
-        !matches!(decryption, 7 | 8) || config.salt.is_some(),
+        !facts::SALTED_DECRYPTION.contains(&decryption) || config.salt.is_some(),
         "recordingConfig.salt is required with decryptionMode {decryption}"
     );
     range(
         "recordingConfig.maxIdleTime",
         config.max_idle_time,
-        5,
-        2_592_000,
+        &facts::MAX_IDLE_TIME,
     )?;
     range(
         "recordingConfig.videoStreamType",
         config.video_stream_type,
-        0,
-        1,
+        &facts::VIDEO_STREAM_TYPES,
     )?;
-    range("recordingConfig.audioProfile", config.audio_profile, 0, 2)?;
+    range(
+        "recordingConfig.audioProfile",
+        config.audio_profile,
+        &facts::AUDIO_PROFILES,
+    )?;
     range(
         "recordingConfig.subscribeUidGroup",
         config.subscribe_uid_group,
-        0,
-        5,
+        &facts::SUBSCRIBE_UID_GROUPS,
     )?;
     uid_lists(
         "recordingConfig",
@@ -125,13 +134,14 @@ fn uid_lists(
     ] {
         let Some(list) = list else { continue };
         ensure!(
-            list.len() <= 32,
-            "{at}.{name}{kind}Uids has {} uids, at most 32 are allowed",
-            list.len()
+            list.len() <= facts::MAX_UID_LIST,
+            "{at}.{name}{kind}Uids has {} uids, at most {} are allowed",
+            list.len(),
+            facts::MAX_UID_LIST
         );
         if let Some(bad) = list
             .iter()
-            .find(|u| !(is_uid(u) || (all_allowed && *u == "#allstream#")))
+            .find(|u| !(is_uid(u) || (all_allowed && *u == facts::ALL_STREAMS)))
         {
             return Err(format!("invalid uid `{bad}` in {at}.{name}{kind}Uids"));
         }
@@ -143,15 +153,14 @@ fn snapshot(snapshot: &SnapshotConfig, config: &RecordingConfig) -> Check {
     range(
         "snapshotConfig.captureInterval",
         snapshot.capture_interval,
-        5,
-        3600,
+        &facts::CAPTURE_INTERVAL,
     )?;
     ensure!(
-        snapshot.file_type == ["jpg"],
+        snapshot.file_type == [facts::SNAPSHOT_FILE_TYPE],
         "invalid snapshotConfig.fileType value, expected [\"jpg\"]"
     );
     ensure!(
-        config.stream_types.unwrap_or(2) != 0,
+        config.stream_types != Some(facts::STREAM_TYPES_AUDIO),
         "snapshotConfig needs recordingConfig.streamTypes 1 or 2"
     );
     ensure!(
@@ -162,16 +171,19 @@ fn snapshot(snapshot: &SnapshotConfig, config: &RecordingConfig) -> Check {
 }
 
 fn transcoding(config: &TranscodingConfig) -> Check {
-    let (width, height) = (config.width.unwrap_or(360), config.height.unwrap_or(640));
+    let (width, height) = (
+        config.width.unwrap_or(facts::CANVAS_DEFAULT.0),
+        config.height.unwrap_or(facts::CANVAS_DEFAULT.1),
+    );
     ensure!(
-        width > 0
-            && height > 0
-            && width <= 1920
-            && height <= 1920
-            && u64::from(width) * u64::from(height) <= 1920 * 1080,
+        facts::canvas_fits(width, height),
         "invalid transcodingConfig resolution {width}x{height}, at most 1920x1080"
     );
-    range("transcodingConfig.bitrate", config.bitrate, 1, 6500)?;
+    range(
+        "transcodingConfig.bitrate",
+        config.bitrate,
+        &facts::COMPOSITE_BITRATE,
+    )?;
     layout(
         "transcodingConfig.",
         &Canvas {
@@ -184,7 +196,7 @@ fn transcoding(config: &TranscodingConfig) -> Check {
     )
 }
 
-pub(in crate::sim) fn update_layout(request: &UpdateLayoutClientRequest) -> Check {
+pub(crate) fn update_layout(request: &UpdateLayoutClientRequest) -> Check {
     layout(
         "",
         &Canvas {
@@ -210,16 +222,17 @@ fn layout(at: &str, layout: &Canvas<'_>) -> Check {
     range(
         &format!("{at}mixedVideoLayout"),
         layout.mixed_video_layout,
-        0,
-        3,
+        &facts::MIXED_VIDEO_LAYOUTS,
     )?;
-    let custom = layout.mixed_video_layout == Some(3);
+    let custom = layout.mixed_video_layout == Some(facts::LAYOUT_CUSTOM);
     match layout.layout_config {
         Some(regions) => {
             ensure!(custom, "{at}layoutConfig is only for mixedVideoLayout 3");
             ensure!(
-                !regions.is_empty() && regions.len() <= 17,
-                "{at}layoutConfig needs 1 to 17 regions"
+                facts::LAYOUT_REGIONS.contains(&regions.len()),
+                "{at}layoutConfig needs {} to {} regions",
+                facts::LAYOUT_REGIONS.start(),
+                facts::LAYOUT_REGIONS.end()
             );
             for region in regions {
                 let unit = |v: f64| (0.0..=1.0).contains(&v);
@@ -234,8 +247,7 @@ fn layout(at: &str, layout: &Canvas<'_>) -> Check {
                 range(
                     &format!("{at}layoutConfig.render_mode"),
                     region.render_mode,
-                    0,
-                    1,
+                    &facts::RENDER_MODES,
                 )?;
                 ensure!(
                     region.uid.as_deref().is_none_or(is_uid),
@@ -253,9 +265,7 @@ fn layout(at: &str, layout: &Canvas<'_>) -> Check {
     }
     if let Some(color) = layout.background_color {
         ensure!(
-            color.len() == 7
-                && color.starts_with('#')
-                && color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+            facts::is_rgb(color),
             "invalid {at}backgroundColor `{color}`, expected #RRGGBB"
         );
     }
@@ -272,8 +282,7 @@ fn layout(at: &str, layout: &Canvas<'_>) -> Check {
         range(
             &format!("{at}backgroundConfig.render_mode"),
             background.render_mode,
-            0,
-            1,
+            &facts::RENDER_MODES,
         )?;
     }
     Ok(())

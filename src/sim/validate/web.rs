@@ -2,12 +2,10 @@
 //! (`web_recorder_service`, `rtmp_publish_service`) and their parameters.
 
 use super::{Check, ensure, range};
+use crate::agora::facts::{self, RTMP_PUBLISH, WEB_RECORDER};
 use crate::agora::request::{
     ExtensionService, RtmpOutput, ServiceParam, StartClientRequest, UpdateClientRequest,
 };
-
-const WEB_RECORDER: &str = "web_recorder_service";
-const RTMP_PUBLISH: &str = "rtmp_publish_service";
 
 pub(super) fn start(request: &StartClientRequest) -> Check {
     ensure!(
@@ -19,7 +17,7 @@ pub(super) fn start(request: &StartClientRequest) -> Check {
     };
     if let Some(policy) = &config.error_handle_policy {
         ensure!(
-            policy == "error_abort",
+            policy == facts::SERVICES_ERROR_POLICY,
             "invalid extensionServiceConfig.errorHandlePolicy value `{policy}`, expected error_abort"
         );
     }
@@ -47,7 +45,7 @@ fn service(service: &ExtensionService) -> Check {
     let name = service.service_name.as_str();
     if let Some(policy) = &service.error_handle_policy {
         ensure!(
-            ["error_abort", "error_ignore"].contains(&policy.as_str()),
+            facts::SERVICE_ERROR_POLICIES.contains(&policy.as_str()),
             "invalid errorHandlePolicy value `{policy}` for {name}"
         );
     }
@@ -76,22 +74,33 @@ fn web_recorder(param: &ServiceParam) -> Check {
             "{at}.audioProfile, videoWidth, videoHeight and maxRecordingHour are required"
         ));
     };
-    range(&format!("{at}.audioProfile"), Some(audio_profile), 0, 2)?;
-    range(&format!("{at}.videoWidth"), Some(width), 480, 1920)?;
-    range(&format!("{at}.videoHeight"), Some(height), 480, 1920)?;
+    range(
+        &format!("{at}.audioProfile"),
+        Some(audio_profile),
+        &facts::AUDIO_PROFILES,
+    )?;
+    range(&format!("{at}.videoWidth"), Some(width), &facts::WEB_SIDE)?;
+    range(&format!("{at}.videoHeight"), Some(height), &facts::WEB_SIDE)?;
     ensure!(
-        u64::from(width) * u64::from(height) <= 1920 * 1080,
+        u64::from(width) * u64::from(height) <= facts::CANVAS_MAX_PIXELS,
         "{at}: videoWidth x videoHeight must not exceed 1920 x 1080"
     );
-    range(&format!("{at}.maxRecordingHour"), Some(hours), 1, 720)?;
-    range(&format!("{at}.videoFps"), param.video_fps, 5, 60)?;
+    range(
+        &format!("{at}.maxRecordingHour"),
+        Some(hours),
+        &facts::RESOURCE_EXPIRED_HOURS,
+    )?;
+    range(&format!("{at}.videoFps"), param.video_fps, &facts::WEB_FPS)?;
     range(
         &format!("{at}.maxVideoDuration"),
         param.max_video_duration,
-        30,
-        240,
+        &facts::WEB_MAX_VIDEO_DURATION,
     )?;
-    range(&format!("{at}.readyTimeout"), param.ready_timeout, 0, 60)?;
+    range(
+        &format!("{at}.readyTimeout"),
+        param.ready_timeout,
+        &facts::WEB_READY_TIMEOUT,
+    )?;
     ensure!(
         param.outputs.is_none(),
         "{at}.outputs is only for {RTMP_PUBLISH}"
@@ -116,7 +125,9 @@ fn rtmp_urls(at: &str, outputs: &[RtmpOutput]) -> Check {
     for output in outputs {
         let url = output.rtmp_url.as_str();
         ensure!(
-            url.starts_with("rtmp://") || url.starts_with("rtmps://"),
+            facts::RTMP_SCHEMES
+                .iter()
+                .any(|scheme| url.starts_with(scheme)),
             "invalid {at}.outputs rtmpUrl `{url}`, expected rtmp:// or rtmps://"
         );
     }

@@ -102,7 +102,7 @@ proptest! {
             let recording = recording(Mode::Composite);
             let outcomes = [
                 client.query(&recording).await.map(|_| ()),
-                client.stop(&recording, &StopClientRequest::default()).await.map(|_| ()),
+                client.on_recording(&recording, &StopClientRequest::default()).await.map(|_| ()),
                 client.acquire("room", "1", &AcquireClientRequest::default()).await.map(|_| ()),
             ];
             for outcome in outcomes {

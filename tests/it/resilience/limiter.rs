@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use recplan::agora::{Priority, ResilientClient};
+use recplan::agora::{Priority, ResilientClient, call};
 use recplan::sim::{RecordedRequest, SimHandle};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -35,7 +35,9 @@ fn updates(
     for _ in 0..n {
         let (api, recording) = (api.clone(), recording.clone());
         set.spawn(async move {
-            api.update(&recording, &update_request()).await.unwrap();
+            api.send(&call::OnRecording::new(&recording, &update_request()))
+                .await
+                .unwrap();
         });
     }
 }
@@ -81,13 +83,15 @@ async fn routine_queries_wait_behind_urgent_calls() {
     let recording = record(&api).await;
     // Fill the first second's quota: 2 calls above, 8 here.
     for _ in 0..8 {
-        api.update(&recording, &update_request()).await.unwrap();
+        api.send(&call::OnRecording::new(&recording, &update_request()))
+            .await
+            .unwrap();
     }
     let mut set = JoinSet::new();
     for _ in 0..10 {
         let (api, recording) = (api.clone(), recording.clone());
         set.spawn(async move {
-            api.query(&recording).await.unwrap();
+            api.send(&call::Query(&recording)).await.unwrap();
         });
     }
     tokio::task::yield_now().await;

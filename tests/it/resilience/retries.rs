@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use recplan::agora::retry::RetryCount;
-use recplan::agora::{Endpoint, ErrorClass, Presence};
+use recplan::agora::{Endpoint, ErrorClass, Presence, call};
 use recplan::sim::{self, Fault};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -37,7 +37,7 @@ async fn not_completed_on_start_repeats_the_same_start_about_3s_later() {
     assert_eq!(starts[0].body, starts[1].body, "the same parameters");
     assert_within(gaps(&starts)[0], &jittered(Duration::from_secs(3)));
     assert_within(since(start), &jittered(Duration::from_secs(3)));
-    assert!(api.query(&recording).await.is_ok());
+    assert!(api.send(&call::Query(&recording)).await.is_ok());
     assert_eq!(
         count(
             &api.retry_counts(),
@@ -55,7 +55,10 @@ async fn not_completed_gives_up_after_3s_and_6s() {
     let recording = record(&api).await;
     sim.inject_times(Fault::RequestNotCompleted(sim::Endpoint::Stop), 3);
     let start = Instant::now();
-    let error = api.stop(&recording, &stop_request()).await.unwrap_err();
+    let error = api
+        .send(&call::OnRecording::new(&recording, &stop_request()))
+        .await
+        .unwrap_err();
 
     assert!(error.is_request_not_completed(), "{error}");
     let stops = requests_to(&sim, "stop");
@@ -78,24 +81,14 @@ async fn not_completed_gives_up_after_3s_and_6s() {
 async fn start_server_errors_retry_3_times_then_the_error_is_the_sessions() {
     let sim = simulator().await;
     let api = resilient(&sim);
-    sim.inject_times(Fault::AllocateWorkerFailed, 4);
-    let acquired = api
-        .acquire(super::CNAME, super::UID, &super::acquire_request())
-        .await
-        .unwrap();
+    sim.inject_times(Fault::RequestTimeout(sim::Endpoint::Start), 4);
+    let acquired = super::acquire(&api).await;
     let start = Instant::now();
-    let error = api
-        .start(
-            recplan::agora::Mode::Composite,
-            &acquired.resource_id,
-            super::CNAME,
-            super::UID,
-            &super::start_request(),
-        )
+    let error = super::start_on(&api, &acquired.resource_id)
         .await
         .unwrap_err();
 
-    assert_eq!((error.status(), error.code()), (Some(500), Some(502)));
+    assert_eq!((error.status(), error.code()), (Some(500), Some(62)));
     let starts = requests_to(&sim, "start");
     assert_eq!(starts.len(), 4, "the start and three repetitions");
     for (gap, nominal) in gaps(&starts).into_iter().zip([3, 6, 9]) {
@@ -113,6 +106,22 @@ async fn start_server_errors_retry_3_times_then_the_error_is_the_sessions() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn failed_to_allocate_worker_is_not_repeated_on_the_same_resource() {
+    // 500 code 502: this resource got no worker; a new acquire is the
+    // session's to make, the same start again cannot help.
+    let sim = simulator().await;
+    let api = resilient(&sim);
+    sim.inject(Fault::AllocateWorkerFailed);
+    let acquired = super::acquire(&api).await;
+    let error = super::start_on(&api, &acquired.resource_id)
+        .await
+        .unwrap_err();
+    assert_eq!((error.status(), error.code()), (Some(500), Some(502)));
+    assert_eq!(ErrorClass::of(&error), ErrorClass::NoWorker);
+    assert_eq!(requests_to(&sim, "start").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn task_server_errors_wait_5_10_15_30() {
     let sim = simulator().await;
     let api = resilient(&sim);
@@ -120,7 +129,7 @@ async fn task_server_errors_wait_5_10_15_30() {
     sim.inject_times(Fault::RequestTimeout(sim::Endpoint::Query), 4);
     let start = Instant::now();
     let response = api
-        .query(&recording)
+        .send(&call::Query(&recording))
         .await
         .expect("the fifth query answers");
 
@@ -135,7 +144,9 @@ async fn task_server_errors_wait_5_10_15_30() {
     // update: one 504, repeated once after about 5 s.
     sim.inject(Fault::RequestTimeout(sim::Endpoint::Update));
     let start = Instant::now();
-    api.update(&recording, &update_request()).await.unwrap();
+    api.send(&call::OnRecording::new(&recording, &update_request()))
+        .await
+        .unwrap();
     assert_eq!(requests_to(&sim, "update").len(), 2);
     assert_within(since(start), &jittered(Duration::from_secs(5)));
 }
@@ -148,7 +159,10 @@ async fn other_client_errors_are_not_repeated() {
     let mut wrong = recording.clone();
     wrong.uid = "1".to_owned();
     let start = Instant::now();
-    let error = api.update(&wrong, &update_request()).await.unwrap_err();
+    let error = api
+        .send(&call::OnRecording::new(&wrong, &update_request()))
+        .await
+        .unwrap_err();
 
     assert_eq!((error.status(), error.code()), (Some(400), Some(432)));
     assert_eq!(requests_to(&sim, "update").len(), 1);
@@ -165,7 +179,7 @@ async fn a_429_waits_for_retry_after_and_is_not_a_failure() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     sim.inject(Fault::RateLimited);
     let start = Instant::now();
-    api.query(&recording).await.unwrap();
+    api.send(&call::Query(&recording)).await.unwrap();
 
     let statuses: Vec<_> = requests_to(&sim, "query")
         .iter()
@@ -195,7 +209,9 @@ async fn a_timeout_is_repeated_on_the_same_loopback_base() {
         delay: Duration::from_secs(60),
     });
     let start = Instant::now();
-    api.query(&recording).await.expect("the repetition answers");
+    api.send(&call::Query(&recording))
+        .await
+        .expect("the repetition answers");
 
     let queries = requests_to(&sim, "query");
     assert_eq!(queries.len(), 2);
@@ -241,7 +257,7 @@ async fn no_answer_retries_after_1_3_6s_and_never_leaves_an_explicit_base() {
         uid: super::UID.to_owned(),
     };
     let start = Instant::now();
-    let error = api.query(&recording).await.unwrap_err();
+    let error = api.send(&call::Query(&recording)).await.unwrap_err();
 
     assert!(error.is_transport(), "{error:?}");
     assert_eq!(
@@ -290,7 +306,7 @@ async fn worker_not_found_is_returned_and_confirm_gone_sees_the_failover_end() {
         duration: Duration::from_secs(40),
     });
     let start = Instant::now();
-    let error = api.query(&recording).await.unwrap_err();
+    let error = api.send(&call::Query(&recording)).await.unwrap_err();
     assert!(error.is_not_found_worker(), "{error}");
     assert_eq!(requests_to(&sim, "query").len(), 1, "no blind retry");
 
@@ -319,7 +335,9 @@ async fn confirm_gone_reports_gone_after_the_90s_window() {
     let sim = simulator().await;
     let api = resilient(&sim);
     let recording = record(&api).await;
-    api.stop(&recording, &stop_request()).await.unwrap();
+    api.send(&call::OnRecording::new(&recording, &stop_request()))
+        .await
+        .unwrap();
     let start = Instant::now();
 
     assert_eq!(api.confirm_gone(&recording).await.unwrap(), Presence::Gone);

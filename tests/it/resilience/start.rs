@@ -3,18 +3,16 @@
 
 use std::time::Duration;
 
-use recplan::agora::{Mode, Started};
+use recplan::agora::{Mode, Started, call};
 use recplan::sim::{self, Fault};
 
-use super::{
-    CNAME, UID, acquire_request, record, requests_to, resilient, simulator, start_request,
-};
+use super::{CNAME, UID, record, requests_to, resilient, simulator, start_request};
 
 #[tokio::test(start_paused = true)]
 async fn already_started_after_a_timeout_is_the_earlier_start() {
     let sim = simulator().await;
     let api = resilient(&sim);
-    let acquired = api.acquire(CNAME, UID, &acquire_request()).await.unwrap();
+    let acquired = super::acquire(&api).await;
     // The first start gets no answer within the client's 5 s; its
     // repetition finds the task running (the fault starts it and answers
     // as Agora does for a start that already took effect).
@@ -23,14 +21,7 @@ async fn already_started_after_a_timeout_is_the_earlier_start() {
         delay: Duration::from_secs(60),
     });
     sim.inject(Fault::AlreadyStarted);
-    let started = api
-        .start(
-            Mode::Composite,
-            &acquired.resource_id,
-            CNAME,
-            UID,
-            &start_request(),
-        )
+    let started = super::start_on(&api, &acquired.resource_id)
         .await
         .expect("an earlier start is not an error");
 
@@ -47,7 +38,7 @@ async fn already_started_after_a_timeout_is_the_earlier_start() {
         (CNAME, UID)
     );
     // The sid from the 201 body addresses the running task.
-    let queried = api.query(&recording).await.unwrap();
+    let queried = api.send(&call::Query(&recording)).await.unwrap();
     assert_eq!(queried.sid, recording.sid);
 }
 
@@ -57,13 +48,13 @@ async fn already_started_on_a_first_attempt_is_an_error_with_the_sid() {
     let api = resilient(&sim);
     let recording = record(&api).await;
     let error = api
-        .start(
-            Mode::Composite,
-            &recording.resource_id,
-            CNAME,
-            UID,
-            &start_request(),
-        )
+        .start(&call::Start {
+            mode: Mode::Composite,
+            resource_id: &recording.resource_id,
+            cname: CNAME,
+            uid: UID,
+            request: &start_request(),
+        })
         .await
         .unwrap_err();
 

@@ -32,13 +32,34 @@ fn count(handle: &SimHandle, endpoint: &str) -> usize {
 
 #[tokio::test(start_paused = true)]
 async fn start_failing_on_agoras_side_is_retried_then_started_on_a_new_resource() {
-    // Four 500s: the first start and its three retries (3, 6, 9 s) fail,
-    // then a new acquire and start succeed.
-    let (handle, report) = run_with(&[(Fault::AllocateWorkerFailed, 4)]).await;
+    // Four 500s (code 62): the first start and its three retries (3, 6,
+    // 9 s) fail, then a new acquire and start succeed.
+    let (handle, report) = run_with(&[(Fault::RequestTimeout(Endpoint::Start), 4)]).await;
     assert!(report.all_completed(), "{report:#?}");
     assert_eq!(count(&handle, "acquire"), 2);
     assert_eq!(count(&handle, "start"), 5);
     assert_eq!(count(&handle, "stop"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_to_allocate_worker_acquires_again_and_starts() {
+    // 500 code 502 twice: each time a new resource, never the same start.
+    let (handle, report) = run_with(&[(Fault::AllocateWorkerFailed, 2)]).await;
+    assert!(report.all_completed(), "{report:#?}");
+    let session = &report.sessions[0];
+    assert_eq!(session.attempts, 3, "{session:#?}");
+    assert_eq!(count(&handle, "acquire"), 3);
+    let starts: Vec<String> = handle
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/start"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(starts.len(), 3);
+    assert!(
+        starts[0] != starts[1] && starts[1] != starts[2],
+        "{starts:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -122,11 +143,18 @@ async fn no_recorded_data_on_stop_ends_the_session_without_files() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_refused_acquire_fails_the_session_and_sends_nothing_else() {
+async fn an_acquire_failing_on_agoras_side_is_tried_again_within_the_occurrence() {
+    // Ten 500s on acquire: two tries use up four each (the call and its
+    // three retries), the third gets through after two more.
     let (handle, report) = run_with(&[(Fault::RequestTimeout(Endpoint::Acquire), 10)]).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Failed, "{session:#?}");
-    assert!(!report.all_completed());
-    assert_eq!(count(&handle, "start"), 0);
-    assert_eq!(count(&handle, "stop"), 0);
+    assert_eq!(session.outcome, Outcome::Completed, "{session:#?}");
+    assert_eq!(session.attempts, 3, "{session:#?}");
+    assert!(
+        session.late_start_ms.is_some_and(|late| late > 30_000),
+        "{session:#?}"
+    );
+    assert_eq!(count(&handle, "acquire"), 11);
+    assert_eq!(count(&handle, "start"), 1);
+    assert_eq!(count(&handle, "stop"), 1);
 }
