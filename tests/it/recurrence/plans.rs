@@ -266,16 +266,20 @@ fn commands_read_rrule_and_ics_schedules() {
         "{stderr}"
     );
 
+    // Skipped with a warning; with nothing left, exit 3.
     let (code, stdout, stderr) = recplan(&["export", "systemd", rule]);
-    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(code, 3, "{stdout}");
     assert!(
-        stderr.contains("which knows cron lines only; run the plan with `recplan daemon` instead"),
+        stderr.contains(
+            "cannot be expressed by cron, systemd timers or CronJobs, which know cron lines only; \
+             run the plan with `recplan daemon` instead"
+        ),
         "{stderr}"
     );
     let (code, _, stderr) = recplan(&["export", "kubernetes", path]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(
-        stderr.contains("`Standup` from the calendar cannot be expressed for Kubernetes"),
+        stderr.contains("`Standup` from the calendar cannot be expressed by cron"),
         "{stderr}"
     );
 }
