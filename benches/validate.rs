@@ -5,7 +5,10 @@
 //! thread and then on two (or one, on a single core), and times the two
 //! parsing passes a plan goes through on its own. A last run gives every
 //! plan templates of its own, so that compiled templates are reused only
-//! for the environment values all plans share. Run with
+//! for the environment values all plans share. Then half of the plans
+//! swap their cron line for an RFC 5545 rule (`rrule` + `dtstart`), first
+//! with rules repeated across plans, then with a rule of each plan's own,
+//! so that none is parsed only once. Run with
 //! `cargo bench --bench validate`; the figures are recorded in
 //! docs/BENCHMARKS.md.
 
@@ -42,6 +45,33 @@ fn plans(own_templates: bool) -> Vec<Source> {
             }
             assert_ne!(text, TEMPLATE);
             Source::from_text(format!("plans/standup-{i}.yaml"), text)
+        })
+        .collect()
+}
+
+/// [`plans`] with every other plan's cron line replaced by a recurrence
+/// rule; with `own_rules`, no two rules alike.
+fn mixed_plans(own_rules: bool) -> Vec<Source> {
+    plans(false)
+        .into_iter()
+        .enumerate()
+        .map(|(i, source)| {
+            if i % 2 == 0 {
+                return source;
+            }
+            let interval = 1 + i % 3;
+            let (day, minute) = if own_rules {
+                (1 + i % 28, (i / 28) % 60)
+            } else {
+                (5, i % 60)
+            };
+            let rule = format!(
+                "rrule: \"FREQ=WEEKLY;INTERVAL={interval};BYDAY=MO,WE\"\n  \
+                 dtstart: \"2026-01-{day:02}T09:{minute:02}:00\""
+            );
+            let text = source.text.replacen("cron: \"0 9 * * MON-FRI\"", &rule, 1);
+            assert_ne!(text, source.text);
+            Source::from_text(source.path, text)
         })
         .collect()
 }
@@ -122,7 +152,18 @@ fn main() {
             validate_parallel(&own, &options, threads);
         },
     );
-    let verdict = if parallel < Duration::from_secs(1) {
+    let mixed = mixed_plans(false);
+    let mixed_parallel = report(&format!("cron + rrule, {threads} threads"), || {
+        validate_parallel(&mixed, &options, threads);
+    });
+    let own_rules = mixed_plans(true);
+    let own_parallel = report(
+        &format!("cron + rrule, {threads} threads, own rules"),
+        || {
+            validate_parallel(&own_rules, &options, threads);
+        },
+    );
+    let verdict = if parallel.max(mixed_parallel).max(own_parallel) < Duration::from_secs(1) {
         "under"
     } else {
         "OVER"

@@ -20,7 +20,7 @@ use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, Offset as _, TimeDelta
 
 use crate::plan::raw::Overlap;
 use crate::plan::{Env, Plan};
-use crate::schedule::Tz;
+use crate::schedule::{Recurrence, Tz};
 
 pub use svg::svg;
 pub use text::text;
@@ -214,10 +214,7 @@ pub fn build(plans: &[Plan], window: Window, env: &Env) -> Calendar {
         let mut entry = PlanEntry {
             name: plan.name().to_owned(),
             path: plan.path().to_owned(),
-            schedule: timing
-                .schedule
-                .as_ref()
-                .map(|s| format!("{} ({})", s.cron(), s.timezone())),
+            schedule: timing.schedule.as_ref().map(Recurrence::summary),
             duration: timing.duration,
             paused: timing.paused,
             unrendered: None,

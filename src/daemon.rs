@@ -9,6 +9,7 @@
 //! daemon's.
 
 pub mod api;
+pub mod calendars;
 mod error;
 pub mod http;
 mod log;
@@ -199,6 +200,7 @@ pub enum Worker {
     Listener,
     Watchdog,
     Watcher,
+    Calendars,
 }
 
 /// How a worker ended: the scheduler with the daemon's summary, the
@@ -227,7 +229,9 @@ pub fn decide(worker: Worker, ended: Result<Ended, String>) -> Decision {
         (Worker::Scheduler, Ok(Ok(summary))) => Decision::Finish(Ok(summary.unwrap_or_default())),
         (Worker::Scheduler | Worker::Listener, Ok(Err(error))) => Decision::Finish(Err(error)),
         (Worker::Listener, Ok(Ok(_)))
-        | (Worker::Observer | Worker::Watchdog | Worker::Watcher, Ok(_)) => Decision::CarryOn,
+        | (Worker::Observer | Worker::Watchdog | Worker::Watcher | Worker::Calendars, Ok(_)) => {
+            Decision::CarryOn
+        }
     }
 }
 
@@ -305,6 +309,10 @@ pub async fn serve(
             Box::pin(workers::forward_changes(watcher, changes, internal.clone())),
         );
     }
+    spawn(
+        Worker::Calendars,
+        Box::pin(calendars::refresh(internal.clone())),
+    );
 
     let mut outcome = None;
     while let Some(joined) = workers.join_next_with_id().await {

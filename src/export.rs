@@ -1,6 +1,7 @@
 //! Plans as units of engines users already run: systemd timers and
 //! Kubernetes CronJobs that invoke one-shot `recplan run PLAN`, and a
-//! Kubernetes Deployment of `recplan daemon`.
+//! Kubernetes Deployment of `recplan daemon`; and an iCalendar feed of
+//! upcoming recordings ([`feed`]).
 //!
 //! The engines only trigger: `recplan run` without `--now` picks the
 //! occurrence that is due (within the plan's `starting_deadline`), so the
@@ -11,12 +12,14 @@
 
 mod daemon;
 pub mod dst;
+mod ics;
 mod kubernetes;
 mod systemd;
 
 use crate::plan::Plan;
 
 pub use daemon::{DaemonOptions, deployment};
+pub use ics::feed;
 pub use kubernetes::KubernetesOptions;
 pub use systemd::{SANDBOX, SystemdOptions};
 
@@ -25,6 +28,11 @@ pub use systemd::{SANDBOX, SystemdOptions};
 pub enum ExportError {
     #[error("{plan}: the plan has no schedule.cron, so there is nothing to trigger")]
     NoSchedule { plan: String },
+    #[error(
+        "{plan}: {schedule} cannot be expressed by cron, systemd timers or CronJobs, \
+         which know cron lines only; run the plan with `recplan daemon` instead"
+    )]
+    NotCron { plan: String, schedule: String },
     #[error("{plan}: `{cron}` cannot be expressed for {engine}: {reason}")]
     Unsupported {
         plan: String,
@@ -91,10 +99,15 @@ pub fn each_plan(plans: &[Plan], exporter: &impl Exporter) -> Export {
 
 /// The schedule an exported trigger follows, or why there is none.
 fn schedule_of(plan: &Plan) -> Result<&crate::schedule::Schedule, ExportError> {
-    plan.timing()
+    let schedule = plan
+        .timing()
         .schedule
         .as_ref()
         .ok_or_else(|| ExportError::NoSchedule {
             plan: plan.name().to_owned(),
-        })
+        })?;
+    schedule.cron().ok_or_else(|| ExportError::NotCron {
+        plan: plan.name().to_owned(),
+        schedule: schedule.to_string(),
+    })
 }

@@ -8,6 +8,7 @@
 mod catalog;
 mod duration;
 mod error;
+pub mod ics_source;
 mod issues;
 mod layout;
 mod lenient;
@@ -21,6 +22,7 @@ mod schema;
 mod source;
 mod suggest;
 mod template;
+mod timing;
 mod validate;
 mod wording;
 
@@ -33,6 +35,7 @@ pub use model::{Occurrence, Plan, SessionSpec, Step, StepAction, Timing};
 pub use schema::schema;
 pub use source::{MAX_PLAN_BYTES, Source};
 pub use template::{Env, MissingEnv};
+pub use timing::{CalendarUse, DEFAULT_REFRESH};
 pub use validate::{DEFAULT_MIN_RECORDING, Options, Validated, load, validate};
 
 /// The plan files `paths` name: files as given, directories searched

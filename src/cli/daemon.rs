@@ -161,7 +161,7 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
                 return Ok(exit::FAILED);
             }
         };
-        let mut routes = axum::Router::new();
+        let mut routes = crate::daemon::calendars::router(args.paths.clone(), env.clone());
         if let Some(notices) = notices {
             routes = routes.nest(crate::ncs::PATH, crate::ncs::router(notices));
         }

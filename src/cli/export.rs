@@ -9,8 +9,8 @@ use crate::export::{
 use crate::plan::{Env, MissingEnv, Plan};
 
 /// Writes systemd timer units or Kubernetes CronJobs that run
-/// `recplan run PLAN` on each plan's schedule, or a Kubernetes Deployment
-/// of `recplan daemon`.
+/// `recplan run PLAN` on each plan's schedule, a Kubernetes Deployment
+/// of `recplan daemon`, or an iCalendar feed of upcoming recordings.
 ///
 /// Plans without a schedule, or with one the engine cannot express, are
 /// skipped with a warning; the exit code is 3 when nothing could be
@@ -22,6 +22,8 @@ use crate::plan::{Env, MissingEnv, Plan};
 ///   recplan export systemd plans/ --environment-file /etc/recplan/recplan.env --out /etc/systemd/system
 ///
 ///   recplan export kubernetes plans/ --image registry.example.com/recplan:1 | kubectl apply -f -
+///
+///   recplan export ics plans/ --days 60 > recordings.ics
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -82,11 +84,23 @@ enum Engine {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// An iCalendar feed: one event per plan and upcoming occurrence,
+    /// with its channels, for the team's calendar.
+    ///
+    /// Example: recplan export ics plans/ --days 60 > recordings.ics
+    Ics {
+        #[arg(required = true)]
+        plans: Vec<PathBuf>,
+        /// How many days from today (UTC) the feed covers.
+        #[arg(long, default_value_t = 28, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+    },
 }
 
 pub fn run(args: &Args) -> u8 {
     let (paths, out) = match &args.engine {
         Engine::Systemd { plans, out, .. } | Engine::Kubernetes { plans, out, .. } => (plans, out),
+        Engine::Ics { plans, days } => return ics(plans, *days),
     };
     let plans = match load_all(paths) {
         Ok(plans) => plans,
@@ -156,6 +170,7 @@ pub fn run(args: &Args) -> u8 {
             };
             export::each_plan(&plans, &options)
         }
+        Engine::Ics { .. } => unreachable!("the feed returned above"),
     };
     for warning in &export.warnings {
         errln!("warning: {warning}");
@@ -215,4 +230,24 @@ fn write(files: &[GeneratedFile], out: Option<&Path>) -> u8 {
         let _ = outln!("wrote {}", path.display());
     }
     exit::OK
+}
+
+/// Prints the feed of `paths`' occurrences over `days` days from today.
+fn ics(paths: &[PathBuf], days: u16) -> u8 {
+    let plans = match load_all(paths) {
+        Ok(plans) => plans,
+        Err(code) => return code,
+    };
+    let now = Utc::now();
+    let Some(window) =
+        crate::calendar::Window::new(crate::schedule::Tz::UTC, now.date_naive(), days)
+    else {
+        errln!("error: the feed would end past the dates recplan can hold");
+        return exit::FAILED;
+    };
+    let calendar = crate::calendar::build(&plans, window, &Env::from_process());
+    match super::out(format_args!("{}", export::feed(&calendar, now))) {
+        Ok(()) => exit::OK,
+        Err(stop) => stop.exit_code(exit::OK),
+    }
 }

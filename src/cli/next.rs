@@ -28,7 +28,7 @@ pub fn run(args: &Args) -> u8 {
     };
     if plan.timing().schedule.is_none() {
         err(format_args!(
-            "{}: the plan has no schedule.cron; it runs only with `run --now` or `--at`\n",
+            "{}: the plan has no schedule; it runs only with `run --now` or `--at`\n",
             args.plan.display()
         ));
         return exit::FAILED;

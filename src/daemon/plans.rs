@@ -72,6 +72,16 @@ impl PlanSet {
             missing_env: MissingEnv::Refuse,
             now,
         };
+        // A plan that follows a calendar changes when its calendar does.
+        for file in changed.into_iter().flatten() {
+            if self
+                .entries
+                .get(file)
+                .is_some_and(|e| e.plan.timing().calendar.is_some())
+            {
+                self.catalog.forget(file);
+            }
+        }
         let scan = match changed.and_then(|files| self.catalog.rescan(files, &options)) {
             Some(scan) => scan,
             None => self.catalog.scan(&options),

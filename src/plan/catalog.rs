@@ -138,6 +138,12 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// Has `file` loaded again by the next look at it, changed or not:
+    /// for a plan whose calendar changed.
+    pub fn forget(&mut self, file: &Path) {
+        self.files.remove(file);
+    }
+
     /// Looks again at `changed` files only (a watcher's report), and loads
     /// those that are new or changed. None if one of them is not known to
     /// be under the paths, or is a directory: then only a [`scan`](Catalog::scan)

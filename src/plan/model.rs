@@ -20,7 +20,7 @@ use crate::agora::request::{
     UpdateLayoutClientRequest,
 };
 use crate::agora::{Endpoint, Mode, Secret};
-use crate::schedule::{Schedule, Tz};
+use crate::schedule::{Recurrence, Tz};
 use crate::token::Minting;
 
 /// A plan that passed validation.
@@ -58,7 +58,7 @@ pub(super) struct TokenPlan {
 /// When a plan's occurrences start and how long they last.
 #[derive(Clone, Debug)]
 pub struct Timing {
-    pub schedule: Option<Schedule>,
+    pub schedule: Option<Recurrence>,
     pub timezone: Tz,
     /// None for a plan without a schedule: `run` then takes `--duration`.
     pub duration: Option<Duration>,
@@ -66,6 +66,8 @@ pub struct Timing {
     pub overlap: Overlap,
     pub skip_dates: Vec<NaiveDate>,
     pub paused: bool,
+    /// The calendar an `ics` schedule follows.
+    pub calendar: Option<super::timing::CalendarUse>,
 }
 
 /// One call at an offset from the occurrence's start.

@@ -29,7 +29,7 @@ pub struct RawPlan {
     /// Free values for templates: `{{vars.NAME}}`.
     #[serde(default)]
     pub vars: BTreeMap<String, VarValue>,
-    /// When occurrences start and how long they last. Without `cron`, the
+    /// When occurrences start and how long they last. Without one, the
     /// plan only runs with `run --now` or `--at`.
     pub schedule: Option<RawSchedule>,
     /// What to do when a recording dies mid-occurrence.
@@ -66,12 +66,29 @@ pub enum VarValue {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
-    /// Crontab line: 5 fields, or 6 with seconds first.
+    /// Crontab line: 5 fields, or 6 with seconds first. Exactly one of
+    /// `cron`, `rrule` and `ics`.
     pub cron: Option<String>,
-    /// IANA timezone name; default UTC.
+    /// An RFC 5545 recurrence rule, evaluated in local wall time:
+    /// `FREQ=WEEKLY;INTERVAL=2;BYDAY=TU,TH`. Needs `dtstart`.
+    pub rrule: Option<String>,
+    /// The local date and time of the rule's first occurrence, in
+    /// `timezone`: `2026-12-01T09:30:00`.
+    pub dtstart: Option<String>,
+    /// Local starts the rule leaves out: `["2026-12-22T09:30:00"]`.
+    pub exdates: Option<Vec<String>>,
+    /// An iCalendar file (a path relative to the plan, or an https URL)
+    /// whose meeting series the plan follows.
+    pub ics: Option<String>,
+    /// The series' SUMMARY or UID; may be left out when the file has one.
+    pub event: Option<String>,
+    /// How often the daemon fetches an `ics` URL again; default `15m`.
+    pub refresh: Option<String>,
+    /// IANA timezone name; default UTC (with `ics`: the event's own).
     pub timezone: Option<String>,
-    /// Length of each occurrence: `45s`, `30m`, `1h30m`.
-    pub duration: String,
+    /// Length of each occurrence: `45s`, `30m`, `1h30m`. With `ics`,
+    /// default the event's own.
+    pub duration: Option<String>,
     /// How late an occurrence may still start; default `5m`.
     pub starting_deadline: Option<String>,
     /// When the previous occurrence still runs: skip (default), allow,

@@ -31,7 +31,8 @@ impl Plan {
         duration: Option<Duration>,
     ) -> Result<Occurrence, PlanError> {
         let mut issues = Issues::default();
-        let length = duration.or(self.timing.duration);
+        let own_length = (self.timing.schedule.as_ref()).and_then(|s| s.length_at(start.to_utc()));
+        let length = duration.or(own_length).or(self.timing.duration);
         if length.is_none() {
             issues
                 .error(

@@ -5,28 +5,23 @@
 //! Agora rule is checked on the bodies a sample occurrence renders to, so a
 //! template that yields a bad value is caught before anything is sent.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use super::error::{Diagnostic, PlanError};
 use super::issues::Issues;
 use super::model::{Plan, Step, StepAction, Timing};
-use super::raw::{Overlap, RawPlan, RawSchedule, RawStep, VarValue};
+use super::raw::{RawPlan, RawStep, VarValue};
 use super::source::{MAX_PLAN_BYTES, Source};
 use super::template::{Env, MissingEnv};
-use super::{duration, layout, lenient, minting};
+use super::{duration, layout, lenient, minting, timing};
 use crate::agora::Mode;
 use crate::agora::request::UpdateLayoutClientRequest;
-use crate::schedule::{Schedule, ScheduleError, Tz, parse_timezone};
 
-/// How late an occurrence may still start when a plan does not say.
-const DEFAULT_STARTING_DEADLINE: Duration = Duration::from_secs(300);
 /// How much of an occurrence must remain for a start to be worth trying.
 pub const DEFAULT_MIN_RECORDING: Duration = Duration::from_secs(60);
 
@@ -125,7 +120,12 @@ fn repeats(finding: &Diagnostic, path: &str) -> bool {
 /// is only used if no error was found.
 fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
     let name = plan_name(&raw, &source.path, issues);
-    let timing = timing(raw.schedule.as_ref(), issues);
+    let timing = raw
+        .schedule
+        .as_ref()
+        .map_or_else(timing::unscheduled, |schedule| {
+            timing::check(schedule, &source.path, issues)
+        });
     if raw.channels.is_empty() {
         issues
             .error("channels", "a plan needs at least one channel")
@@ -159,7 +159,7 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         .collect();
     Plan {
         name,
-        content_hash: hex::encode(Sha256::digest(source.text.as_bytes())),
+        content_hash: content_hash(source, &timing),
         source: Arc::clone(source),
         app_id: raw.app_id,
         mode: raw.mode,
@@ -175,6 +175,16 @@ fn build(raw: RawPlan, source: &Arc<Source>, issues: &mut Issues) -> Plan {
         stop: raw.stop.unwrap_or_default(),
         rtc_token,
     }
+}
+
+/// A digest of the plan's text and of the calendar it follows, if any.
+fn content_hash(source: &Source, timing: &Timing) -> String {
+    let mut digest = Sha256::new();
+    digest.update(source.text.as_bytes());
+    if let Some(calendar) = &timing.calendar {
+        digest.update(calendar.text.as_bytes());
+    }
+    hex::encode(digest.finalize())
 }
 
 fn plan_name(raw: &RawPlan, path: &Path, issues: &mut Issues) -> String {
@@ -207,104 +217,6 @@ fn plan_name(raw: &RawPlan, path: &Path, issues: &mut Issues) -> String {
     } else {
         "plan".to_owned()
     }
-}
-
-/// The plan's timing; a part that is wrong is reported and left at its
-/// default, so that the rest of the plan is still checked.
-fn timing(schedule: Option<&RawSchedule>, issues: &mut Issues) -> Timing {
-    let Some(raw) = schedule else {
-        // No schedule: the plan runs only when asked (`run --now --duration`).
-        return Timing {
-            schedule: None,
-            timezone: Tz::UTC,
-            duration: None,
-            starting_deadline: DEFAULT_STARTING_DEADLINE,
-            overlap: Overlap::default(),
-            skip_dates: Vec::new(),
-            paused: false,
-        };
-    };
-    let timezone = match raw.timezone.as_deref() {
-        None => Some(Tz::UTC),
-        Some(name) => parse_timezone(name)
-            .map_err(|e| {
-                issues.error("schedule.timezone", e.to_string()).hint(
-                    e.hint()
-                        .unwrap_or_else(|| "an IANA name such as Europe/Berlin".to_owned()),
-                );
-            })
-            .ok(),
-    };
-    let schedule = raw.cron.as_ref().and_then(|cron| {
-        parse_schedule(cron, timezone.unwrap_or(Tz::UTC))
-            .map_err(|e| {
-                issues.error("schedule.cron", e.to_string()).hint(
-                    e.hint()
-                        .unwrap_or_else(|| "a crontab line such as `0 9 * * MON-FRI`".to_owned()),
-                );
-            })
-            .ok()
-    });
-    let duration = parse_duration(&raw.duration, "schedule.duration", issues);
-    if duration == Some(Duration::ZERO) {
-        issues
-            .error("schedule.duration", "the duration must be positive")
-            .hint("e.g. `30m` or `1h30m`");
-    }
-    let starting_deadline = match &raw.starting_deadline {
-        Some(text) => parse_duration(text, "schedule.starting_deadline", issues),
-        None => Some(DEFAULT_STARTING_DEADLINE),
-    };
-    let mut skip_dates = Vec::new();
-    for (i, text) in raw.skip_dates.iter().flatten().enumerate() {
-        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) => skip_dates.push(date),
-            Err(_) => issues
-                .error(
-                    format!("schedule.skip_dates[{i}]"),
-                    format!("`{text}` is not a date"),
-                )
-                .hint("write dates as YYYY-MM-DD"),
-        }
-    }
-    Timing {
-        schedule,
-        timezone: timezone.unwrap_or(Tz::UTC),
-        duration: duration.filter(|d| !d.is_zero()),
-        starting_deadline: starting_deadline.unwrap_or(DEFAULT_STARTING_DEADLINE),
-        overlap: raw.overlap.unwrap_or_default(),
-        skip_dates,
-        paused: raw.paused.unwrap_or(false),
-    }
-}
-
-/// How many parsed cron lines a thread keeps; see [`parse_schedule`].
-const MAX_SCHEDULES: usize = 256;
-
-thread_local! {
-    /// Schedules by cron line and timezone. Parsing a line (and checking
-    /// that some date matches it) costs more than the rest of a plan's
-    /// schedule checks, and a directory of plans repeats a few lines.
-    static SCHEDULES: RefCell<HashMap<(String, Tz), Schedule>> = RefCell::default();
-}
-
-/// [`Schedule::new`], reusing a schedule parsed before on this thread.
-/// Lines that fail are not kept: they are rare, and their errors are
-/// reported once per plan anyway.
-fn parse_schedule(cron: &str, timezone: Tz) -> Result<Schedule, ScheduleError> {
-    SCHEDULES.with(|cache| {
-        let key = (cron.to_owned(), timezone);
-        if let Some(found) = cache.borrow().get(&key) {
-            return Ok(found.clone());
-        }
-        let schedule = Schedule::new(cron, timezone)?;
-        let mut cache = cache.borrow_mut();
-        if cache.len() >= MAX_SCHEDULES {
-            cache.clear();
-        }
-        cache.insert(key, schedule.clone());
-        Ok(schedule)
-    })
 }
 
 pub(super) fn parse_duration(text: &str, path: &str, issues: &mut Issues) -> Option<Duration> {

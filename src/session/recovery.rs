@@ -93,7 +93,7 @@ pub async fn take_over(
     lease: Lease,
     shutdown: watch::Receiver<bool>,
 ) -> SessionReport {
-    resumed_session(context, &stored, lease, shutdown)
+    resumed_session(context, &stored, lease, &shutdown)
         .resume(stored)
         .await
 }
