@@ -60,7 +60,10 @@ impl PlanView {
             problem,
             next_starts,
             timezone: tz.name().to_owned(),
-            schedule: timing.schedule.as_ref().map(|s| s.summary()),
+            schedule: timing
+                .schedule
+                .as_ref()
+                .map(crate::schedule::Recurrence::summary),
             duration: timing.duration.map(format_duration),
             mode: plan.mode().to_string(),
             channels: plan.channel_count(),
