@@ -103,6 +103,24 @@ const MIGRATIONS: &[&str] = &[
         paused_until INTEGER
     );
     ",
+    // 4: paused plans and the actions taken through the daemon's API,
+    // created here rather than by their first use, which two processes
+    // could race to. `IF NOT EXISTS`: earlier builds made them on first
+    // use.
+    r"
+    CREATE TABLE IF NOT EXISTS paused_plans (
+        plan      TEXT PRIMARY KEY,
+        paused_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS actions (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        remote  TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -6,20 +6,6 @@ use super::Postgres;
 use crate::store::StoreError;
 use crate::store::control::Action;
 
-const TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS paused_plans (
-        plan      TEXT PRIMARY KEY,
-        paused_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS actions (
-        id      BIGSERIAL PRIMARY KEY,
-        at      TIMESTAMPTZ NOT NULL,
-        action  TEXT NOT NULL,
-        target  TEXT NOT NULL,
-        remote  TEXT NOT NULL,
-        outcome TEXT NOT NULL
-    );";
-
 impl Postgres {
     pub(in crate::store) fn set_paused(
         &self,
@@ -31,7 +17,6 @@ impl Postgres {
         self.run(move |connected| {
             Box::pin(async move {
                 let client = &connected.client;
-                client.batch_execute(TABLES).await?;
                 if paused {
                     client
                         .execute(
@@ -54,7 +39,6 @@ impl Postgres {
         self.run(move |connected| {
             Box::pin(async move {
                 let client = &connected.client;
-                client.batch_execute(TABLES).await?;
                 let rows = client
                     .query("SELECT plan FROM paused_plans ORDER BY plan", &[])
                     .await?;
@@ -71,7 +55,6 @@ impl Postgres {
         self.run(move |connected| {
             Box::pin(async move {
                 let client = &connected.client;
-                client.batch_execute(TABLES).await?;
                 client
                     .execute(
                         "INSERT INTO actions (at, action, target, remote, outcome)
@@ -94,7 +77,6 @@ impl Postgres {
         self.run(move |connected| {
             Box::pin(async move {
                 let client = &connected.client;
-                client.batch_execute(TABLES).await?;
                 let rows = client
                     .query(
                         "SELECT at, action, target, remote, outcome FROM actions

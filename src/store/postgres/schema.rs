@@ -107,6 +107,23 @@ const MIGRATIONS: &[&str] = &[
         paused_until BIGINT
     );
     ",
+    // 4: paused plans and the daemon API's actions, as SQLite's migration 4
+    // (under the migration lock: two daemons creating them on first use
+    // raced to the same type name).
+    r"
+    CREATE TABLE IF NOT EXISTS paused_plans (
+        plan      TEXT PRIMARY KEY,
+        paused_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS actions (
+        id      BIGSERIAL PRIMARY KEY,
+        at      TIMESTAMPTZ NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        remote  TEXT NOT NULL,
+        outcome TEXT NOT NULL
+    );
+    ",
 ];
 
 const _: () = assert!(

@@ -8,20 +8,6 @@ use crate::store::StoreError;
 use crate::store::control::Action;
 use crate::store::model::{instant_text, parse_instant};
 
-const TABLES: &str = "
-    CREATE TABLE IF NOT EXISTS paused_plans (
-        plan      TEXT PRIMARY KEY,
-        paused_at TEXT NOT NULL
-    );
-    CREATE TABLE IF NOT EXISTS actions (
-        id      INTEGER PRIMARY KEY,
-        at      TEXT NOT NULL,
-        action  TEXT NOT NULL,
-        target  TEXT NOT NULL,
-        remote  TEXT NOT NULL,
-        outcome TEXT NOT NULL
-    );";
-
 impl Sqlite {
     pub(in crate::store) fn set_paused(
         &self,
@@ -30,7 +16,6 @@ impl Sqlite {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let conn = self.conn();
-        conn.execute_batch(TABLES)?;
         if paused {
             conn.execute(
                 "INSERT INTO paused_plans (plan, paused_at) VALUES (?1, ?2)
@@ -45,7 +30,6 @@ impl Sqlite {
 
     pub(in crate::store) fn paused_plans(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
-        conn.execute_batch(TABLES)?;
         let mut statement = conn.prepare("SELECT plan FROM paused_plans ORDER BY plan")?;
         let plans = statement
             .query_map([], |row| row.get(0))?
@@ -55,7 +39,6 @@ impl Sqlite {
 
     pub(in crate::store) fn record_action(&self, action: &Action) -> Result<(), StoreError> {
         let conn = self.conn();
-        conn.execute_batch(TABLES)?;
         conn.execute(
             "INSERT INTO actions (at, action, target, remote, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
@@ -71,7 +54,6 @@ impl Sqlite {
 
     pub(in crate::store) fn actions(&self, limit: i64) -> Result<Vec<Action>, StoreError> {
         let conn = self.conn();
-        conn.execute_batch(TABLES)?;
         let mut statement = conn.prepare(
             "SELECT at, action, target, remote, outcome FROM actions ORDER BY id DESC LIMIT ?1",
         )?;
