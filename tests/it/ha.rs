@@ -88,9 +88,43 @@ fn daemon(
     child
 }
 
+/// The daemons of a test, killed when it ends however it ends: a failed
+/// assertion must not leave them running and the test waiting on them.
+struct Daemons(Vec<Child>);
+
+impl Daemons {
+    /// Whether every daemon has exited within `limit`.
+    fn ended_within(&mut self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self
+                .0
+                .iter_mut()
+                .all(|child| matches!(child.try_wait(), Ok(Some(_))))
+            {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            // Polling real processes, bounded by the deadline.
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// The channel a log line is about, if it says its recording runs.
 fn recording_channel(line: &str) -> Option<String> {
-    if !line.contains("Recording") {
+    if !line.contains("event=\"recording\"") {
         return None;
     }
     let at = line.find("ha-room-")?;
@@ -153,17 +187,21 @@ async fn kill_the_busiest_of(daemons: usize, state: Vec<OsString>) {
     std::fs::write(dir.path().join("plans/ha.yaml"), plan()).unwrap();
     tokio::task::spawn_blocking(move || {
         let (lines, seen) = mpsc::channel();
-        let mut children: Vec<Child> = (0..daemons)
-            .map(|index| daemon(&handle, dir.path(), &state, index, &lines))
-            .collect();
+        let mut children = Daemons(
+            (0..daemons)
+                .map(|index| daemon(&handle, dir.path(), &state, index, &lines))
+                .collect(),
+        );
 
         // Who drives what, once every channel of an occurrence records.
         let mut driven: Vec<BTreeSet<String>> = vec![BTreeSet::new(); daemons];
         let mut log = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
         while driven.iter().map(BTreeSet::len).sum::<usize>() < CHANNELS {
-            let (index, line) = seen
-                .recv_timeout(Duration::from_secs(40))
-                .unwrap_or_else(|_| {
+            let (index, line) = deadline
+                .checked_duration_since(std::time::Instant::now())
+                .and_then(|left| seen.recv_timeout(left).ok())
+                .unwrap_or_else(|| {
                     panic!("not every channel recorded; logged:\n{}", log.join("\n"))
                 });
             if let Some(cname) = recording_channel(&line) {
@@ -174,9 +212,10 @@ async fn kill_the_busiest_of(daemons: usize, state: Vec<OsString>) {
         let victim = (0..daemons)
             .max_by_key(|&index| driven[index].len())
             .unwrap();
-        children[victim].kill().unwrap();
+        children.0[victim].kill().unwrap();
         let killed_at = Instant::now();
-        children[victim].wait().unwrap();
+        let killed_wall = std::time::SystemTime::now();
+        children.0[victim].wait().unwrap();
         let orphaned = &driven[victim];
         assert!(!orphaned.is_empty());
 
@@ -199,18 +238,19 @@ async fn kill_the_busiest_of(daemons: usize, state: Vec<OsString>) {
             // Polling a real process's effect, bounded by the deadline.
             std::thread::sleep(Duration::from_millis(200));
         }
-        for (index, child) in children.iter_mut().enumerate() {
+        for (index, child) in children.0.iter_mut().enumerate() {
             if index != victim {
                 let _ = Command::new("kill")
                     .args(["-TERM", &child.id().to_string()])
                     .status();
-                child.wait().unwrap();
             }
         }
+        let exited = children.ended_within(Duration::from_secs(30));
         while let Ok((index, line)) = seen.try_recv() {
             log.push(format!("{index}: {line}"));
         }
         let log = log.join("\n");
+        assert!(exited, "a daemon outlived SIGTERM by 30 s; logged:\n{log}");
 
         let requests = handle.requests();
         let limited = requests
@@ -245,8 +285,7 @@ async fn kill_the_busiest_of(daemons: usize, state: Vec<OsString>) {
             assert_eq!(recorded.stops.len(), 1, "{recorded:?}; logged:\n{log}");
         }
         // The orphans: each step once, the next within five seconds of the
-        // death, the stop at the end (10 s after the start, which came
-        // within the first two seconds).
+        // death, the stop at the occurrence's end.
         for recorded in sids
             .values()
             .filter(|r| orphaned.contains(&r.cname) && r.stops.iter().all(|&at| at > killed_at))
@@ -269,11 +308,19 @@ async fn kill_the_busiest_of(daemons: usize, state: Vec<OsString>) {
                 recorded.cname,
                 *next - killed_at
             );
-            let stop = recorded.stops[0] - killed_at;
+            // The occurrence under way at the death began on the last
+            // 15 s boundary and ends 10 s later.
+            let since_epoch = killed_wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64();
+            let end = (since_epoch / 15.0).floor() * 15.0 + 10.0;
+            let stopped = since_epoch + (recorded.stops[0] - killed_at).as_secs_f64();
             assert!(
-                stop >= Duration::from_secs(6) && stop <= Duration::from_secs(11),
-                "{} stopped {stop:?} after the death",
-                recorded.cname
+                (end - 0.25..=end + 1.5).contains(&stopped),
+                "{} stopped {:.3} s after its scheduled end",
+                recorded.cname,
+                stopped - end
             );
         }
     })
