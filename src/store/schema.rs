@@ -121,6 +121,47 @@ const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL
     );
     ",
+    // 5: the keys of `notices`, `paused_plans` and `rate_windows` made NOT
+    // NULL, as PostgreSQL's primary keys are: SQLite lets a TEXT PRIMARY
+    // KEY hold NULL, any number of times. A column constraint cannot be
+    // added in place, so each table is rebuilt; a row keyed by NULL names
+    // no notice, plan or App ID, and is not carried over.
+    r"
+    CREATE TABLE notices_keyed (
+        notice_id   TEXT NOT NULL PRIMARY KEY,
+        session     INTEGER NOT NULL REFERENCES sessions (id),
+        sid         TEXT NOT NULL,
+        uid         TEXT NOT NULL,
+        event_type  INTEGER NOT NULL,
+        sequence    INTEGER,
+        received_at TEXT NOT NULL,
+        UNIQUE (sid, uid, event_type, sequence)
+    );
+    INSERT INTO notices_keyed (notice_id, session, sid, uid, event_type, sequence, received_at)
+        SELECT notice_id, session, sid, uid, event_type, sequence, received_at FROM notices
+        WHERE notice_id IS NOT NULL;
+    DROP TABLE notices;
+    ALTER TABLE notices_keyed RENAME TO notices;
+
+    CREATE TABLE paused_plans_keyed (
+        plan      TEXT NOT NULL PRIMARY KEY,
+        paused_at TEXT NOT NULL
+    );
+    INSERT INTO paused_plans_keyed (plan, paused_at)
+        SELECT plan, paused_at FROM paused_plans WHERE plan IS NOT NULL;
+    DROP TABLE paused_plans;
+    ALTER TABLE paused_plans_keyed RENAME TO paused_plans;
+
+    CREATE TABLE rate_windows_keyed (
+        app_id       TEXT NOT NULL PRIMARY KEY,
+        grants       TEXT NOT NULL DEFAULT '[]',
+        paused_until INTEGER
+    );
+    INSERT INTO rate_windows_keyed (app_id, grants, paused_until)
+        SELECT app_id, grants, paused_until FROM rate_windows WHERE app_id IS NOT NULL;
+    DROP TABLE rate_windows;
+    ALTER TABLE rate_windows_keyed RENAME TO rate_windows;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -71,6 +71,7 @@ mod notices;
 mod place;
 mod postgres;
 mod rate;
+mod schema;
 
 pub use place::Place;
 

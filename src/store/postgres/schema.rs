@@ -124,6 +124,9 @@ const MIGRATIONS: &[&str] = &[
         outcome TEXT NOT NULL
     );
     ",
+    // 5: SQLite's TEXT primary keys made NOT NULL; PostgreSQL's primary
+    // keys always were, so nothing changes here.
+    "",
 ];
 
 const _: () = assert!(
