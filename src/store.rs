@@ -4,32 +4,63 @@
 //! and after each API call, so that whatever kills the process, at any
 //! instant, the truth can be read back and acted on.
 //!
-//! Three tables: `sessions`, one row per occurrence of one channel holding
-//! its current state, and `events`, the append-only history of its
-//! transitions. Both change together: in one transaction per transition,
-//! or per batch of transitions queued at the same time ([`batch`]), each
-//! then in a savepoint of its own. `notices`
-//! remembers the notification callbacks recorded in that history (see
-//! [`Notice`]), so that a resent one is recorded once. They live in one of
-//! two backends behind the same API:
+//! Two tables hold the sessions: `sessions`, one row per occurrence of one
+//! channel holding its current state, and `events`, the append-only
+//! history of its transitions. Both change together: in one transaction
+//! per transition, or per batch of transitions queued at the same time
+//! ([`batch`]), each then in a savepoint of its own. `notices` remembers
+//! the notification callbacks recorded in that history (see [`Notice`]),
+//! so that a resent one is recorded once; `rate_windows`, `paused_plans`
+//! and `actions` are the shared rate limit ([`rate`]) and the control
+//! API's ([`control`]). They live in one of two databases behind the same
+//! API:
 //!
 //! - SQLite ([`Store::open`]): one file, `recplan.db` in the state
 //!   directory, for one machine.
 //! - PostgreSQL ([`Store::open_url`]): for daemons or Kubernetes Jobs on
 //!   several machines that share one store.
 //!
-//! What a transition may follow and what it changes ([`transition`]), and
-//! how a session maps to a row ([`row`]), are the same in both; only the
-//! SQL and the lease differ.
+//! Everything the store does is written once, over [`database::Database`]
+//! (a connection that runs a statement, in a write transaction or not, and
+//! the few words of SQL in which the two differ): what a transition may
+//! follow and what it changes ([`transition`]), how a session maps to a
+//! row ([`row`]), the SQL of each call ([`queries`], [`control`],
+//! [`rate`]) and how migrations are applied ([`schema`]). Below it, each
+//! database says only how it connects and runs a statement ([`sqlite`],
+//! [`postgres`]) and in what DDL its migrations are written; above it,
+//! `on_database!` is the one place a call picks its database. Leases
+//! ([`lease`]) are each database's own.
+
+/// Runs `$call`, a call over a [`database::Database`] `$db`, on whichever
+/// database the store has, and waits for its answer: the one place that
+/// tells them apart for a call. SQLite's runs here, on the caller's thread;
+/// PostgreSQL's on its connections' runtime, so what it uses must be its
+/// own (cloned in) or `'static`.
+macro_rules! on_database {
+    ($store:expr, |$db:ident| $call:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($db) => $crate::store::sqlite::block_on($call),
+            $crate::store::Backend::Postgres(postgres) => {
+                let connections = postgres.connections();
+                postgres.block(async move {
+                    let $db = &*connections;
+                    $call.await
+                })
+            }
+        }
+    };
+}
 
 mod batch;
 mod control;
+mod database;
 mod error;
 mod files;
 mod lease;
 mod model;
 mod notice;
 mod postgres;
+mod queries;
 mod rate;
 mod row;
 mod schema;
@@ -85,14 +116,28 @@ enum Backend {
     Postgres(Postgres),
 }
 
-/// Calls the same method of whichever backend the store has.
-macro_rules! dispatch {
-    ($store:expr, $db:ident => $call:expr) => {
-        match &$store.backend {
-            Backend::Sqlite($db) => $call,
-            Backend::Postgres($db) => $call,
+impl Backend {
+    /// The database file; none for a store in memory or in PostgreSQL.
+    fn path(&self) -> Option<&Path> {
+        match self {
+            Backend::Sqlite(db) => db.path(),
+            Backend::Postgres(_) => None,
         }
-    };
+    }
+
+    /// What keeps other processes off session `id`, or `None` if another
+    /// live process holds it.
+    fn hold(&self, id: SessionId) -> Result<Option<lease::Hold>, StoreError> {
+        match self {
+            Backend::Sqlite(db) => match db.path().and_then(Path::parent) {
+                Some(dir) => lease::lock_file(dir, id),
+                None => Ok(Some(lease::Hold::Process)),
+            },
+            Backend::Postgres(db) => Ok(db
+                .lease(id)?
+                .map(|lock| lease::Hold::Advisory { _lock: lock })),
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -158,10 +203,7 @@ impl Store {
 
     /// The database file; none for a store in memory or in PostgreSQL.
     pub fn path(&self) -> Option<&Path> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.path(),
-            Backend::Postgres(_) => None,
-        }
+        self.backend.path()
     }
 
     /// Begins the session of one occurrence of one channel, unless it was
@@ -192,7 +234,7 @@ impl Store {
         before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(Begin, Option<T>), StoreError> {
         let begun = Begun::of(new, at)?;
-        let outcome = dispatch!(self, db => db.begin(&begun, before_commit))?;
+        let outcome = on_database!(self, |db| queries::begin(db, &begun, before_commit))?;
         if let (Begin::Created(_), _) = outcome {
             self.committed();
         }
@@ -213,7 +255,7 @@ impl Store {
             at,
             transition: transition.clone(),
         })?;
-        let next = dispatch!(self, db => db.record(&entry))?;
+        let next = on_database!(self, |db| queries::record(db, &entry))?;
         self.committed();
         Ok(next)
     }
@@ -222,15 +264,7 @@ impl Store {
     /// process holds it. Released when the [`Lease`] is dropped or its
     /// process dies.
     pub fn lease(&self, id: SessionId) -> Result<Option<Lease>, StoreError> {
-        lease::take(&self.leased, id, || match &self.backend {
-            Backend::Sqlite(db) => match db.path().and_then(Path::parent) {
-                Some(dir) => lease::lock_file(dir, id),
-                None => Ok(Some(lease::Hold::Process)),
-            },
-            Backend::Postgres(db) => Ok(db
-                .lease(id)?
-                .map(|lock| lease::Hold::Advisory { _lock: lock })),
-        })
+        lease::take(&self.leased, id, || self.backend.hold(id))
     }
 
     pub fn get(&self, id: SessionId) -> Result<Option<StoredSession>, StoreError> {
@@ -259,7 +293,7 @@ impl Store {
     /// a running daemon looks at to take over sessions whose driver died;
     /// [`Store::lease`] then says for sure.
     pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
-        let ids = dispatch!(self, db => db.unleased())?;
+        let ids = on_database!(self, |db| queries::unleased(db))?;
         Ok(self.leased.without(ids))
     }
 
@@ -283,10 +317,11 @@ impl Store {
 
     /// The history of session `id`, in order.
     pub fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
-        dispatch!(self, db => db.events(id))
+        on_database!(self, |db| queries::events(db, id))
     }
 
     fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
-        dispatch!(self, db => db.select(selection))
+        let selection = selection.clone();
+        on_database!(self, |db| queries::select(db, &selection))
     }
 }

@@ -110,10 +110,8 @@ impl Store {
     }
 
     fn write_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
-        let written = match &self.backend {
-            super::Backend::Sqlite(db) => db.record_batch(entries),
-            super::Backend::Postgres(db) => db.record_batch(entries),
-        }?;
+        let entries = entries.to_vec();
+        let written = on_database!(self, |db| super::queries::record_batch(db, &entries))?;
         self.committed();
         Ok(written)
     }

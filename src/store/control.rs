@@ -1,13 +1,14 @@
 //! What operators did through the control API: plans they paused, kept
 //! across restarts, and every change they asked for (what, when, from
-//! which address), for `history`. Two small tables of their own, created
-//! when first used, beside the sessions' (which [`super::schema`]
-//! migrates): nothing else reads or joins them.
+//! which address), for `history`. Two small tables of their own beside
+//! the sessions' (both made by [`super::schema`]'s migrations): nothing
+//! else reads or joins them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Backend, Store, StoreError};
+use super::database::{Connection as _, Database, values};
+use super::{Store, StoreError};
 
 /// One change asked for through the control API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -31,38 +32,96 @@ impl Store {
         paused: bool,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.set_paused(plan, paused, at),
-            Backend::Postgres(db) => db.set_paused(plan, paused, at),
-        }
+        let plan = plan.to_owned();
+        on_database!(self, |db| set_paused(db, &plan, paused, at))
     }
 
     /// The plans paused through the control API, by name, sorted.
     pub fn paused_plans(&self) -> Result<Vec<String>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.paused_plans(),
-            Backend::Postgres(db) => db.paused_plans(),
-        }
+        on_database!(self, |db| paused_plans(db))
     }
 
     /// Records an operator's action.
     pub fn record_action(&self, action: &Action) -> Result<(), StoreError> {
-        let written = match &self.backend {
-            Backend::Sqlite(db) => db.record_action(action),
-            Backend::Postgres(db) => db.record_action(action),
-        };
-        if written.is_ok() {
-            self.committed();
-        }
-        written
+        let action = action.clone();
+        on_database!(self, |db| record_action(db, &action))?;
+        self.committed();
+        Ok(())
     }
 
     /// The latest `limit` actions, newest first.
     pub fn actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        match &self.backend {
-            Backend::Sqlite(db) => db.actions(limit),
-            Backend::Postgres(db) => db.actions(limit),
-        }
+        on_database!(self, |db| actions(db, limit))
     }
+}
+
+async fn set_paused(
+    db: &impl Database,
+    plan: &str,
+    paused: bool,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut conn = db.connection().await?;
+    if paused {
+        conn.execute(
+            "INSERT INTO paused_plans (plan, paused_at) VALUES ($1, $2)
+             ON CONFLICT (plan) DO NOTHING",
+            &values![plan, at],
+        )
+        .await?;
+    } else {
+        conn.execute("DELETE FROM paused_plans WHERE plan = $1", &values![plan])
+            .await?;
+    }
+    Ok(())
+}
+
+async fn paused_plans(db: &impl Database) -> Result<Vec<String>, StoreError> {
+    let rows = db
+        .connection()
+        .await?
+        .query("SELECT plan FROM paused_plans ORDER BY plan", &[])
+        .await?;
+    rows.iter().map(|row| row.text(0)).collect()
+}
+
+async fn record_action(db: &impl Database, action: &Action) -> Result<(), StoreError> {
+    db.connection()
+        .await?
+        .execute(
+            "INSERT INTO actions (at, action, target, remote, outcome)
+             VALUES ($1, $2, $3, $4, $5)",
+            &values![
+                action.at,
+                action.action.as_str(),
+                action.target.as_str(),
+                action.remote.as_str(),
+                action.outcome.as_str()
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn actions(db: &impl Database, limit: i64) -> Result<Vec<Action>, StoreError> {
+    let rows = db
+        .connection()
+        .await?
+        .query(
+            "SELECT at, action, target, remote, outcome FROM actions ORDER BY id DESC LIMIT $1",
+            &values![limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Action {
+                at: row.instant(0)?,
+                action: row.text(1)?,
+                target: row.text(2)?,
+                remote: row.text(3)?,
+                outcome: row.text(4)?,
+            })
+        })
+        .collect()
 }

@@ -140,6 +140,15 @@ impl StoreError {
     pub(crate) fn corrupt(what: impl Into<String>) -> StoreError {
         StoreError::Corrupt { what: what.into() }
     }
+
+    /// This error as the failure of a migration from schema `from` to `to`.
+    pub(super) fn in_migration(self, from: u32, to: u32) -> StoreError {
+        match self {
+            StoreError::Sqlite(source) => StoreError::Migrate { from, to, source },
+            StoreError::Postgres(source) => StoreError::MigratePostgres { from, to, source },
+            other => other,
+        }
+    }
 }
 
 /// What kind of failure a [`StoreError`] is, for deciding what to do

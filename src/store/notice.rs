@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::row::{Selection, stored_instant};
-use super::{Backend, SessionId, Store, StoreError, StoredSession};
+use super::{SessionId, Store, StoreError, StoredSession};
 
 /// One notice, as the NCS handler read it.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,10 +95,7 @@ impl Store {
             files,
             at: stored_instant(at),
         };
-        let outcome = match &self.backend {
-            Backend::Sqlite(db) => db.record_notice(&noted),
-            Backend::Postgres(db) => db.record_notice(&noted),
-        }?;
+        let outcome = on_database!(self, |db| super::queries::record_notice(db, &noted))?;
         if let Noted::Recorded { .. } = outcome {
             self.committed();
         }

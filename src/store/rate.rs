@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use crate::agora::ratelimit::{RateLimit, SharedError, SharedWindow, Window};
 
+use chrono::Utc;
+
+use super::database::{Connection, Database, values};
 use super::{Backend, Store, StoreError};
 
 /// What a change does to an App ID's window at an instant.
@@ -32,11 +35,11 @@ impl WindowChange {
 }
 
 /// The grants column's text.
-pub(super) fn grants_text(window: &Window) -> String {
+fn grants_text(window: &Window) -> String {
     serde_json::Value::from(window.grants.clone()).to_string()
 }
 
-pub(super) fn window_from(grants: &str, paused_until: Option<i64>) -> Result<Window, StoreError> {
+fn window_from(grants: &str, paused_until: Option<i64>) -> Result<Window, StoreError> {
     let grants = serde_json::from_str(grants)
         .map_err(|error| StoreError::corrupt(format!("rate_windows.grants: {error}")))?;
     Ok(Window {
@@ -49,10 +52,8 @@ impl Store {
     /// The window this store shares with every runner that opens it; none
     /// for a store in memory, which only its own process sees.
     pub fn rate_window(&self) -> Option<Arc<dyn SharedWindow>> {
-        match &self.backend {
-            Backend::Sqlite(db) if db.path().is_none() => None,
-            _ => Some(Arc::new(self.clone())),
-        }
+        let in_memory = matches!(self.backend, Backend::Sqlite(_)) && self.path().is_none();
+        (!in_memory).then(|| Arc::new(self.clone()) as Arc<dyn SharedWindow>)
     }
 
     fn change_window(
@@ -60,11 +61,59 @@ impl Store {
         app_id: &str,
         change: WindowChange,
     ) -> Result<Option<Duration>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => db.change_window(app_id, change),
-            Backend::Postgres(db) => db.change_window(app_id, change),
-        }
+        let app_id = app_id.to_owned();
+        on_database!(self, |db| change_window(db, &app_id, change))
     }
+}
+
+/// Changes `app_id`'s shared rate window with its row locked (PostgreSQL)
+/// or under the write lock (SQLite), at the clock every runner on the store
+/// shares (see [`super::database::Dialect::now_micros`]).
+async fn change_window(
+    db: &impl Database,
+    app_id: &str,
+    change: WindowChange,
+) -> Result<Option<Duration>, StoreError> {
+    let mut tx = db.transaction().await?;
+    let outcome = write_window(&mut tx, app_id, change).await;
+    tx.finish(outcome).await
+}
+
+async fn write_window<C: Connection>(
+    tx: &mut C,
+    app_id: &str,
+    change: WindowChange,
+) -> Result<Option<Duration>, StoreError> {
+    tx.execute(
+        "INSERT INTO rate_windows (app_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        &values![app_id],
+    )
+    .await?;
+    let (now, lock) = (C::DIALECT.now_micros, C::DIALECT.lock_row);
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT grants, paused_until, {now} FROM rate_windows WHERE app_id = $1{lock}"
+            ),
+            &values![app_id],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| StoreError::corrupt(format!("no rate window for {app_id}")))?;
+    let mut window = window_from(&row.text(0)?, row.optional_integer(1)?)?;
+    let now = row
+        .optional_integer(2)?
+        .unwrap_or_else(|| Utc::now().timestamp_micros());
+    if let Some(wait) = change.apply(&mut window, now) {
+        return Ok(Some(wait));
+    }
+    tx.execute(
+        "UPDATE rate_windows SET grants = $2, paused_until = $3 WHERE app_id = $1",
+        &values![app_id, grants_text(&window), window.paused_until],
+    )
+    .await?;
+    Ok(None)
 }
 
 impl SharedWindow for Store {

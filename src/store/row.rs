@@ -1,14 +1,13 @@
-//! Sessions to rows and back, for every backend: every column is written
+//! Sessions to rows and back, for both databases: every column is written
 //! from a whole [`StoredSession`], and every value read is checked, so that
 //! a damaged or hand-edited database surfaces as [`StoreError::Corrupt`]
-//! instead of a session recovery misreads. A backend only says how one
-//! column of its row is read ([`Columns`]) and binds the values prepared
-//! here in its own SQL.
+//! instead of a session recovery misreads.
 
 use std::path::PathBuf;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use super::database::{Record, Value, values};
 use super::{
     Event, NewSession, OccurrenceKey, Phase, SessionId, StoreError, StoredSession, UploadNotified,
 };
@@ -24,7 +23,7 @@ pub(super) const COLUMNS: &str = "id, plan, plan_path, plan_hash, mode, app_id, 
 /// The columns of `events` in the order [`event_from`] reads them.
 pub(super) const EVENT_COLUMNS: &str = "id, at, kind, detail";
 
-/// Which sessions a query returns; each backend words it in its SQL.
+/// Which sessions a query returns.
 #[derive(Clone, Debug)]
 pub(super) enum Selection {
     Id(SessionId),
@@ -43,18 +42,6 @@ pub(super) enum Selection {
         plan: Option<String>,
         since: Option<DateTime<Utc>>,
     },
-}
-
-/// One row as a backend reads it, column by column (0-based, in
-/// [`COLUMNS`] or [`EVENT_COLUMNS`] order).
-pub(super) trait Columns {
-    fn text(&self, index: usize) -> Result<String, StoreError>;
-    fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError>;
-    fn integer(&self, index: usize) -> Result<i64, StoreError>;
-    fn optional_integer(&self, index: usize) -> Result<Option<i64>, StoreError>;
-    fn flag(&self, index: usize) -> Result<bool, StoreError>;
-    fn instant(&self, index: usize) -> Result<DateTime<Utc>, StoreError>;
-    fn optional_instant(&self, index: usize) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
 /// Instants are kept to the millisecond in every backend, so that an
@@ -99,6 +86,25 @@ impl Begun {
             phase: Phase::Pending.as_str(),
             at: stored_instant(at),
         })
+    }
+
+    /// The parameters of the insert in [`super::queries::begin`].
+    pub fn values(&self) -> [Value; 13] {
+        values![
+            self.plan.as_str(),
+            self.plan_path.as_str(),
+            self.plan_hash.as_str(),
+            self.mode,
+            self.app_id.as_str(),
+            self.cname.as_str(),
+            self.uid.as_str(),
+            self.backup_uid.clone(),
+            self.scheduled_start,
+            self.scheduled_end,
+            self.step_count,
+            self.phase,
+            self.at,
+        ]
     }
 }
 
@@ -153,10 +159,31 @@ impl State {
             finished_at: session.finished_at.map(stored_instant),
         })
     }
+
+    /// The parameters of the update in [`super::queries`]: the id, then
+    /// the state columns in the order the update sets them.
+    pub fn values(self) -> [Value; 14] {
+        values![
+            self.id,
+            self.phase,
+            self.resource_id,
+            self.sid,
+            self.current_uid,
+            self.steps_done,
+            self.step_in_flight,
+            self.stop_requested,
+            self.files,
+            self.uploading_status,
+            self.error,
+            self.starts,
+            self.updated_at,
+            self.finished_at,
+        ]
+    }
 }
 
 /// Reads a session from a row of [`COLUMNS`].
-pub(super) fn session_from(row: &impl Columns) -> Result<StoredSession, StoreError> {
+pub(super) fn session_from(row: &Record) -> Result<StoredSession, StoreError> {
     let id = SessionId(row.integer(0)?);
     let count = |value: i64, what: &str| {
         usize::try_from(value).map_err(|_| StoreError::corrupt(format!("session {id}: {what}")))
@@ -198,10 +225,7 @@ pub(super) fn session_from(row: &impl Columns) -> Result<StoredSession, StoreErr
 }
 
 /// The `upload_notified` columns (26 to 28) of a session's row.
-fn upload_notified(
-    row: &impl Columns,
-    id: SessionId,
-) -> Result<Option<UploadNotified>, StoreError> {
+fn upload_notified(row: &Record, id: SessionId) -> Result<Option<UploadNotified>, StoreError> {
     let Some(status) = row.optional_text(26)? else {
         return Ok(None);
     };
@@ -219,7 +243,7 @@ fn upload_notified(
 }
 
 /// Reads an event of `session` from a row of [`EVENT_COLUMNS`].
-pub(super) fn event_from(row: &impl Columns, session: SessionId) -> Result<Event, StoreError> {
+pub(super) fn event_from(row: &Record, session: SessionId) -> Result<Event, StoreError> {
     let detail = row.text(3)?;
     Ok(Event {
         id: row.integer(0)?,

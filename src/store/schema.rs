@@ -1,20 +1,21 @@
-//! The SQLite schema and its migrations. `PRAGMA user_version` counts the
-//! migrations applied; each runs in the same transaction as the version
-//! bump, so a crash mid-migration leaves the previous schema intact.
-//! Migrations are only ever appended: a released one is never edited, and
-//! each is added to PostgreSQL's too (`postgres/schema.rs`), so that one
-//! [`SCHEMA_VERSION`] counts both.
-
-use rusqlite::{Connection, TransactionBehavior};
+//! The schema: SQLite's migrations, and how either database's are applied.
+//! The database counts the migrations applied (SQLite's `PRAGMA
+//! user_version`, PostgreSQL's `recplan_meta`); each runs in the same
+//! transaction as the count's bump, so a crash mid-migration leaves the
+//! previous schema intact. Migrations are only ever appended: a released
+//! one is never edited, and each is added to PostgreSQL's too
+//! (`postgres/schema.rs`), so that one [`SCHEMA_VERSION`] counts both; the
+//! schemas they build are compared by a test.
 
 use super::StoreError;
+use super::database::{Connection, Database};
 
 /// `PRAGMA application_id`: marks the file as recplan's ("rcpl").
 pub(crate) const APPLICATION_ID: i32 = 0x7263_706c;
 
-/// Schema migrations, in order: the database's `user_version` is the number
-/// of them applied.
-const MIGRATIONS: &[&str] = &[
+/// SQLite's schema migrations, in order: the database's `user_version` is
+/// the number of them applied.
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: sessions and their event history.
     r"
     CREATE TABLE sessions (
@@ -169,14 +170,18 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Brings the database up to [`SCHEMA_VERSION`], refusing one that is newer
-/// or not recplan's.
-pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
-    check_owner(conn, path)?;
-    // IMMEDIATE takes the write lock at once, so that two processes opening
-    // a fresh database do not both apply migration 1: the second waits, then
-    // sees the version the first wrote.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found = user_version(&tx)?;
+/// or not recplan's. Under the migration lock (SQLite's write lock, a
+/// PostgreSQL advisory lock), so that of two processes opening a fresh
+/// database only one applies migration 1: the other waits, then sees the
+/// version the first wrote.
+pub(super) async fn migrate(db: &impl Database) -> Result<(), StoreError> {
+    let mut tx = db.transaction().await?;
+    let outcome = apply(&mut tx).await;
+    tx.finish(outcome).await
+}
+
+async fn apply<C: Connection>(tx: &mut C) -> Result<(), StoreError> {
+    let found = tx.schema_version().await?;
     if found > SCHEMA_VERSION {
         return Err(StoreError::TooNew {
             found,
@@ -186,46 +191,19 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
     if found == SCHEMA_VERSION {
         return Ok(());
     }
-    let fail = |source| StoreError::Migrate {
-        from: found,
-        to: SCHEMA_VERSION,
-        source,
-    };
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.execute_batch(sql).map_err(fail)?;
+    let failed = |error: StoreError| error.in_migration(found, SCHEMA_VERSION);
+    for sql in &C::MIGRATIONS[found as usize..] {
+        tx.batch(sql).await.map_err(failed)?;
     }
-    tx.pragma_update(None, "application_id", APPLICATION_ID)
-        .map_err(fail)?;
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-        .map_err(fail)?;
-    tx.commit().map_err(fail)
-}
-
-fn user_version(conn: &Connection) -> Result<u32, StoreError> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    u32::try_from(version).map_err(|_| StoreError::corrupt(format!("user_version {version}")))
-}
-
-/// Refuses a SQLite file that some other program wrote: one marked with
-/// another application id, or unmarked but already holding tables.
-fn check_owner(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
-    let found: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
-    if found == APPLICATION_ID {
-        return Ok(());
-    }
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
-    if found == 0 && tables == 0 {
-        return Ok(());
-    }
-    Err(StoreError::Foreign {
-        path: path.to_owned(),
-        found,
-    })
+    tx.set_schema_version(SCHEMA_VERSION).await.map_err(failed)
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection as Sqlite;
+
     use super::*;
+    use crate::store::sqlite::SqliteConnection;
     use crate::store::{DB_FILE, Noted, Notice, Phase, Store, UploadReport};
 
     /// A session recording under `sid-v1`, as recplan with schema 1 wrote
@@ -249,7 +227,7 @@ mod tests {
     fn a_version_1_database_is_upgraded_with_its_sessions() {
         let temp = tempfile::tempdir().unwrap();
         {
-            let conn = Connection::open(temp.path().join(DB_FILE)).unwrap();
+            let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
             conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.execute_batch(V1_SESSION).unwrap();
             conn.pragma_update(None, "application_id", APPLICATION_ID)
@@ -258,8 +236,11 @@ mod tests {
         }
 
         let store = Store::open(temp.path()).unwrap();
-        let conn = Connection::open(temp.path().join(DB_FILE)).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
+        let version: u32 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
         let session = store.find_by_sid("sid-v1").unwrap().expect("found by sid");
         assert_eq!(
             (session.phase, session.upload_notified),
@@ -270,8 +251,9 @@ mod tests {
         // The sid lookup uses the index built over the old events.
         let mut explain = conn
             .prepare(&format!(
-                "EXPLAIN QUERY PLAN {}",
-                crate::store::sqlite::SESSION_OF_SID
+                "EXPLAIN QUERY PLAN SELECT session FROM events
+                 WHERE kind = 'started' AND {} = ?1 ORDER BY id DESC LIMIT 1",
+                <SqliteConnection as Connection>::DIALECT.started_sid
             ))
             .unwrap();
         let plan: Vec<String> = explain

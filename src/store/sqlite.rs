@@ -1,26 +1,22 @@
-//! The SQLite backend: one file (`recplan.db` in the state directory), or
+//! The SQLite database: one file (`recplan.db` in the state directory), or
 //! memory for tests, behind one connection that every clone of the store
-//! shares. Its SQL is here; the rows' meaning is in [`super::row`].
+//! shares. What it says in SQL is in [`super::queries`]; here is how it is
+//! opened and how it runs a statement ([`Database`]).
 
-mod control;
-
+use std::borrow::Cow;
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 
-use super::batch::{Change, Entry, Written};
-use super::model::{instant_text, parse_instant};
-use super::notice::Noting;
-use super::rate::{self, WindowChange};
-use super::row::{
-    self, Begun, COLUMNS, Columns, EVENT_COLUMNS, Selection, State, event_from, session_from,
-};
-use super::{Begin, DB_FILE, Event, Noted, SessionId, StoreError, StoredSession};
-use super::{files, schema, transition};
-use crate::agora::Window;
+use super::database::{Cell, Connection, Database, Dialect, Record, Value};
+use super::model::instant_text;
+use super::schema::{self, APPLICATION_ID};
+use super::{DB_FILE, StoreError, files};
 
 /// How long a write waits for another process (a `recplan run` from cron
 /// beside the daemon, a `recplan stop`) to finish its own. Writes take
@@ -28,13 +24,13 @@ use crate::agora::Window;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many compiled statements the connection keeps; the store has about
-/// fifteen.
-const STATEMENT_CACHE: usize = 32;
+/// thirty.
+const STATEMENT_CACHE: usize = 64;
 
 /// A SQLite database. Cloning is cheap: clones share one connection.
 #[derive(Clone)]
 pub(super) struct Sqlite {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<rusqlite::Connection>>,
     path: Option<PathBuf>,
 }
 
@@ -54,7 +50,7 @@ impl Sqlite {
             path: path.clone(),
             source,
         };
-        let mut conn = Connection::open(&path).map_err(opened)?;
+        let conn = rusqlite::Connection::open(&path).map_err(opened)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(opened)?;
         // WAL: readers (`recplan status`) never block the runner's writes,
         // and a commit is one append to the log.
@@ -78,12 +74,13 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(opened)?;
         Self::configure(&conn).map_err(opened)?;
-        schema::migrate(&mut conn, &path)?;
-        files::restrict_siblings(&path)?;
-        Ok(Sqlite {
+        let db = Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             path: Some(path),
-        })
+        };
+        block_on(schema::migrate(&db))?;
+        files::restrict_siblings(db.label())?;
+        Ok(db)
     }
 
     /// A database that lives and dies with the process, for tests.
@@ -93,16 +90,17 @@ impl Sqlite {
             path: path.clone(),
             source,
         };
-        let mut conn = Connection::open_in_memory().map_err(opened)?;
+        let conn = rusqlite::Connection::open_in_memory().map_err(opened)?;
         Self::configure(&conn).map_err(opened)?;
-        schema::migrate(&mut conn, &path)?;
-        Ok(Sqlite {
+        let db = Sqlite {
             conn: Arc::new(Mutex::new(conn)),
             path: None,
-        })
+        };
+        block_on(schema::migrate(&db))?;
+        Ok(db)
     }
 
-    fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
         // Room for every statement the store prepares (the writes and each
         // kind of selection), so that none is ever compiled twice.
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -114,367 +112,212 @@ impl Sqlite {
         self.path.as_deref()
     }
 
+    /// The database file, or `:memory:`, for messages.
+    fn label(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(":memory:"))
+    }
+
     /// The connection. A panic elsewhere while it was held cannot have left
     /// it mid-transaction (an unwinding transaction rolls back), so a
     /// poisoned lock is taken over rather than passed on.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    fn conn(&self) -> MutexGuard<'_, rusqlite::Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    /// Begins a session; for a new one, `before_commit` runs with its id
-    /// inside the inserting transaction, before other processes can see it.
-    pub fn begin<T>(
-        &self,
-        begun: &Begun,
-        before_commit: impl FnOnce(SessionId) -> Result<T, StoreError>,
-    ) -> Result<(Begin, Option<T>), StoreError> {
-        let mut conn = self.conn();
-        // IMMEDIATE: take the write lock before reading, so that the
-        // read-then-write below cannot race another process's (a deferred
-        // transaction would fail with SQLITE_BUSY instead of waiting).
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let at = instant_text(begun.at);
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO sessions (plan, plan_path, plan_hash, mode, app_id, cname, uid,
-                     backup_uid, scheduled_start, scheduled_end, step_count, phase,
-                     current_uid, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?7, ?13, ?13)
-                 ON CONFLICT (plan, cname, uid, scheduled_start) DO NOTHING
-                 RETURNING id",
-            )?
-            .query_row(
-                params![
-                    begun.plan,
-                    begun.plan_path,
-                    begun.plan_hash,
-                    begun.mode,
-                    begun.app_id,
-                    begun.cname,
-                    begun.uid,
-                    begun.backup_uid,
-                    instant_text(begun.scheduled_start),
-                    instant_text(begun.scheduled_end),
-                    begun.step_count,
-                    begun.phase,
-                    at,
-                ],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let Some(id) = inserted.map(SessionId) else {
-            let key = Selection::Key(super::OccurrenceKey {
-                plan: begun.plan.clone(),
-                cname: begun.cname.clone(),
-                uid: begun.uid.clone(),
-                scheduled_start: begun.scheduled_start,
-            });
-            let existing = select_in(&tx, &key)?
-                .pop()
-                .ok_or_else(|| StoreError::corrupt("a conflicting session vanished"))?;
-            return Ok((Begin::AlreadyExists(existing.id, existing.phase), None));
-        };
-        tx.prepare_cached(
-            "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, 'begun', '{}')",
-        )?
-        .execute(params![id.0, at])?;
-        let done = before_commit(id)?;
-        tx.commit()?;
-        Ok((Begin::Created(id), Some(done)))
-    }
+impl Database for Sqlite {
+    type Connection<'a> = SqliteConnection<'a>;
 
-    pub fn record(&self, entry: &Entry) -> Result<StoredSession, StoreError> {
-        let mut conn = self.conn();
-        // IMMEDIATE, as for a begin: the read and the write below must not
-        // interleave with another process's.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let next = write_transition(&tx, entry)?;
-        tx.commit()?;
-        Ok(next)
-    }
-
-    /// Records `entries` in one transaction, each in a savepoint: see
-    /// [`super::Store::record_batch`].
-    pub fn record_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
-        let mut conn = self.conn();
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut written = Vec::with_capacity(entries.len());
-        for entry in entries {
-            let savepoint = tx.savepoint()?;
-            match write_transition(&savepoint, entry) {
-                Ok(next) => {
-                    savepoint.commit()?;
-                    written.push(Ok(next));
-                }
-                Err(error) => {
-                    // Dropped, the savepoint rolls back what the entry
-                    // wrote.
-                    drop(savepoint);
-                    // Some errors (a full disk, an I/O error) make SQLite
-                    // roll back the whole transaction: nothing is left to
-                    // write the others into.
-                    if tx.is_autocommit() {
-                        return Err(error);
-                    }
-                    written.push(Err(error));
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(written)
-    }
-
-    pub fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
-        select_in(&self.conn(), selection)
-    }
-
-    /// Every active session's id: a file lock is only known free by taking
-    /// it.
-    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
-        let conn = self.conn();
-        let mut statement =
-            conn.prepare_cached("SELECT id FROM sessions WHERE finished_at IS NULL ORDER BY id")?;
-        let ids = statement
-            .query_map([], |row| row.get(0).map(SessionId))?
-            .collect::<Result<_, _>>()?;
-        Ok(ids)
-    }
-
-    /// Changes `app_id`'s shared rate window under the write lock, at the
-    /// machine's clock, which every process here shares.
-    pub fn change_window(
-        &self,
-        app_id: &str,
-        change: WindowChange,
-    ) -> Result<Option<Duration>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let stored: Option<(String, Option<i64>)> = tx
-            .prepare_cached("SELECT grants, paused_until FROM rate_windows WHERE app_id = ?1")?
-            .query_row([app_id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .optional()?;
-        let mut window = match stored {
-            Some((grants, paused_until)) => rate::window_from(&grants, paused_until)?,
-            None => Window::default(),
-        };
-        let now = Utc::now().timestamp_micros();
-        if let Some(wait) = change.apply(&mut window, now) {
-            return Ok(Some(wait));
-        }
-        tx.prepare_cached(
-            "INSERT INTO rate_windows (app_id, grants, paused_until) VALUES (?1, ?2, ?3)
-             ON CONFLICT (app_id) DO UPDATE
-                 SET grants = excluded.grants, paused_until = excluded.paused_until",
-        )?
-        .execute(params![
-            app_id,
-            rate::grants_text(&window),
-            window.paused_until
-        ])?;
-        tx.commit()?;
-        Ok(None)
-    }
-
-    /// Records a notice against the session of its sid, in one
-    /// transaction: see [`super::Store::record_notice`].
-    pub fn record_notice(&self, noting: &Noting) -> Result<Noted, StoreError> {
-        let notice = &noting.notice;
-        let mut conn = self.conn();
-        // IMMEDIATE, as for transitions: the duplicate check and the writes
-        // must not interleave with another process's.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(session) = select_in(&tx, &Selection::Sid(notice.sid.clone()))?.pop() else {
-            return Ok(Noted::UnknownSid);
-        };
-        let received = instant_text(noting.at);
-        // No conflict target: a clash on either key (the id, or sid, uid,
-        // event type and sequence) makes the notice a duplicate.
-        let inserted = tx
-            .prepare_cached(
-                "INSERT INTO notices (notice_id, session, sid, uid, event_type, sequence,
-                     received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![
-                notice.notice_id,
-                session.id.0,
-                notice.sid,
-                notice.uid,
-                notice.event_type,
-                notice.sequence,
-                received,
-            ])?;
-        if inserted == 0 {
-            return Ok(Noted::Duplicate {
-                session: session.id,
-            });
-        }
-        let event: i64 = tx
-            .prepare_cached(
-                "INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)
-                 RETURNING id",
-            )?
-            .query_row(
-                params![
-                    session.id.0,
-                    received,
-                    notice.kind,
-                    notice.detail.to_string()
-                ],
-                |row| row.get(0),
-            )?;
-        if let Some(upload) = &notice.upload {
-            // `updated_at` stays the last transition's time.
-            tx.prepare_cached(
-                "UPDATE sessions SET upload_notified = ?2,
-                     upload_notified_files = coalesce(?3, upload_notified_files),
-                     upload_notified_at = ?4
-                 WHERE id = ?1",
-            )?
-            .execute(params![session.id.0, upload.status, noting.files, received])?;
-        }
-        tx.commit()?;
-        Ok(Noted::Recorded {
-            session: session.id,
-            event,
+    async fn connection(&self) -> Result<SqliteConnection<'_>, StoreError> {
+        Ok(SqliteConnection {
+            conn: self.conn(),
+            label: self.label(),
+            open: false,
         })
     }
 
-    pub fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE session = ?1 ORDER BY id"
-        ))?;
-        let mut rows = statement.query([id.0])?;
-        let mut events = Vec::new();
-        while let Some(row) = rows.next()? {
-            events.push(event_from(row, id)?);
-        }
-        Ok(events)
+    async fn transaction(&self) -> Result<SqliteConnection<'_>, StoreError> {
+        let mut connection = self.connection().await?;
+        // IMMEDIATE: take the write lock before reading, so that a
+        // read-then-write cannot race another process's (a deferred
+        // transaction would fail with SQLITE_BUSY instead of waiting).
+        connection.conn.execute_batch("BEGIN IMMEDIATE")?;
+        connection.open = true;
+        Ok(connection)
+    }
+
+    /// Here and now: nothing the work might do waits on this connection.
+    async fn off_connection<T: Send + 'static>(
+        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        work()
     }
 }
 
-/// The session whose started event names sid `?1`. The WHERE clause matches
-/// index `events_by_sid` (kind and expression exactly), so this is an index
-/// lookup.
-pub(super) const SESSION_OF_SID: &str = "SELECT session FROM events
-    WHERE kind = 'started' AND json_extract(detail, '$.recording.sid') = ?1
-    ORDER BY id DESC LIMIT 1";
+/// The store's one connection, held until dropped.
+pub(super) struct SqliteConnection<'a> {
+    conn: MutexGuard<'a, rusqlite::Connection>,
+    label: &'a Path,
+    /// Whether this began a transaction that is not finished: rolled back
+    /// if dropped so.
+    open: bool,
+}
 
-fn select_in(conn: &Connection, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
-    let by_sid;
-    let (clause, values): (&str, Vec<rusqlite::types::Value>) = match selection {
-        Selection::Id(id) => ("WHERE id = ?1", vec![id.0.into()]),
-        Selection::Sid(sid) => {
-            by_sid = format!("WHERE id = ({SESSION_OF_SID})");
-            (&by_sid, vec![sid.clone().into()])
+impl Drop for SqliteConnection<'_> {
+    fn drop(&mut self) {
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
         }
-        Selection::Key(key) => (
-            "WHERE plan = ?1 AND cname = ?2 AND uid = ?3 AND scheduled_start = ?4",
-            vec![
-                key.plan.clone().into(),
-                key.cname.clone().into(),
-                key.uid.clone().into(),
-                instant_text(key.scheduled_start).into(),
-            ],
-        ),
-        Selection::Active => ("WHERE finished_at IS NULL ORDER BY id", vec![]),
-        Selection::Recent(limit) => (
-            "ORDER BY scheduled_start DESC, id DESC LIMIT ?1",
-            vec![(*limit).into()],
-        ),
-        Selection::History { plan, since } => (
-            "WHERE (?1 IS NULL OR plan = ?1) AND (?2 IS NULL OR scheduled_start >= ?2)
-             ORDER BY scheduled_start, id",
-            vec![plan.clone().into(), since.map(instant_text).into()],
-        ),
+    }
+}
+
+impl Connection for SqliteConnection<'_> {
+    const DIALECT: Dialect = Dialect {
+        started_sid: "json_extract(detail, '$.recording.sid')",
+        lock_row: "",
+        now_micros: "NULL",
+        // A file lock is only known free by taking it.
+        unleased: "SELECT id FROM sessions WHERE finished_at IS NULL ORDER BY id",
     };
-    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions {clause}"))?;
-    let mut rows = statement.query(rusqlite::params_from_iter(values))?;
-    let mut sessions = Vec::new();
-    while let Some(row) = rows.next()? {
-        sessions.push(session_from(row)?);
+
+    const MIGRATIONS: &'static [&'static str] = schema::MIGRATIONS;
+
+    async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(&placeholders(sql))?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(changed as u64)
     }
-    Ok(sessions)
+
+    async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Record>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&placeholders(sql))?;
+        let width = statement.column_count();
+        let mut rows = statement.query(rusqlite::params_from_iter(params))?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            let cells = (0..width)
+                .map(|index| cell(row.get_ref(index)?))
+                .collect::<Result<_, StoreError>>()?;
+            records.push(Record(cells));
+        }
+        Ok(records)
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch(sql)?)
+    }
+
+    fn in_transaction(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    async fn finish<T>(mut self, outcome: Result<T, StoreError>) -> Result<T, StoreError> {
+        if outcome.is_ok() {
+            self.conn.execute_batch("COMMIT")?;
+            self.open = false;
+        }
+        // Else dropped, which rolls back.
+        outcome
+    }
+
+    async fn schema_version(&mut self) -> Result<u32, StoreError> {
+        check_owner(&self.conn, self.label)?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        u32::try_from(version).map_err(|_| StoreError::corrupt(format!("user_version {version}")))
+    }
+
+    async fn set_schema_version(&mut self, version: u32) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "application_id", APPLICATION_ID)?;
+        Ok(self.conn.pragma_update(None, "user_version", version)?)
+    }
 }
 
-/// Writes one transition in the transaction `conn` is in: the session's
-/// new state and its event.
-fn write_transition(conn: &Connection, entry: &Entry) -> Result<StoredSession, StoreError> {
-    let Change { id, at, transition } = &entry.change;
-    let current = select_in(conn, &Selection::Id(*id))?
-        .pop()
-        .ok_or(StoreError::NotFound(*id))?;
-    let next = transition::apply(&current, transition, *at)?;
-    write_state(conn, &State::of(&next)?)?;
-    conn.prepare_cached("INSERT INTO events (session, at, kind, detail) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![
-            id.0,
-            instant_text(row::stored_instant(*at)),
-            transition.kind(),
-            entry.detail
-        ])?;
-    Ok(next)
+/// Refuses a SQLite file that some other program wrote: one marked with
+/// another application id, or unmarked but already holding tables.
+fn check_owner(conn: &rusqlite::Connection, path: &Path) -> Result<(), StoreError> {
+    let found: i32 = conn.pragma_query_value(None, "application_id", |row| row.get(0))?;
+    if found == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
+    if found == 0 && tables == 0 {
+        return Ok(());
+    }
+    Err(StoreError::Foreign {
+        path: path.to_owned(),
+        found,
+    })
 }
 
-fn write_state(conn: &Connection, state: &State) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE sessions SET phase = ?2, resource_id = ?3, sid = ?4, current_uid = ?5,
-             steps_done = ?6, step_in_flight = ?7, stop_requested = ?8, files = ?9,
-             uploading_status = ?10, error = ?11, starts = ?12, updated_at = ?13,
-             finished_at = ?14
-         WHERE id = ?1",
-    )?
-    .execute(params![
-        state.id,
-        state.phase,
-        state.resource_id,
-        state.sid,
-        state.current_uid,
-        state.steps_done,
-        state.step_in_flight,
-        state.stop_requested,
-        state.files,
-        state.uploading_status,
-        state.error,
-        state.starts,
-        instant_text(state.updated_at),
-        state.finished_at.map(instant_text),
-    ])?;
-    Ok(())
+/// `sql` with PostgreSQL's placeholders (`$1`) as SQLite's (`?1`).
+fn placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut rewritten = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(char) = chars.next() {
+        let placeholder = char == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+        rewritten.push(if placeholder { '?' } else { char });
+    }
+    Cow::Owned(rewritten)
 }
 
-/// Instants are RFC 3339 text here (see [`instant_text`]).
-impl Columns for Row<'_> {
-    fn text(&self, index: usize) -> Result<String, StoreError> {
-        Ok(self.get(index)?)
+fn cell(value: ValueRef<'_>) -> Result<Cell, StoreError> {
+    match value {
+        ValueRef::Null => Ok(Cell::Null),
+        ValueRef::Integer(number) => Ok(Cell::Integer(number)),
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map(Cell::Text)
+            .map_err(|error| StoreError::corrupt(format!("text that is not UTF-8: {error}"))),
+        ValueRef::Real(_) | ValueRef::Blob(_) => Err(StoreError::corrupt(format!(
+            "a value recplan never writes: {value:?}"
+        ))),
     }
+}
 
-    fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        Ok(self.get(index)?)
+/// Instants are RFC 3339 text here (see [`instant_text`]), and flags 0 or
+/// 1.
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as Owned;
+        let null = || ToSqlOutput::Owned(Owned::Null);
+        Ok(match self {
+            Value::Text(text) => text.as_deref().map_or_else(null, |text| {
+                ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes()))
+            }),
+            Value::Integer(number) => {
+                number.map_or_else(null, |number| ToSqlOutput::Owned(Owned::Integer(number)))
+            }
+            Value::Flag(flag) => ToSqlOutput::Owned(Owned::Integer(i64::from(*flag))),
+            Value::Instant(at) => {
+                at.map_or_else(null, |at| ToSqlOutput::Owned(Owned::Text(instant_text(at))))
+            }
+        })
     }
+}
 
-    fn integer(&self, index: usize) -> Result<i64, StoreError> {
-        Ok(self.get(index)?)
+/// Runs a SQLite call to its end on this thread. Its statements block
+/// rather than wait, so the first poll finishes it; parking is there for
+/// form's sake.
+pub(super) fn block_on<T>(future: impl Future<Output = T>) -> T {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
     }
-
-    fn optional_integer(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        Ok(self.get(index)?)
-    }
-
-    fn flag(&self, index: usize) -> Result<bool, StoreError> {
-        Ok(self.get(index)?)
-    }
-
-    fn instant(&self, index: usize) -> Result<DateTime<Utc>, StoreError> {
-        parse_instant(&self.text(index)?)
-    }
-
-    fn optional_instant(&self, index: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.optional_text(index)?
-            .as_deref()
-            .map(parse_instant)
-            .transpose()
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
     }
 }

@@ -1,17 +1,17 @@
-//! The PostgreSQL schema and its migrations. `recplan_meta` marks the
-//! schema as recplan's and holds the number of migrations applied; each
-//! migration runs in the same transaction as the version bump, so a crash
-//! mid-migration leaves the previous schema intact. Migration N here is the
+//! The PostgreSQL schema's migrations, and its marks: `recplan_meta` marks
+//! the schema as recplan's and holds the number of migrations applied
+//! (applied by [`crate::store::schema::migrate`]). Migration N here is the
 //! same change as SQLite's migration N, so one [`SCHEMA_VERSION`] counts
 //! both. Migrations are only ever appended: a released one is never edited.
 
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::Client;
 
 use super::super::StoreError;
+use super::super::database::{Connection, Database};
 use super::super::schema::SCHEMA_VERSION;
 
 /// Schema migrations, in order.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: sessions and their event history. Instants are timestamptz kept
     // to the millisecond; lists and event details are JSON text, written
     // and read exactly as SQLite's.
@@ -140,57 +140,15 @@ const _: () = assert!(
 /// SQLite's application id.)
 const MIGRATION_LOCK: i64 = 0x7263_706c;
 
-/// Brings the schema up to [`SCHEMA_VERSION`], refusing one that is newer
-/// or not recplan's.
-pub(super) async fn migrate(client: &mut Client, target: &str) -> Result<(), StoreError> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::ReadCommitted)
-        .start()
-        .await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
-    let found = version(&tx, target).await?;
-    if found > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            found,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    if found == SCHEMA_VERSION {
-        return Ok(());
-    }
-    let fail = |source| StoreError::MigratePostgres {
-        from: found,
-        to: SCHEMA_VERSION,
-        source,
-    };
-    if found == 0 {
-        tx.batch_execute(
-            "CREATE TABLE recplan_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             INSERT INTO recplan_meta VALUES ('application', 'recplan');",
-        )
-        .await
-        .map_err(fail)?;
-    }
-    for sql in &MIGRATIONS[found as usize..] {
-        tx.batch_execute(sql).await.map_err(fail)?;
-    }
-    tx.execute(
-        "INSERT INTO recplan_meta VALUES ('schema_version', $1)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        &[&SCHEMA_VERSION.to_string()],
-    )
-    .await
-    .map_err(fail)?;
-    tx.commit().await.map_err(fail)
-}
-
-/// The number of migrations applied: 0 for a schema without recplan's
-/// tables. A schema that holds tables of the same names but no
+/// Takes the migration lock for the transaction `client` is in, then
+/// reads the number of migrations applied: 0 for a schema without
+/// recplan's tables. A schema that holds tables of the same names but no
 /// `recplan_meta` is someone else's.
-async fn version(tx: &Transaction<'_>, target: &str) -> Result<u32, StoreError> {
-    let marks = tx
+pub(super) async fn version(client: &Client, target: &str) -> Result<u32, StoreError> {
+    client
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let marks = client
         .query_one(
             "SELECT to_regclass('recplan_meta') IS NOT NULL,
                     to_regclass('sessions') IS NOT NULL OR to_regclass('events') IS NOT NULL",
@@ -207,7 +165,9 @@ async fn version(tx: &Transaction<'_>, target: &str) -> Result<u32, StoreError> 
             Ok(0)
         };
     }
-    let rows = tx.query("SELECT key, value FROM recplan_meta", &[]).await?;
+    let rows = client
+        .query("SELECT key, value FROM recplan_meta", &[])
+        .await?;
     let value = |wanted: &str| -> Result<Option<String>, StoreError> {
         for row in &rows {
             if row.try_get::<_, &str>(0)? == wanted {
@@ -227,13 +187,37 @@ async fn version(tx: &Transaction<'_>, target: &str) -> Result<u32, StoreError> 
         .map_err(|_| StoreError::corrupt(format!("recplan_meta schema_version {version:?}")))
 }
 
+/// Marks the schema as recplan's, at `version`.
+pub(super) async fn set_version(client: &Client, version: u32) -> Result<(), StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS recplan_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             INSERT INTO recplan_meta VALUES ('application', 'recplan') ON CONFLICT DO NOTHING;",
+        )
+        .await?;
+    client
+        .execute(
+            "INSERT INTO recplan_meta VALUES ('schema_version', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&version.to_string()],
+        )
+        .await?;
+    Ok(())
+}
+
 /// The store's lease namespace: the `sessions` table's oid, which tells
 /// this store's leases from those of another recplan schema in the same
 /// database (advisory locks are per database), and is the same for every
 /// process that opens this one.
-pub(super) async fn namespace(client: &Client) -> Result<i32, StoreError> {
-    let row = client
-        .query_one("SELECT 'sessions'::regclass::oid::int4", &[])
+pub(super) async fn namespace(db: &impl Database) -> Result<i32, StoreError> {
+    let rows = db
+        .connection()
+        .await?
+        .query("SELECT 'sessions'::regclass::oid::int4", &[])
         .await?;
-    Ok(row.try_get(0)?)
+    let oid = rows
+        .first()
+        .ok_or_else(|| StoreError::corrupt("no oid for table sessions"))?
+        .integer(0)?;
+    i32::try_from(oid).map_err(|_| StoreError::corrupt(format!("table sessions has oid {oid}")))
 }

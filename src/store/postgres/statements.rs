@@ -1,6 +1,6 @@
 //! The store's connection to PostgreSQL and the statements prepared on it,
-//! so that a write is parsed and planned once per connection rather than
-//! once per call.
+//! so that a statement is parsed and planned once per connection rather
+//! than once per call.
 
 use std::collections::HashMap;
 
@@ -23,7 +23,7 @@ impl Connected {
     }
 }
 
-/// The writes' statements, by their SQL, prepared on one connection the
+/// The store's statements, by their SQL, prepared on one connection the
 /// first time each runs: later calls skip the parse and plan. A new
 /// connection starts with none.
 #[derive(Default)]

@@ -81,15 +81,11 @@ fn sqlite_tables(path: &std::path::Path) -> Vec<Table> {
 
 fn sqlite_table(conn: &rusqlite::Connection, name: String) -> Table {
     // (name, declared type, not null, position in the primary key)
-    let info: Vec<(String, String, bool, u32)> = conn
-        .prepare("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid")
-        .unwrap()
-        .query_map([&name], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let info: Vec<(String, String, bool, u32)> = four_columns(
+        conn,
+        "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
+        &name,
+    );
     let mut primary_key: Vec<(u32, String)> = info
         .iter()
         .filter(|column| column.3 > 0)
@@ -106,15 +102,11 @@ fn sqlite_table(conn: &rusqlite::Connection, name: String) -> Table {
         })
         .collect();
     // (index name, unique, origin, partial)
-    let listed: Vec<(String, bool, String, bool)> = conn
-        .prepare("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)")
-        .unwrap()
-        .query_map([&name], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let listed: Vec<(String, bool, String, bool)> = four_columns(
+        conn,
+        "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)",
+        &name,
+    );
     let indexes = listed
         .into_iter()
         .filter(|(_, _, origin, _)| origin != "pk")
@@ -139,6 +131,24 @@ fn sqlite_table(conn: &rusqlite::Connection, name: String) -> Table {
         primary_key: primary_key.into_iter().map(|(_, column)| column).collect(),
         indexes,
     }
+}
+
+/// The rows of a pragma about `name` with four columns.
+fn four_columns<A, B, C, D>(conn: &rusqlite::Connection, sql: &str, name: &str) -> Vec<(A, B, C, D)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+    D: rusqlite::types::FromSql,
+{
+    conn.prepare(sql)
+        .unwrap()
+        .query_map([name], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 fn postgres_tables(schema: &Schema) -> Vec<Table> {
