@@ -85,7 +85,7 @@ pub use transition::Transition;
 
 use batch::{Entry, Queue};
 use postgres::Postgres;
-use row::{Begun, Selection};
+use row::Selection;
 use sqlite::Sqlite;
 
 /// The state store. Cloning is cheap: clones share its connections.
@@ -233,8 +233,8 @@ impl Store {
         at: DateTime<Utc>,
         before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<(Begin, Option<T>), StoreError> {
-        let begun = Begun::of(new, at)?;
-        let outcome = on_database!(self, |db| queries::begin(db, &begun, before_commit))?;
+        let new = new.clone();
+        let outcome = on_database!(self, |db| queries::begin(db, &new, at, before_commit))?;
         if let (Begin::Created(_), _) = outcome {
             self.committed();
         }

@@ -369,9 +369,9 @@ impl Scheduler {
                 // died and it is about to be: it holds no later one back.
                 for session in active.into_iter().filter(|s| s.scheduled_end > now) {
                     starts
-                        .entry(session.plan)
+                        .entry(session.begun.plan)
                         .or_default()
-                        .push(session.scheduled_start);
+                        .push(session.begun.scheduled_start);
                 }
                 Some(starts)
             }

@@ -46,10 +46,13 @@ pub struct OccurrenceKey {
     pub scheduled_start: DateTime<Utc>,
 }
 
-/// What a session is begun with. Deliberately no request bodies: those hold
-/// the RTC token and the storage keys, and a state file is not a place for
+/// What a session is begun with, and is for the rest of its life: its
+/// plan, its occurrence and its channel. A [`StoredSession`] is one of
+/// these with its state. Deliberately no request bodies: those hold the
+/// RTC token and the storage keys, and a state file is not a place for
 /// them. Whoever resumes a session renders its plan again.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewSession {
     pub plan: String,
     pub plan_path: PathBuf,
@@ -58,6 +61,7 @@ pub struct NewSession {
     pub mode: Mode,
     pub app_id: String,
     pub cname: String,
+    /// The uid the session was planned with (part of its identity).
     pub uid: String,
     pub backup_uid: Option<String>,
     pub scheduled_start: DateTime<Utc>,
@@ -194,23 +198,15 @@ impl fmt::Display for Phase {
     }
 }
 
-/// A session as stored: what it was begun with and where it stands.
+/// A session as stored: what it was begun with (which its fields read
+/// through to, as `session.cname`) and where it stands.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredSession {
     pub id: SessionId,
-    pub plan: String,
-    pub plan_path: PathBuf,
-    pub plan_hash: String,
-    pub mode: Mode,
-    pub app_id: String,
-    pub cname: String,
-    /// The uid the session was planned with (part of its identity).
-    pub uid: String,
-    pub backup_uid: Option<String>,
-    pub scheduled_start: DateTime<Utc>,
-    pub scheduled_end: DateTime<Utc>,
-    pub step_count: usize,
+    /// As begun, its instants to the millisecond.
+    #[serde(flatten)]
+    pub begun: NewSession,
     pub phase: Phase,
     /// The resource of the current attempt, once acquired.
     pub resource_id: Option<String>,
@@ -280,14 +276,15 @@ impl StoredSession {
     pub fn is_active(&self) -> bool {
         !self.phase.is_final(self.sid.is_some())
     }
+}
 
-    pub fn key(&self) -> OccurrenceKey {
-        OccurrenceKey {
-            plan: self.plan.clone(),
-            cname: self.cname.clone(),
-            uid: self.uid.clone(),
-            scheduled_start: self.scheduled_start,
-        }
+/// What a session was begun with is part of it, and read as its own:
+/// `session.plan`, `session.key()`.
+impl std::ops::Deref for StoredSession {
+    type Target = NewSession;
+
+    fn deref(&self) -> &NewSession {
+        &self.begun
     }
 }
 

@@ -13,24 +13,28 @@
 use super::batch::{Change, Entry, Written};
 use super::database::{Connection, Database, Value, values};
 use super::notice::Noting;
-use super::row::{self, Begun, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
-use super::{Begin, Event, Noted, OccurrenceKey, SessionId, StoreError, StoredSession};
+use chrono::{DateTime, Utc};
+
+use super::row::{self, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
+use super::{Begin, Event, NewSession, Noted, SessionId, StoreError, StoredSession};
 
 /// Begins a session; for a new one, `before_commit` runs with its id
 /// inside the inserting transaction, before other processes can see it.
 pub(super) async fn begin<D: Database, T: Send + 'static>(
     db: &D,
-    begun: &Begun,
+    new: &NewSession,
+    at: DateTime<Utc>,
     before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<(Begin, Option<T>), StoreError> {
     let mut tx = db.transaction().await?;
-    let outcome = insert_session::<D, T>(&mut tx, begun, before_commit).await;
+    let outcome = insert_session::<D, T>(&mut tx, new, at, before_commit).await;
     tx.finish(outcome).await
 }
 
 async fn insert_session<D: Database, T: Send + 'static>(
     tx: &mut D::Connection<'_>,
-    begun: &Begun,
+    new: &NewSession,
+    at: DateTime<Utc>,
     before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<(Begin, Option<T>), StoreError> {
     let inserted = tx
@@ -41,18 +45,13 @@ async fn insert_session<D: Database, T: Send + 'static>(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $7, $13, $13)
              ON CONFLICT (plan, cname, uid, scheduled_start) DO NOTHING
              RETURNING id",
-            &begun.values(),
+            &row::begun_values(new, at)?,
         )
         .await?;
     let Some(inserted) = inserted.first() else {
         // The conflicting insert has committed: ON CONFLICT waited for
         // it, and this statement sees it.
-        let key = Selection::Key(OccurrenceKey {
-            plan: begun.plan.clone(),
-            cname: begun.cname.clone(),
-            uid: begun.uid.clone(),
-            scheduled_start: begun.scheduled_start,
-        });
+        let key = Selection::Key(row::stored(new).key());
         let existing = select_in(tx, &key)
             .await?
             .pop()
@@ -62,7 +61,7 @@ async fn insert_session<D: Database, T: Send + 'static>(
     let id = SessionId(inserted.integer(0)?);
     tx.execute(
         "INSERT INTO events (session, at, kind, detail) VALUES ($1, $2, 'begun', '{}')",
-        &values![id.0, begun.at],
+        &values![id.0, row::stored_instant(at)],
     )
     .await?;
     let done = D::off_connection(move || before_commit(id)).await?;

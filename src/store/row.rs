@@ -50,62 +50,35 @@ pub(super) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(3)
 }
 
-/// The values of a new session's row.
-#[derive(Clone, Debug)]
-pub(super) struct Begun {
-    pub plan: String,
-    pub plan_path: String,
-    pub plan_hash: String,
-    pub mode: &'static str,
-    pub app_id: String,
-    pub cname: String,
-    pub uid: String,
-    pub backup_uid: Option<String>,
-    pub scheduled_start: DateTime<Utc>,
-    pub scheduled_end: DateTime<Utc>,
-    pub step_count: i64,
-    pub phase: &'static str,
-    pub at: DateTime<Utc>,
+/// `new` as the store keeps it: its instants to the millisecond.
+pub(super) fn stored(new: &NewSession) -> NewSession {
+    NewSession {
+        scheduled_start: stored_instant(new.scheduled_start),
+        scheduled_end: stored_instant(new.scheduled_end),
+        ..new.clone()
+    }
 }
 
-impl Begun {
-    pub fn of(new: &NewSession, at: DateTime<Utc>) -> Result<Begun, StoreError> {
-        Ok(Begun {
-            plan: new.plan.clone(),
-            plan_path: new.plan_path.to_string_lossy().into_owned(),
-            plan_hash: new.plan_hash.clone(),
-            mode: mode_text(new.mode),
-            app_id: new.app_id.clone(),
-            cname: new.cname.clone(),
-            uid: new.uid.clone(),
-            backup_uid: new.backup_uid.clone(),
-            scheduled_start: stored_instant(new.scheduled_start),
-            scheduled_end: stored_instant(new.scheduled_end),
-            step_count: i64::try_from(new.step_count)
-                .map_err(|_| StoreError::corrupt(format!("step count {}", new.step_count)))?,
-            phase: Phase::Pending.as_str(),
-            at: stored_instant(at),
-        })
-    }
-
-    /// The parameters of the insert in [`super::queries::begin`].
-    pub fn values(&self) -> [Value; 13] {
-        values![
-            self.plan.as_str(),
-            self.plan_path.as_str(),
-            self.plan_hash.as_str(),
-            self.mode,
-            self.app_id.as_str(),
-            self.cname.as_str(),
-            self.uid.as_str(),
-            self.backup_uid.clone(),
-            self.scheduled_start,
-            self.scheduled_end,
-            self.step_count,
-            self.phase,
-            self.at,
-        ]
-    }
+/// The parameters of the insert in [`super::queries::begin`]: session
+/// `new` begun at `at`.
+pub(super) fn begun_values(new: &NewSession, at: DateTime<Utc>) -> Result<[Value; 13], StoreError> {
+    let step_count = i64::try_from(new.step_count)
+        .map_err(|_| StoreError::corrupt(format!("step count {}", new.step_count)))?;
+    Ok(values![
+        new.plan.as_str(),
+        new.plan_path.to_string_lossy().into_owned(),
+        new.plan_hash.as_str(),
+        mode_text(new.mode),
+        new.app_id.as_str(),
+        new.cname.as_str(),
+        new.uid.as_str(),
+        new.backup_uid.clone(),
+        stored_instant(new.scheduled_start),
+        stored_instant(new.scheduled_end),
+        step_count,
+        Phase::Pending.as_str(),
+        stored_instant(at),
+    ])
 }
 
 /// The values of every state column of a session, as
@@ -191,17 +164,19 @@ pub(super) fn session_from(row: &Record) -> Result<StoredSession, StoreError> {
     let starts = row.integer(22)?;
     Ok(StoredSession {
         id,
-        plan: row.text(1)?,
-        plan_path: PathBuf::from(row.text(2)?),
-        plan_hash: row.text(3)?,
-        mode: parse_mode(&row.text(4)?)?,
-        app_id: row.text(5)?,
-        cname: row.text(6)?,
-        uid: row.text(7)?,
-        backup_uid: row.optional_text(8)?,
-        scheduled_start: row.instant(9)?,
-        scheduled_end: row.instant(10)?,
-        step_count: count(row.integer(11)?, "step count")?,
+        begun: NewSession {
+            plan: row.text(1)?,
+            plan_path: PathBuf::from(row.text(2)?),
+            plan_hash: row.text(3)?,
+            mode: parse_mode(&row.text(4)?)?,
+            app_id: row.text(5)?,
+            cname: row.text(6)?,
+            uid: row.text(7)?,
+            backup_uid: row.optional_text(8)?,
+            scheduled_start: row.instant(9)?,
+            scheduled_end: row.instant(10)?,
+            step_count: count(row.integer(11)?, "step count")?,
+        },
         phase: Phase::parse(&row.text(12)?)?,
         resource_id: row.optional_text(13)?,
         sid: row.optional_text(14)?,
