@@ -125,6 +125,12 @@ impl Backend {
         }
     }
 
+    /// Whether other processes can open this database: all but SQLite's
+    /// in memory.
+    fn is_shared(&self) -> bool {
+        !matches!(self, Backend::Sqlite(db) if db.path().is_none())
+    }
+
     /// What keeps other processes off session `id`, or `None` if another
     /// live process holds it.
     fn hold(&self, id: SessionId) -> Result<Option<lease::Hold>, StoreError> {

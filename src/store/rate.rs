@@ -11,7 +11,7 @@ use crate::agora::ratelimit::{RateLimit, SharedError, SharedWindow, Window};
 use chrono::Utc;
 
 use super::database::{Connection, Database, values};
-use super::{Backend, Store, StoreError};
+use super::{Store, StoreError};
 
 /// What a change does to an App ID's window at an instant.
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +52,10 @@ impl Store {
     /// The window this store shares with every runner that opens it; none
     /// for a store in memory, which only its own process sees.
     pub fn rate_window(&self) -> Option<Arc<dyn SharedWindow>> {
-        let in_memory = matches!(self.backend, Backend::Sqlite(_)) && self.path().is_none();
-        (!in_memory).then(|| Arc::new(self.clone()) as Arc<dyn SharedWindow>)
+        if !self.backend.is_shared() {
+            return None;
+        }
+        Some(Arc::new(self.clone()))
     }
 
     fn change_window(

@@ -253,7 +253,9 @@ fn check_owner(conn: &rusqlite::Connection, path: &Path) -> Result<(), StoreErro
     })
 }
 
-/// `sql` with PostgreSQL's placeholders (`$1`) as SQLite's (`?1`).
+/// `sql` with PostgreSQL's placeholders (`$1`) as SQLite's (`?1`). A `$`
+/// before a digit is always a placeholder in the store's SQL; one before
+/// anything else (a JSON path, `'$.recording'`) is left alone.
 fn placeholders(sql: &str) -> Cow<'_, str> {
     if !sql.contains('$') {
         return Cow::Borrowed(sql);
@@ -319,5 +321,19 @@ pub(super) fn block_on<T>(future: impl Future<Output = T>) -> T {
             return output;
         }
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_sqlites_and_json_paths_stay() {
+        assert_eq!(
+            placeholders("WHERE id = $1 AND json_extract(detail, '$.recording.sid') = $12"),
+            "WHERE id = ?1 AND json_extract(detail, '$.recording.sid') = ?12"
+        );
+        assert!(matches!(placeholders("SELECT 1"), Cow::Borrowed(_)));
     }
 }
