@@ -181,10 +181,8 @@ impl Record {
     }
 
     fn wrong(&self, index: usize, wanted: &str) -> StoreError {
-        StoreError::corrupt(format!(
-            "column {index} is not {wanted}: {:?}",
-            self.0[index]
-        ))
+        let found = self.0.get(index);
+        StoreError::corrupt(format!("column {index} is not {wanted}: {found:?}"))
     }
 
     pub fn optional_text(&self, index: usize) -> Result<Option<String>, StoreError> {
