@@ -266,8 +266,22 @@ mod tests {
             "{plan:?}"
         );
 
-        let notice = Notice {
-            notice_id: "n-1".to_owned(),
+        let at = session.updated_at + chrono::TimeDelta::minutes(40);
+        assert!(matches!(
+            store.record_notice(&uploaded("n-1"), at).unwrap(),
+            Noted::Recorded { .. }
+        ));
+        let session = store.get(session.id).unwrap().unwrap();
+        let notified = session.upload_notified.clone().expect("upload notified");
+        assert_eq!(notified.at, at);
+        assert_eq!(session.upload_status(), Some("uploaded"));
+        assert_eq!(session.recorded_files(), ["room.m3u8"]);
+    }
+
+    /// Notice `notice_id`: `sid-v1`'s upload, sequence 3.
+    fn uploaded(notice_id: &str) -> Notice {
+        Notice {
+            notice_id: notice_id.to_owned(),
             sid: "sid-v1".to_owned(),
             uid: "527841".to_owned(),
             event_type: 31,
@@ -278,16 +292,53 @@ mod tests {
                 status: "uploaded".to_owned(),
                 files: Some(vec!["room.m3u8".to_owned()]),
             }),
-        };
-        let at = session.updated_at + chrono::TimeDelta::minutes(40);
+        }
+    }
+
+    #[test]
+    fn a_version_4_database_keeps_its_notices_pauses_and_rate_windows() {
+        let temp = tempfile::tempdir().unwrap();
+        {
+            let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(V1_SESSION).unwrap();
+            // The second notice's NULL key names no notice: not carried
+            // over.
+            conn.execute_batch(
+                "INSERT INTO notices VALUES
+                     ('n-1', 1, 'sid-v1', '527841', 31, 3, '2026-11-27T09:40:00.000Z'),
+                     (NULL, 1, 'sid-v1', '527841', 31, 4, '2026-11-27T09:41:00.000Z');
+                 INSERT INTO paused_plans VALUES ('standup', '2026-11-27T08:00:00.000Z');
+                 INSERT INTO rate_windows VALUES ('0123456789abcdef0123456789abcdef', '[7]', 9);",
+            )
+            .unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+        }
+
+        let store = Store::open(temp.path()).unwrap();
+        assert_eq!(store.paused_plans().unwrap(), ["standup"]);
+        let at = crate::store::model::parse_instant("2026-11-27T09:42:00.000Z").unwrap();
         assert!(matches!(
-            store.record_notice(&notice, at).unwrap(),
-            Noted::Recorded { .. }
+            store.record_notice(&uploaded("n-1"), at).unwrap(),
+            Noted::Duplicate { .. }
         ));
-        let session = store.get(session.id).unwrap().unwrap();
-        let notified = session.upload_notified.clone().expect("upload notified");
-        assert_eq!(notified.at, at);
-        assert_eq!(session.upload_status(), Some("uploaded"));
-        assert_eq!(session.recorded_files(), ["room.m3u8"]);
+        let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
+        let kept: (i64, String, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM notices), grants, paused_until FROM rate_windows",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (1, "[7]".to_owned(), 9));
+        let refused = conn.execute(
+            "INSERT INTO paused_plans VALUES (NULL, '2026-11-27T08:00:00.000Z')",
+            [],
+        );
+        assert!(refused.is_err(), "a NULL key is refused");
     }
 }
