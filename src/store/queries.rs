@@ -16,7 +16,7 @@ use super::notice::Noting;
 use chrono::{DateTime, Utc};
 
 use super::row::{self, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
-use super::{Begin, Event, NewSession, Noted, SessionId, StoreError, StoredSession};
+use super::{Begin, Event, NewSession, Noted, OccurrenceKey, SessionId, StoreError, StoredSession};
 
 /// Begins a session; for a new one, `before_commit` runs with its id
 /// inside the inserting transaction, before other processes can see it.
@@ -51,7 +51,10 @@ async fn insert_session<D: Database, T: Send + 'static>(
     let Some(inserted) = inserted.first() else {
         // The conflicting insert has committed: ON CONFLICT waited for
         // it, and this statement sees it.
-        let key = Selection::Key(row::stored(new).key());
+        let key = Selection::Key(OccurrenceKey {
+            scheduled_start: row::stored_instant(new.scheduled_start),
+            ..new.key()
+        });
         let existing = select_in(tx, &key)
             .await?
             .pop()

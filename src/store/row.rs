@@ -50,15 +50,6 @@ pub(super) fn stored_instant(at: DateTime<Utc>) -> DateTime<Utc> {
     at.trunc_subsecs(3)
 }
 
-/// `new` as the store keeps it: its instants to the millisecond.
-pub(super) fn stored(new: &NewSession) -> NewSession {
-    NewSession {
-        scheduled_start: stored_instant(new.scheduled_start),
-        scheduled_end: stored_instant(new.scheduled_end),
-        ..new.clone()
-    }
-}
-
 /// The parameters of the insert in [`super::queries::begin`]: session
 /// `new` begun at `at`.
 pub(super) fn begun_values(new: &NewSession, at: DateTime<Utc>) -> Result<[Value; 13], StoreError> {
