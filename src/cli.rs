@@ -28,6 +28,7 @@ mod render;
 mod run;
 mod sim;
 mod state;
+mod table;
 mod validate;
 
 use std::fmt;

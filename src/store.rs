@@ -24,6 +24,7 @@
 
 mod batch;
 mod control;
+mod driver;
 mod error;
 mod files;
 mod lease;
@@ -44,6 +45,7 @@ use chrono::{DateTime, Utc};
 
 pub use batch::{Change, Written};
 pub use control::Action;
+pub use driver::{Driver, Driving};
 pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;

@@ -137,13 +137,48 @@ impl StateArgs {
         use crate::store::Store;
         let opened = match (&self.state, &self.state_dir) {
             (Some(url), _) => Store::open_url(url),
+            (None, _) if self.in_memory(simulated) => Store::open_in_memory(),
             (None, Some(dir)) => Store::open(dir),
-            (None, None) if simulated => Store::open_in_memory(),
             (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
                 .and_then(|dir| Store::open(&dir)),
         };
         opened.map_err(|e| format!("state store: {e}"))
     }
+
+    /// Whether [`StateArgs::open`] keeps the store in memory: with the
+    /// simulator, when no place is given.
+    pub fn in_memory(&self, simulated: bool) -> bool {
+        simulated && self.state.is_none() && self.state_dir.is_none()
+    }
+
+    /// The state store for commands that only read it: the PostgreSQL
+    /// database if one is named, else the SQLite store if its database
+    /// exists. `Ok(None)` names the directory that holds none: asking
+    /// never creates one.
+    pub fn open_existing(&self) -> Result<Existing, String> {
+        use crate::store::{DB_FILE, Store};
+        if self.state.is_some() {
+            return self.open(false).map(Existing::Open);
+        }
+        let dir = match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::default_dir(|name| std::env::var_os(name))
+                .map_err(|e| format!("state store: {e}"))?,
+        };
+        if !dir.join(DB_FILE).is_file() {
+            return Ok(Existing::Missing(dir));
+        }
+        Store::open(&dir)
+            .map(Existing::Open)
+            .map_err(|e| format!("state store: {e}"))
+    }
+}
+
+/// What [`StateArgs::open_existing`] found.
+pub enum Existing {
+    Open(crate::store::Store),
+    /// The state directory holds no store (or does not exist).
+    Missing(PathBuf),
 }
 
 /// The async runtime the long-running commands work in; `None` (reported)
