@@ -278,7 +278,10 @@ fn step_text(step: &crate::session::StepReport) -> String {
     if step.outcome == "ok" {
         format!("+{} {} sent{late}", step.at, step.endpoint)
     } else {
-        format!("+{} {} sent{late}, {}", step.at, step.endpoint, step.outcome)
+        format!(
+            "+{} {} sent{late}, {}",
+            step.at, step.endpoint, step.outcome
+        )
     }
 }
 

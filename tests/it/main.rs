@@ -10,6 +10,7 @@ mod export;
 mod ha;
 mod model;
 mod ncs;
+mod operator;
 mod recurrence;
 mod resilience;
 mod run;
