@@ -286,7 +286,7 @@ fn table(upcoming: &[Upcoming], now: DateTime<Utc>) -> String {
             rows.push((at, row(start.clone(), left)));
         }
     }
-    rows.sort_by(|a, b| (a.0.is_none(), a.0).cmp(&(b.0.is_none(), b.0)));
+    rows.sort_by_key(|row| (row.0.is_none(), row.0));
     let mut table = Table::new(&["PLAN", "NEXT", "LEFT", "LAST", "RESULT"]);
     for (_, cells) in rows {
         table.row(cells);

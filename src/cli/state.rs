@@ -3,6 +3,8 @@
 
 use tokio::sync::{mpsc, watch};
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 
 use super::connect;
@@ -199,7 +201,7 @@ pub fn status_command(args: &StatusArgs) -> u8 {
     recent.reverse();
     let active = match active
         .into_iter()
-        .map(|session| Ok(Listed::of(&store, session)?))
+        .map(|session| Listed::of(&store, session))
         .collect::<Result<Vec<_>, StoreError>>()
     {
         Ok(active) => active,
@@ -318,15 +320,17 @@ fn status_table(active: &[Listed], recent: &[Listed]) -> String {
     }
     let orphaned = active.iter().filter(|listed| listed.orphaned).count();
     let mut text = table.render();
-    text.push_str(&format!(
+    let _ = write!(
+        text,
         "\n{} active, {} finished session(s) listed",
         active.len(),
         recent.len()
-    ));
+    );
     if orphaned > 0 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "; {orphaned} orphaned (their driver died): `recplan recover` resumes or stops them"
-        ));
+        );
     }
     text.push_str(".\n");
     text

@@ -136,6 +136,10 @@ where
     serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
 }
 
+#[allow(
+    clippy::ref_option,
+    reason = "serde's serialize_with hands the field over by reference"
+)]
 fn optional_millis<S: serde::Serializer>(
     at: &Option<chrono::DateTime<chrono::Utc>>,
     serializer: S,

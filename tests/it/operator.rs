@@ -307,7 +307,10 @@ impl Running {
                     found += usize::from(line.contains(marker));
                     self.seen.push(line);
                 }
-                Err(_) => panic!("never saw {marker:?} {count} times: {:#?}", self.seen),
+                Err(error) => panic!(
+                    "never saw {marker:?} {count} times ({error}): {:#?}",
+                    self.seen
+                ),
             }
         }
     }
@@ -556,9 +559,9 @@ async fn a_second_ctrl_c_names_the_sessions_left_and_how_to_stop_them() {
         ] {
             assert!(said.contains(&expected), "{expected:?} in {said}");
         }
-        let sid = &status_json(&handle, dir.path())["active"][0]["sid"];
+        let recording = &status_json(&handle, dir.path())["active"][0]["sid"];
         assert!(
-            said.contains(&format!(" sid {}", sid.as_str().unwrap())),
+            said.contains(&format!(" sid {}", recording.as_str().unwrap())),
             "{said}"
         );
         handle
