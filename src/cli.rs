@@ -54,6 +54,8 @@ pub mod exit {
     /// `run` without `--now`/`--at`: no occurrence is due.
     pub const NOTHING_DUE: u8 = 4;
     /// Interrupted by Ctrl-C or SIGTERM; every started recording was stopped.
+    /// A second Ctrl-C that leaves a recording possibly running is a failed
+    /// run ([`FAILED`]), and says how to stop it.
     pub const INTERRUPTED: u8 = 130;
 }
 

@@ -18,8 +18,17 @@ use crate::store::{Driver, Driving, OccurrenceKey, Store, StoredSession};
 ///
 /// With neither --now nor --at it runs the occurrence that is due (the
 /// latest scheduled start within the plan's starting_deadline): what cron,
-/// systemd timers and Kubernetes CronJobs invoke. Ctrl-C or SIGTERM stops
-/// every started recording before exiting.
+/// systemd timers and Kubernetes CronJobs invoke.
+///
+/// Progress goes to stderr: time elapsed and left in whole seconds, and
+/// each step as it is sent, with its lateness. The summary goes to stdout
+/// (`--json`: times to the millisecond).
+///
+/// Ctrl-C or SIGTERM stops every started recording before exiting (exit
+/// 130). A second Ctrl-C exits at once, naming each session that may still
+/// be recording (session id, resourceId, sid) and the `recplan stop ID` and
+/// `recplan recover` commands that finish the job: exit 1, or 130 if
+/// nothing was left running.
 ///
 /// Example: recplan run plans/demo.yaml --now --sim
 #[derive(Debug, clap::Args)]

@@ -31,7 +31,7 @@ pub struct RecoverArgs {
 }
 
 /// Lists sessions from the state store, oldest first: the latest finished
-/// ones, then every active one, with the process driving it (pid@host).
+/// ones and every active one, with the process driving it (pid@host).
 ///
 /// An active session whose driver died (killed, crashed, its machine gone)
 /// is shown as orphaned: `recplan recover` resumes or stops it. Reading
@@ -299,8 +299,8 @@ impl Listed {
     }
 }
 
-/// Finished sessions, then active ones, each oldest first, under one
-/// header; a footer counts them.
+/// Finished and active sessions together, oldest first, under one header;
+/// a footer counts them.
 fn status_table(active: &[Listed], recent: &[Listed]) -> String {
     let mut table = Table::new(&[
         "ID",
@@ -315,7 +315,9 @@ fn status_table(active: &[Listed], recent: &[Listed]) -> String {
         "UPLOAD",
     ])
     .right_aligned(&[0]);
-    for listed in recent.iter().chain(active) {
+    let mut listed: Vec<&Listed> = recent.iter().chain(active).collect();
+    listed.sort_by_key(|listed| (listed.session.scheduled_start, listed.session.id));
+    for listed in listed {
         table.row(listed.cells());
     }
     let orphaned = active.iter().filter(|listed| listed.orphaned).count();
