@@ -11,7 +11,7 @@ use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
 use crate::session::{
     Context, OccurrenceReport, Outcome, Progress, SessionReport, recoverable, run_occurrence,
 };
-use crate::store::{Driver, Driving, OccurrenceKey, Store, StoredSession};
+use crate::store::{Driver, Driving, OccurrenceKey, Store, StoreError, StoredSession};
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
 /// at their offsets, monitoring, stop.
@@ -308,16 +308,18 @@ struct LeftBehind {
 impl LeftBehind {
     /// This occurrence's sessions that this process still drives: what
     /// may keep recording once it exits.
-    fn sessions(&self) -> Vec<StoredSession> {
-        let this = Driver::this_process();
-        self.keys
-            .iter()
-            .filter_map(|key| self.store.find(key).ok().flatten())
-            .filter(StoredSession::is_active)
-            .filter(|session| {
-                matches!(self.store.driving(session.id), Ok(Driving::By(Some(driver))) if driver == this)
-            })
-            .collect()
+    fn sessions(&self) -> Result<Vec<StoredSession>, StoreError> {
+        let this = Some(Driver::this_process());
+        let mut left = Vec::new();
+        for key in &self.keys {
+            let Some(session) = self.store.find(key)? else {
+                continue;
+            };
+            if session.is_active() && self.store.driving(session.id)? == Driving::By(this.clone()) {
+                left.push(session);
+            }
+        }
+        Ok(left)
     }
 
     /// Says what was left and how to finish the job; the exit code: 130
@@ -328,7 +330,16 @@ impl LeftBehind {
             errln!("exiting at once; the simulator's recordings end with it");
             return exit::INTERRUPTED;
         }
-        let left = self.sessions();
+        let left = match self.sessions() {
+            Ok(left) => left,
+            Err(error) => {
+                errln!(
+                    "exiting at once; recordings may still run, and the state store cannot say which ({error}): `recplan status{}` lists them",
+                    self.state_flags
+                );
+                return exit::FAILED;
+            }
+        };
         if left.is_empty() {
             errln!("exiting at once; no recording was left running");
             return exit::INTERRUPTED;
