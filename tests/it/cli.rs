@@ -351,33 +351,85 @@ fn render_json_lists_every_call_at_its_offset() {
 }
 
 #[test]
-fn render_refuses_an_invalid_plan_and_absent_values() {
+fn render_refuses_an_invalid_plan() {
     let invalid = Recplan::new(["render", "tests/fixtures/plans/invalid/uid-zero.yaml"])
         .with_secrets()
         .run();
     assert_eq!(invalid.code, 3, "{invalid:?}");
     assert_eq!(invalid.stdout, "");
+}
 
-    let absent = Recplan::new([
-        "render",
-        "plans/weekly-standup.yaml",
-        "--at",
-        "2026-11-27T09:00:00+01:00",
+/// Regression: `render` refused to run without the secrets it only ever
+/// shows as `***`.
+#[test]
+fn render_shows_unset_secrets_masked_and_refuses_other_unset_values() {
+    let at = ["--at", "2026-11-27T09:00:00+01:00"];
+    let secrets_unset = Recplan::new(["render", "plans/weekly-standup.yaml", at[0], at[1]])
+        .env("AGORA_APP_ID", APP_ID)
+        .run();
+    assert_eq!(secrets_unset.code, 0, "{secrets_unset:?}");
+    for field in ["token", "accessKey", "secretKey"] {
+        assert!(
+            secrets_unset
+                .stdout
+                .contains(&format!("\"{field}\": \"***\"")),
+            "{field}: {}",
+            secrets_unset.stdout
+        );
+    }
+    assert!(
+        secrets_unset.stderr.contains(
+            "plans/weekly-standup.yaml:19:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set; shown as ***"
+        ),
+        "{}",
+        secrets_unset.stderr
+    );
+    assert!(
+        !secrets_unset.stderr.contains("error"),
+        "{}",
+        secrets_unset.stderr
+    );
+
+    // The App ID is in every URL: without it there is nothing to show.
+    let no_app_id = Recplan::new(["render", "plans/weekly-standup.yaml", at[0], at[1]]).run();
+    assert_eq!(no_app_id.code, 3, "{no_app_id:?}");
+    assert_eq!(no_app_id.stdout, "");
+    assert!(
+        no_app_id.stderr.contains(
+            "plans/weekly-standup.yaml:1:1: error: app_id: the plan has no `app_id`, and AGORA_APP_ID is not set"
+        ),
+        "{}",
+        no_app_id.stderr
+    );
+
+    // A value that shapes a request is required even in a secret's company.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("plans/weekly-standup.yaml"))
+        .unwrap()
+        .replace(
+            "bucket: acme-recordings",
+            "bucket: \"{{env.RECPLAN_BUCKET}}\"",
+        );
+    let plan = dir.path().join("bucket.yaml");
+    std::fs::write(&plan, text).unwrap();
+    let run = Recplan::new([
+        OsStr::new("render"),
+        plan.as_os_str(),
+        OsStr::new(at[0]),
+        OsStr::new(at[1]),
     ])
     .env("AGORA_APP_ID", APP_ID)
-    .env("S3_ACCESS_KEY", ACCESS_KEY)
-    .env("S3_SECRET_KEY", SECRET_KEY)
     .run();
-    assert_eq!(absent.code, 3, "{absent:?}");
-    assert_eq!(absent.stdout, "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "");
     assert!(
-        absent
-            .stderr
-            .contains("plans/weekly-standup.yaml:19:3: error: start.token: environment variable AGORA_RTC_TOKEN is not set"),
+        run.stderr.contains(
+            "bucket.yaml:23:5: error: start.storageConfig.bucket: environment variable RECPLAN_BUCKET is not set"
+        ),
         "{}",
-        absent.stderr
+        run.stderr
     );
-    assert!(!absent.stderr.contains(SECRET_KEY));
+    assert!(!run.stderr.contains(SECRET_KEY));
 }
 
 #[test]
