@@ -14,6 +14,7 @@ mod recurrence;
 mod resilience;
 mod run;
 mod schedule;
+mod schema;
 mod secrets;
 mod signals;
 mod sim;
