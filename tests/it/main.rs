@@ -8,6 +8,7 @@ mod daemon;
 mod everyday;
 mod export;
 mod ha;
+mod manpages;
 mod model;
 mod ncs;
 mod recurrence;

@@ -4,11 +4,9 @@
 //! can say; the rows it cannot are listed with the reason, and must still
 //! disagree, so that a row the schema learns to judge moves up.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::support::root;
+use crate::support::{recplan, root};
 
 /// A valid composite plan with no template needing the environment; each
 /// row edits it.
@@ -511,20 +509,11 @@ fn plan(edits: &[(&str, &str)]) -> String {
     })
 }
 
-fn recplan(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_recplan"))
-        .current_dir(root())
-        .args(args)
-        .env_remove("AGORA_APP_ID")
-        .output()
-        .expect("the recplan binary runs")
-}
-
 /// Each file's verdict from one `recplan validate --format json` run.
 fn validate(files: &[std::path::PathBuf]) -> Vec<bool> {
     let mut args = vec!["validate".as_ref(), "--format".as_ref(), "json".as_ref()];
     args.extend(files.iter().map(|f| f.as_os_str()));
-    let output = recplan(&args);
+    let output = recplan(args);
     let report: Value = serde_json::from_slice(&output.stdout).expect("validate prints JSON");
     report["plans"]
         .as_array()
@@ -535,7 +524,7 @@ fn validate(files: &[std::path::PathBuf]) -> Vec<bool> {
 }
 
 fn schema_validator() -> jsonschema::Validator {
-    let output = recplan(&["schema".as_ref()]);
+    let output = recplan(["schema"]);
     let schema: Value = serde_json::from_slice(&output.stdout).expect("schema prints JSON");
     jsonschema::draft202012::new(&schema).expect("the schema is valid JSON Schema")
 }

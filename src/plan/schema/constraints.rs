@@ -580,7 +580,10 @@ fn range<T: serde::Serialize>(range: &std::ops::RangeInclusive<T>) -> Value {
 /// `schema`, or a template to be judged once rendered.
 fn templated(schema: Value) -> Value {
     let branches = vec![schema, json!({"$ref": "#/$defs/Template"})];
-    Value::Object(Map::from_iter([("anyOf".to_owned(), Value::Array(branches))]))
+    Value::Object(Map::from_iter([(
+        "anyOf".to_owned(),
+        Value::Array(branches),
+    )]))
 }
 
 /// One of `values`, quoted or (being numbers) not.
