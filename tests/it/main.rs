@@ -8,6 +8,7 @@ mod daemon;
 mod everyday;
 mod export;
 mod ha;
+mod help;
 mod manpages;
 mod model;
 mod ncs;
