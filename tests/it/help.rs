@@ -116,7 +116,10 @@ fn every_plan_an_example_names_exists() {
     for (path, text) in every_help() {
         for word in text.split_whitespace() {
             let word = word.trim_matches(|c: char| !c.is_ascii_graphic() || c == '`' || c == ',');
-            if word.starts_with("plans/") && (word.ends_with(".yaml") || word.ends_with(".yml")) {
+            let is_plan = std::path::Path::new(word)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+            if word.starts_with("plans/") && is_plan {
                 named += 1;
                 assert!(
                     root().join(word).is_file(),
