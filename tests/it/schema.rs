@@ -526,6 +526,10 @@ fn validate(files: &[std::path::PathBuf]) -> Vec<bool> {
 fn schema_validator() -> jsonschema::Validator {
     let output = recplan(["schema"]);
     let schema: Value = serde_json::from_slice(&output.stdout).expect("schema prints JSON");
+    assert!(
+        jsonschema::meta::is_valid(&schema),
+        "the schema is not valid draft 2020-12"
+    );
     jsonschema::draft202012::new(&schema).expect("the schema is valid JSON Schema")
 }
 

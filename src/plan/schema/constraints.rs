@@ -604,7 +604,7 @@ fn timezones() -> Vec<&'static str> {
 /// The vendors' names and titles as [`storage::vendor_by_name`] matches
 /// them: in any case, `-` or `_`, blanks around.
 fn vendor_names() -> String {
-    let names: Vec<String> = storage::vendors()
+    let mut names: Vec<String> = storage::vendors()
         .iter()
         .flat_map(|vendor| [vendor.name, vendor.title])
         .map(|name| {
@@ -621,6 +621,8 @@ fn vendor_names() -> String {
                 .collect()
         })
         .collect();
+    // A title that is the name again (`Qiniu`) adds nothing.
+    names.dedup();
     format!(r"^\s*(?:{})\s*$", names.join("|"))
 }
 
