@@ -434,6 +434,24 @@ mod tests {
     }
 
     #[test]
+    fn masking_tolerates_absent_values_of_secret_fields_only() {
+        for secret in [
+            "start.token",
+            "start.storageConfig.secretKey",
+            "steps[2].update.storageConfig.accessKey",
+            "start.recordingConfig.salt",
+            "rtc_token.certificate",
+        ] {
+            assert!(MissingEnv::MaskSecrets.tolerates(secret), "{secret}");
+            assert!(!MissingEnv::Refuse.tolerates(secret), "{secret}");
+        }
+        for shaping in ["app_id", "channels[0].cname", "start.storageConfig.bucket"] {
+            assert!(!MissingEnv::MaskSecrets.tolerates(shaping), "{shaping}");
+            assert!(MissingEnv::Warn.tolerates(shaping), "{shaping}");
+        }
+    }
+
+    #[test]
     fn a_channel_cleared_is_not_seen_by_the_next_one() {
         let mut ctx = context(MissingEnv::Refuse);
         ctx.set_channel("room", "42");
