@@ -166,9 +166,10 @@ fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     })
 }
 
-/// Loads and validates one plan. Commands that render requests refuse
-/// absent environment values (`MissingEnv::Refuse`); `next`, which only
-/// reads the schedule, tolerates them. Prints errors; `Err` is the exit code.
+/// Loads and validates one plan. Commands that send requests refuse
+/// absent environment values (`MissingEnv::Refuse`); `render`, which shows
+/// secrets masked, refuses only those outside secret fields; `next`, which
+/// only reads the schedule, tolerates them. Prints errors; `Err` is the exit code.
 fn load_plan(
     path: &Path,
     env: &crate::plan::Env,
@@ -181,7 +182,7 @@ fn load_plan(
     };
     match crate::plan::load(path, &options) {
         Ok(validated) => {
-            if missing_env == crate::plan::MissingEnv::Refuse {
+            if missing_env != crate::plan::MissingEnv::Warn {
                 print_diagnostics(&validated.warnings);
             }
             Ok(validated.plan)

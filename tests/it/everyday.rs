@@ -589,7 +589,7 @@ fn man_writes_a_page_per_command() {
     let printed = recplan(&["man"], &[]);
     assert_eq!(printed.code, 0, "{printed:?}");
     assert!(
-        printed.stdout.contains(".TH recplan 1"),
+        printed.stdout.contains(".TH RECPLAN 1"),
         "{}",
         printed.stdout
     );
