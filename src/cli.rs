@@ -28,6 +28,7 @@ mod render;
 mod run;
 mod sim;
 mod state;
+mod table;
 mod validate;
 
 use std::fmt;
@@ -53,6 +54,8 @@ pub mod exit {
     /// `run` without `--now`/`--at`: no occurrence is due.
     pub const NOTHING_DUE: u8 = 4;
     /// Interrupted by Ctrl-C or SIGTERM; every started recording was stopped.
+    /// A second Ctrl-C that leaves a recording possibly running is a failed
+    /// run ([`FAILED`]), and says how to stop it.
     pub const INTERRUPTED: u8 = 130;
 }
 
@@ -163,9 +166,10 @@ fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     })
 }
 
-/// Loads and validates one plan. Commands that render requests refuse
-/// absent environment values (`MissingEnv::Refuse`); `next`, which only
-/// reads the schedule, tolerates them. Prints errors; `Err` is the exit code.
+/// Loads and validates one plan. Commands that send requests refuse
+/// absent environment values (`MissingEnv::Refuse`); `render`, which shows
+/// secrets masked, refuses only those outside secret fields; `next`, which
+/// only reads the schedule, tolerates them. Prints errors; `Err` is the exit code.
 fn load_plan(
     path: &Path,
     env: &crate::plan::Env,
@@ -178,7 +182,7 @@ fn load_plan(
     };
     match crate::plan::load(path, &options) {
         Ok(validated) => {
-            if missing_env == crate::plan::MissingEnv::Refuse {
+            if missing_env != crate::plan::MissingEnv::Warn {
                 print_diagnostics(&validated.warnings);
             }
             Ok(validated.plan)

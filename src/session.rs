@@ -49,7 +49,9 @@ pub struct Context {
 #[derive(Clone, Debug, Serialize)]
 pub struct OccurrenceReport {
     pub plan: String,
+    #[serde(serialize_with = "report::millis")]
     pub start: chrono::DateTime<chrono::FixedOffset>,
+    #[serde(serialize_with = "report::millis")]
     pub end: chrono::DateTime<chrono::FixedOffset>,
     pub sessions: Vec<SessionReport>,
 }

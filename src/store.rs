@@ -54,6 +54,7 @@ macro_rules! on_database {
 mod batch;
 mod control;
 mod database;
+mod driver;
 mod error;
 mod files;
 mod lease;
@@ -75,6 +76,7 @@ use chrono::{DateTime, Utc};
 
 pub use batch::{Change, Written};
 pub use control::Action;
+pub use driver::{Driver, Driving};
 pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;

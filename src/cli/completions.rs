@@ -1,7 +1,9 @@
 //! `completions` and `man`: what packagers install beside the binary, both
 //! generated from the same command-line definition as `--help`.
 
-use std::path::{Path, PathBuf};
+mod manpage;
+
+use std::path::PathBuf;
 
 use clap::CommandFactory as _;
 use clap_complete::Shell;
@@ -18,9 +20,10 @@ pub struct CompletionsArgs {
     shell: Shell,
 }
 
-/// Writes man pages: recplan.1 and one per subcommand (recplan-run.1, …).
+/// Writes man pages: recplan.1 and one per subcommand (recplan-run.1, ...).
 ///
-/// Without --out, prints recplan.1.
+/// Without --out, prints recplan.1. Pages are dated by SOURCE_DATE_EPOCH
+/// when it is set, else by this version's release.
 ///
 /// Examples:
 ///
@@ -47,18 +50,23 @@ pub fn completions(args: &CompletionsArgs) -> u8 {
 
 pub fn man(args: &ManArgs) -> u8 {
     let mut command = Cli::command().disable_help_subcommand(true);
-    // Building names the subcommands `recplan-run` and so on, which is
-    // what their pages are called.
+    // Building names the subcommands `recplan run` and so on, whose pages
+    // are recplan-run.1 and so on.
     command.build();
+    let mut commands = Vec::new();
+    every_command(&command, &mut commands);
+    let names: Vec<String> = commands.iter().map(|c| manpage::page_name(c)).collect();
+    let date = page_date(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref());
     let Some(dir) = &args.out else {
-        let mut page = Vec::new();
-        if let Err(error) = clap_mangen::Man::new(command).render(&mut page) {
-            err(format_args!("error: cannot render the man page: {error}\n"));
-            return exit::FAILED;
-        }
-        return match out(format_args!("{}", String::from_utf8_lossy(&page))) {
-            Ok(()) => exit::OK,
-            Err(stop) => stop.exit_code(exit::OK),
+        return match manpage::render(&command, &date, &names) {
+            Ok(page) => match out(format_args!("{page}")) {
+                Ok(()) => exit::OK,
+                Err(stop) => stop.exit_code(exit::OK),
+            },
+            Err(error) => {
+                err(format_args!("error: cannot render the man page: {error}\n"));
+                exit::FAILED
+            }
         };
     };
     if let Err(error) = std::fs::create_dir_all(dir) {
@@ -68,15 +76,17 @@ pub fn man(args: &ManArgs) -> u8 {
         ));
         return exit::FAILED;
     }
-    let mut written = Vec::new();
-    if let Err(error) = write_pages(&command, dir, &mut written) {
-        err(format_args!(
-            "error: cannot write man pages to {}: {error}\n",
-            dir.display()
-        ));
-        return exit::FAILED;
-    }
-    for path in written {
+    for (command, name) in commands.iter().zip(&names) {
+        let path = dir.join(format!("{name}.1"));
+        let written =
+            manpage::render(command, &date, &names).and_then(|page| std::fs::write(&path, page));
+        if let Err(error) = written {
+            err(format_args!(
+                "error: cannot write {}: {error}\n",
+                path.display()
+            ));
+            return exit::FAILED;
+        }
         if let Err(stop) = out(format_args!("wrote {}\n", path.display())) {
             return stop.exit_code(exit::OK);
         }
@@ -84,16 +94,35 @@ pub fn man(args: &ManArgs) -> u8 {
     exit::OK
 }
 
-/// The page of `command` and, depth first, of each subcommand shown in
-/// `--help`, noting each file written.
-fn write_pages(
-    command: &clap::Command,
-    dir: &Path,
-    written: &mut Vec<PathBuf>,
-) -> std::io::Result<()> {
-    written.push(clap_mangen::Man::new(command.clone()).generate_to(dir)?);
+/// `command` and, depth first, each subcommand shown in `--help`.
+fn every_command<'a>(command: &'a clap::Command, found: &mut Vec<&'a clap::Command>) {
+    found.push(command);
     for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-        write_pages(sub, dir, written)?;
+        every_command(sub, found);
     }
-    Ok(())
+}
+
+/// The date pages carry: `SOURCE_DATE_EPOCH`'s (as reproducible builds
+/// set it), else this version's release date; never today's, so that
+/// pages built twice are the same.
+fn page_date(source_date_epoch: Option<&str>) -> String {
+    source_date_epoch
+        .and_then(|epoch| epoch.trim().parse::<i64>().ok())
+        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+        .map_or_else(
+            || manpage::RELEASE_DATE.to_owned(),
+            |date| date.format("%Y-%m-%d").to_string(),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_dated_by_source_date_epoch_or_the_release() {
+        assert_eq!(page_date(Some("1700000000")), "2023-11-14");
+        assert_eq!(page_date(None), manpage::RELEASE_DATE);
+        assert_eq!(page_date(Some("soon")), manpage::RELEASE_DATE);
+    }
 }

@@ -15,20 +15,22 @@ pub async fn simulator(wanted: bool, env: &mut Env) -> Result<Option<SimHandle>,
     if !wanted {
         return Ok(None);
     }
-    start_simulator(env).await.map(Some).map_err(|message| {
-        errln!("error: {message}");
-        super::exit::FAILED
-    })
+    simulated_env(env);
+    Simulator::start(SimConfig::default())
+        .await
+        .map(Some)
+        .map_err(|e| {
+            errln!("error: cannot start the simulator: {e}");
+            super::exit::FAILED
+        })
 }
 
-async fn start_simulator(env: &mut Env) -> Result<SimHandle, String> {
-    let handle = Simulator::start(SimConfig::default())
-        .await
-        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+/// The simulator's App ID stands in for an unset `AGORA_APP_ID`: set
+/// before plans are loaded, so that they validate as they will run.
+pub fn simulated_env(env: &mut Env) {
     if env.get("AGORA_APP_ID").is_none() {
         *env = env.clone().with("AGORA_APP_ID", sim::DEMO_APP_ID);
     }
-    Ok(handle)
 }
 
 /// A paced, retrying client for the simulator, or for Agora from the
@@ -137,13 +139,73 @@ impl StateArgs {
         use crate::store::Store;
         let opened = match (&self.state, &self.state_dir) {
             (Some(url), _) => Store::open_url(url),
+            (None, _) if self.in_memory(simulated) => Store::open_in_memory(),
             (None, Some(dir)) => Store::open(dir),
-            (None, None) if simulated => Store::open_in_memory(),
             (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
                 .and_then(|dir| Store::open(&dir)),
         };
         opened.map_err(|e| format!("state store: {e}"))
     }
+
+    /// The options that reach `store` again, for commands printed for
+    /// people to run: `--state-dir DIR` for SQLite; nothing for
+    /// PostgreSQL, whose URL may hold a password (the same `--state` or
+    /// `RECPLAN_STATE` is needed).
+    pub fn flags_for(&self, store: &crate::store::Store) -> String {
+        match store.path().and_then(std::path::Path::parent) {
+            Some(dir) if self.state.is_none() => format!(" --state-dir {}", shell_word(dir)),
+            _ => String::new(),
+        }
+    }
+
+    /// Whether [`StateArgs::open`] keeps the store in memory: with the
+    /// simulator, when no place is given.
+    pub fn in_memory(&self, simulated: bool) -> bool {
+        simulated && self.state.is_none() && self.state_dir.is_none()
+    }
+
+    /// The state store for commands that only read it: the PostgreSQL
+    /// database if one is named, else the SQLite store if its database
+    /// exists. `Ok(None)` names the directory that holds none: asking
+    /// never creates one.
+    pub fn open_existing(&self) -> Result<Existing, String> {
+        use crate::store::{DB_FILE, Store};
+        if self.state.is_some() {
+            return self.open(false).map(Existing::Open);
+        }
+        let dir = match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::default_dir(|name| std::env::var_os(name))
+                .map_err(|e| format!("state store: {e}"))?,
+        };
+        if !dir.join(DB_FILE).is_file() {
+            return Ok(Existing::Missing(dir));
+        }
+        Store::open(&dir)
+            .map(Existing::Open)
+            .map_err(|e| format!("state store: {e}"))
+    }
+}
+
+/// `path` as one shell word: as it is when that is safe, else in single
+/// quotes.
+fn shell_word(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
+    {
+        text.into_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// What [`StateArgs::open_existing`] found.
+pub enum Existing {
+    Open(crate::store::Store),
+    /// The state directory holds no store (or does not exist).
+    Missing(PathBuf),
 }
 
 /// The async runtime the long-running commands work in; `None` (reported)

@@ -89,6 +89,7 @@ enum Engine {
     ///
     /// Example: recplan export ics plans/ --days 60 > recordings.ics
     Ics {
+        /// Plan files, or directories of them.
         #[arg(required = true)]
         plans: Vec<PathBuf>,
         /// How many days from today (UTC) the feed covers.

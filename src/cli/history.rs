@@ -3,6 +3,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::table::Table;
 use super::{connect, err, exit, out};
 use crate::store::{Action, Phase, StoredSession};
 
@@ -128,7 +129,7 @@ fn actions_table(actions: &[Action], plan: Option<&str>, since: Option<DateTime<
 
 /// How a session ended, in a word or three; an unfinished one says where
 /// it stands.
-fn outcome(session: &StoredSession) -> String {
+pub(super) fn outcome(session: &StoredSession) -> String {
     match session.phase {
         Phase::Stopped => "stopped".to_owned(),
         // One word for it everywhere: the daemon's events and metrics say
@@ -157,22 +158,7 @@ fn restarts(session: &StoredSession) -> u32 {
 
 /// A line per session, then its files and last error indented under it.
 fn table(sessions: &[StoredSession]) -> String {
-    let rows: Vec<[String; 8]> = sessions
-        .iter()
-        .map(|s| {
-            [
-                s.id.to_string(),
-                s.scheduled_start.format("%Y-%m-%d %H:%M").to_string(),
-                s.plan.clone(),
-                s.cname.clone(),
-                s.uid.clone(),
-                outcome(s),
-                restarts(s).to_string(),
-                s.upload_status().unwrap_or("-").to_owned(),
-            ]
-        })
-        .collect();
-    let headings = [
+    let mut table = Table::new(&[
         "ID",
         "START (UTC)",
         "PLAN",
@@ -181,34 +167,30 @@ fn table(sessions: &[StoredSession]) -> String {
         "OUTCOME",
         "RESTARTS",
         "UPLOAD",
-    ];
-    let mut widths = headings.map(str::len);
-    for row in &rows {
-        for (width, value) in widths.iter_mut().zip(row) {
-            *width = (*width).max(value.chars().count());
+    ])
+    .right_aligned(&[0, 6]);
+    for s in sessions {
+        let mut notes: Vec<String> = s
+            .recorded_files()
+            .iter()
+            .map(|file| format!("file {file}"))
+            .collect();
+        if let Some(error) = &s.error {
+            notes.push(format!("last failure: {error}"));
         }
+        table.row_with_notes(
+            vec![
+                s.id.to_string(),
+                s.scheduled_start.format("%Y-%m-%d %H:%M").to_string(),
+                s.plan.clone(),
+                s.cname.clone(),
+                s.uid.clone(),
+                outcome(s),
+                restarts(s).to_string(),
+                s.upload_status().unwrap_or("-").to_owned(),
+            ],
+            notes,
+        );
     }
-    let line = |values: &[&str]| {
-        let mut line = String::new();
-        for (i, (value, width)) in values.iter().zip(widths).enumerate() {
-            // Numbers right-aligned, text left.
-            if i == 0 || i == 6 {
-                let _ = write!(line, "{value:>width$}  ");
-            } else {
-                let _ = write!(line, "{value:<width$}  ");
-            }
-        }
-        line.trim_end().to_owned() + "\n"
-    };
-    let mut text = line(&headings);
-    for (session, row) in sessions.iter().zip(&rows) {
-        text.push_str(&line(&row.each_ref().map(String::as_str)));
-        for file in session.recorded_files() {
-            let _ = writeln!(text, "      file {file}");
-        }
-        if let Some(error) = &session.error {
-            let _ = writeln!(text, "      last failure: {error}");
-        }
-    }
-    text
+    table.render()
 }

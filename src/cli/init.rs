@@ -9,7 +9,7 @@ use super::{err, exit, out};
 /// The plan validates as written; its secrets (the RTC token, the storage
 /// keys) come from the environment. Without --output it is printed.
 ///
-/// Example: recplan init --mode individual --name classroom --output plans/classroom.yaml
+/// Example: recplan init --mode individual --name classroom --output classroom.yaml
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The recording mode the plan is for.

@@ -11,6 +11,10 @@ use crate::session::{PlannedCall, timeline};
 /// Shows an occurrence's timeline and the exact requests it would send,
 /// secrets masked. Sends nothing.
 ///
+/// Secrets (the RTC token, storage keys, the App Certificate) need not be
+/// set: they are shown as `***` either way. Every other value a template
+/// names must be, since it shapes the requests.
+///
 /// Example: recplan render plans/weekly-standup.yaml --at 2026-11-30T09:00:00+01:00
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,7 +38,8 @@ fn parse_duration_arg(text: &str) -> Result<Duration, String> {
 
 pub fn run(args: &Args) -> u8 {
     let env = Env::from_process();
-    let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
+    // Secrets are shown as `***`: they need not be set to be shown.
+    let plan = match load_plan(&args.plan, &env, MissingEnv::MaskSecrets) {
         Ok(plan) => plan,
         Err(code) => return code,
     };
@@ -47,7 +52,7 @@ pub fn run(args: &Args) -> u8 {
             .next()
             .unwrap_or_else(|| plan.localize(now)),
     };
-    let occurrence = match plan.occurrence(start, &env, args.duration) {
+    let occurrence = match plan.preview(start, &env, args.duration) {
         Ok(occurrence) => occurrence,
         Err(error) => {
             return super::report_plan_error(error);

@@ -1,26 +1,34 @@
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, SecondsFormat, SubsecRound as _, Utc};
 use tokio::sync::{mpsc, watch};
 
 use super::connect::{self, Signal, Signals};
 use super::{exit, load_plan, parse_time};
-use crate::agora::Recording;
 use crate::clock::Clock;
 use crate::plan::{Env, MissingEnv, Plan, format_duration, parse_duration};
 use crate::session::{
-    Context, OccurrenceReport, Outcome, Phase, Progress, SessionReport, recoverable, run_occurrence,
+    Context, OccurrenceReport, Outcome, Progress, SessionReport, recoverable, run_occurrence,
 };
+use crate::store::{Driver, Driving, OccurrenceKey, Store, StoreError, StoredSession};
 
 /// Runs one occurrence of a plan for every channel: acquire, start, steps
 /// at their offsets, monitoring, stop.
 ///
 /// With neither --now nor --at it runs the occurrence that is due (the
 /// latest scheduled start within the plan's starting_deadline): what cron,
-/// systemd timers and Kubernetes CronJobs invoke. Ctrl-C or SIGTERM stops
-/// every started recording before exiting.
+/// systemd timers and Kubernetes CronJobs invoke.
+///
+/// Progress goes to stderr: time elapsed and left in whole seconds, and
+/// each step as it is sent, with its lateness. The summary goes to stdout
+/// (`--json`: times to the millisecond).
+///
+/// Ctrl-C or SIGTERM stops every started recording before exiting (exit
+/// 130). A second Ctrl-C exits at once, naming each session that may still
+/// be recording (session id, resourceId, sid) and the `recplan stop ID` and
+/// `recplan recover` commands that finish the job: exit 1, or 130 if
+/// nothing was left running.
 ///
 /// Example: recplan run plans/demo.yaml --now --sim
 #[derive(Debug, clap::Args)]
@@ -57,12 +65,10 @@ pub fn run(args: &Args) -> u8 {
 
 async fn run_async(args: &Args) -> u8 {
     let mut env = Env::from_process();
-    let simulator = match connect::simulator(args.sim, &mut env).await {
-        Ok(simulator) => simulator,
-        Err(code) => return code,
-    };
-    if let Some(handle) = &simulator {
-        errln!("simulator listening on {}", handle.uri());
+    // The plan is checked, and what is due found, before anything starts:
+    // the simulator included.
+    if args.sim {
+        connect::simulated_env(&mut env);
     }
     let plan = match load_plan(&args.plan, &env, MissingEnv::Refuse) {
         Ok(plan) => plan,
@@ -82,10 +88,17 @@ async fn run_async(args: &Args) -> u8 {
     if occurrence.end().to_utc() <= clock.now() {
         errln!(
             "error: the occurrence {} ended at {}; nothing to record",
-            occurrence.start.to_rfc3339(),
-            occurrence.end().to_rfc3339()
+            to_second(occurrence.start.fixed_offset()),
+            to_second(occurrence.end())
         );
         return exit::FAILED;
+    }
+    let simulator = match connect::simulator(args.sim, &mut env).await {
+        Ok(simulator) => simulator,
+        Err(code) => return code,
+    };
+    if let Some(handle) = &simulator {
+        errln!("simulator listening on {}", handle.uri());
     }
     let app_id = occurrence
         .sessions
@@ -108,16 +121,24 @@ async fn run_async(args: &Args) -> u8 {
     };
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (progress, progress_rx) = mpsc::unbounded_channel();
-    let live = LiveRecordings::default();
     let window = (occurrence.start.to_utc(), occurrence.end().to_utc());
-    let printer = tokio::spawn(print_progress(
-        progress_rx,
-        live.clone(),
-        clock,
-        window.0,
-        window.1,
-    ));
-    let signals = tokio::spawn(watch_signals(shutdown_tx, live));
+    let printer = tokio::spawn(print_progress(progress_rx, clock, window.0, window.1));
+    let left_behind = LeftBehind {
+        store: store.clone(),
+        keys: occurrence
+            .sessions
+            .iter()
+            .map(|spec| OccurrenceKey {
+                plan: occurrence.plan.clone(),
+                cname: spec.cname.clone(),
+                uid: spec.uid.clone(),
+                scheduled_start: occurrence.start.to_utc(),
+            })
+            .collect(),
+        simulated: args.sim,
+        state_flags: args.state.flags_for(&store),
+    };
+    let signals = tokio::spawn(watch_signals(shutdown_tx, left_behind));
     // One rate limit with every other runner on the store (a daemon, other
     // CronJob pods).
     client.limiter().share(store.rate_window());
@@ -153,6 +174,11 @@ async fn run_async(args: &Args) -> u8 {
     exit_code(&report, interrupted)
 }
 
+/// An instant to the second, with its offset, for people.
+fn to_second(at: DateTime<FixedOffset>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
 fn exit_code(report: &OccurrenceReport, interrupted: bool) -> u8 {
     let left_running = report
         .sessions
@@ -174,7 +200,8 @@ fn choose_start(
     now: DateTime<Utc>,
 ) -> Result<DateTime<crate::schedule::Tz>, u8> {
     if args.now {
-        return Ok(plan.localize(now));
+        // To the millisecond, as the store keeps instants.
+        return Ok(plan.localize(now.trunc_subsecs(3)));
     }
     if let Some(at) = args.at {
         return Ok(plan.localize(at.to_utc()));
@@ -198,67 +225,156 @@ fn choose_start(
     }
 }
 
-/// Recordings started and not yet stopped, by channel and uid: what a
-/// forced exit must name.
-#[derive(Clone, Default)]
-struct LiveRecordings(std::sync::Arc<std::sync::Mutex<HashMap<(String, String), Recording>>>);
-
-impl LiveRecordings {
-    fn update(&self, progress: &Progress) {
-        let Ok(mut live) = self.0.lock() else { return };
-        let key = (progress.cname.clone(), progress.uid.clone());
-        match (&progress.recording, progress.phase) {
-            (_, Phase::Stopped) | (None, _) => {
-                if progress.phase == Phase::Stopped {
-                    live.remove(&key);
-                }
-            }
-            (Some(recording), _) => {
-                live.insert(key, recording.clone());
-            }
-        }
-    }
-
-    fn snapshot(&self) -> Vec<Recording> {
-        self.0
-            .lock()
-            .map(|live| live.values().cloned().collect())
-            .unwrap_or_default()
-    }
-}
-
 /// Prints each session's progress on stderr (stdout is kept for the
-/// summary, so `--json` output stays parseable): time into the occurrence,
-/// time left, channel, phase, and what comes next.
+/// summary, so `--json` output stays parseable): time into the occurrence
+/// and time left, channel, phase, and what comes next; a step as it is
+/// sent, with its lateness.
 async fn print_progress(
     mut progress: mpsc::UnboundedReceiver<Progress>,
-    live: LiveRecordings,
     clock: Clock,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
 ) {
-    let whole_seconds = |span: chrono::TimeDelta| {
-        format_duration(Duration::from_secs(
-            span.to_std().unwrap_or_default().as_secs(),
-        ))
-    };
+    let width = clock_text(end - start, end, start).chars().count();
     while let Some(event) = progress.recv().await {
-        live.update(&event);
         let now = clock.now();
-        let (elapsed, left) = (whole_seconds(now - start), whole_seconds(end - now));
+        let what = match &event.step {
+            Some(step) => format!(
+                "{}; {}",
+                step_text(step),
+                event
+                    .message
+                    .strip_prefix("recording; ")
+                    .unwrap_or(&event.message)
+            ),
+            None => format!("{:?}: {}", event.phase, event.message),
+        };
         errln!(
-            "[+{elapsed:>6} -{left:>6}] {}/{}: {:?}: {}",
+            "{:<width$}  {}/{}: {what}",
+            clock_text(now - start, end, now),
             event.cname,
             event.uid,
-            event.phase,
-            event.message
         );
     }
 }
 
+/// `elapsed 15s, 25s left`, whole seconds: elapsed rounded down and what is
+/// left up, so that the two add up to the occurrence's length; before the
+/// start, `starts in 5s`.
+fn clock_text(elapsed: chrono::TimeDelta, end: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let seconds = |span: chrono::TimeDelta, up: bool| {
+        let whole = span.num_seconds().max(0);
+        let part = span.subsec_nanos() > 0 && span > chrono::TimeDelta::zero();
+        let whole = if up && part { whole + 1 } else { whole };
+        format_duration(Duration::from_secs(whole.unsigned_abs()))
+    };
+    if elapsed < chrono::TimeDelta::zero() {
+        return format!("starts in {}", seconds(-elapsed, true));
+    }
+    format!(
+        "elapsed {}, {} left",
+        seconds(elapsed, false),
+        seconds(end - now, true)
+    )
+}
+
+/// A step as sent: `+15s updateLayout sent (12 ms late)`.
+fn step_text(step: &crate::session::StepReport) -> String {
+    let late = step
+        .late_ms
+        .map(|ms| format!(" ({ms} ms late)"))
+        .unwrap_or_default();
+    if step.outcome == "ok" {
+        format!("+{} {} sent{late}", step.at, step.endpoint)
+    } else {
+        format!(
+            "+{} {} sent{late}, {}",
+            step.at, step.endpoint, step.outcome
+        )
+    }
+}
+
+/// What a forced exit must name: this occurrence's sessions in the store,
+/// and how to reach that store again.
+struct LeftBehind {
+    store: Store,
+    keys: Vec<OccurrenceKey>,
+    /// The simulator's recordings end with this process.
+    simulated: bool,
+    /// `--state-dir DIR`, for the commands printed.
+    state_flags: String,
+}
+
+impl LeftBehind {
+    /// This occurrence's sessions that this process still drives: what
+    /// may keep recording once it exits.
+    fn sessions(&self) -> Result<Vec<StoredSession>, StoreError> {
+        let this = Some(Driver::this_process());
+        let mut left = Vec::new();
+        for key in &self.keys {
+            let Some(session) = self.store.find(key)? else {
+                continue;
+            };
+            if session.is_active() && self.store.driving(session.id)? == Driving::By(this.clone()) {
+                left.push(session);
+            }
+        }
+        Ok(left)
+    }
+
+    /// Says what was left and how to finish the job; the exit code: 130
+    /// when nothing may still be recording, else 1 (a recording was not
+    /// stopped).
+    fn report(&self) -> u8 {
+        if self.simulated {
+            errln!("exiting at once; the simulator's recordings end with it");
+            return exit::INTERRUPTED;
+        }
+        let left = match self.sessions() {
+            Ok(left) => left,
+            Err(error) => {
+                errln!(
+                    "exiting at once; recordings may still run, and the state store cannot say which ({error}): `recplan status{}` lists them",
+                    self.state_flags
+                );
+                return exit::FAILED;
+            }
+        };
+        if left.is_empty() {
+            errln!("exiting at once; no recording was left running");
+            return exit::INTERRUPTED;
+        }
+        errln!(
+            "exiting at once with {} session(s) that may still be recording:",
+            left.len()
+        );
+        for session in &left {
+            errln!(
+                "  session {}: {} uid {} ({}) resourceId {} sid {}",
+                session.id,
+                session.cname,
+                session.current_uid,
+                session.phase,
+                session.resource_id.as_deref().unwrap_or("-"),
+                session.sid.as_deref().unwrap_or("-"),
+            );
+        }
+        errln!("stop them now:");
+        for session in &left {
+            errln!("  recplan stop {}{}", session.id, self.state_flags);
+        }
+        errln!(
+            "or let them record to their end: recplan recover{}",
+            self.state_flags
+        );
+        exit::FAILED
+    }
+}
+
 /// First Ctrl-C or SIGTERM: stop every started recording. Second: exit at
-/// once, naming what was left running.
-async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
+/// once, naming what was left running and the commands that finish the
+/// job.
+async fn watch_signals(shutdown: watch::Sender<bool>, left_behind: LeftBehind) {
     let Ok(mut signals) = Signals::new() else {
         return;
     };
@@ -266,26 +382,7 @@ async fn watch_signals(shutdown: watch::Sender<bool>, live: LiveRecordings) {
     errln!("stopping every started recording (press Ctrl-C again to exit at once)");
     let _ = shutdown.send(true);
     while signals.next().await != Signal::Stop {}
-    let left = live.snapshot();
-    if left.is_empty() {
-        errln!("exiting; no recording was left running");
-    } else {
-        errln!(
-            "exiting with {} recording(s) possibly still running; stop them with these ids:",
-            left.len()
-        );
-        for recording in left {
-            errln!(
-                "  cname {} uid {} mode {} resourceId {} sid {}",
-                recording.cname,
-                recording.uid,
-                recording.mode,
-                recording.resource_id,
-                recording.sid
-            );
-        }
-    }
-    std::process::exit(i32::from(exit::FAILED));
+    std::process::exit(i32::from(left_behind.report()));
 }
 
 fn print_report(report: &OccurrenceReport, json: bool) {
@@ -299,8 +396,8 @@ fn print_report(report: &OccurrenceReport, json: bool) {
     let _ = outln!(
         "plan {}: {} to {}",
         report.plan,
-        report.start.to_rfc3339(),
-        report.end.to_rfc3339()
+        to_second(report.start),
+        to_second(report.end)
     );
     for session in &report.sessions {
         print_session(session);

@@ -3,12 +3,17 @@
 
 use tokio::sync::{mpsc, watch};
 
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
 use super::connect;
 use super::exit;
+use super::table::Table;
 use crate::clock::Clock;
 use crate::plan::Env;
 use crate::session::{Context, SessionReport, recover, stop_by_hand};
-use crate::store::{SessionId, Store, StoredSession};
+use crate::store::{Driving, Phase, SessionId, Store, StoreError, StoredSession};
 
 /// Resumes sessions a crashed run or daemon left behind: those still inside
 /// their occurrence go on (remaining steps at their offsets, stop at the
@@ -25,7 +30,13 @@ pub struct RecoverArgs {
     json: bool,
 }
 
-/// Lists active and recent sessions from the state store.
+/// Lists sessions from the state store, oldest first: the latest finished
+/// ones and every active one, with the process driving it (pid@host).
+///
+/// An active session whose driver died (killed, crashed, its machine gone)
+/// is shown as orphaned: `recplan recover` resumes or stops it. Reading
+/// never creates the state directory: one without a store is an error
+/// (exit 2).
 ///
 /// Example: recplan status --json
 #[derive(Debug, clap::Args)]
@@ -35,7 +46,8 @@ pub struct StatusArgs {
     /// How many finished sessions to list besides the active ones.
     #[arg(long, default_value_t = 10)]
     recent: usize,
-    /// Print `{"active": [...], "recent": [...]}` as JSON, for scripts.
+    /// Print `{"active": [...], "recent": [...]}` as JSON, for scripts:
+    /// every stored field, plus `state`, `driver` and `orphaned`.
     #[arg(long)]
     json: bool,
 }
@@ -59,11 +71,24 @@ pub struct StopArgs {
     state: connect::StateArgs,
 }
 
+/// The state store, which must exist: reading never creates one. `Err` is
+/// the exit code, the reason reported: 2 for a directory without a store,
+/// as for any path that cannot be read.
 fn open(state: &connect::StateArgs) -> Result<Store, u8> {
-    state.open(false).map_err(|message| {
-        errln!("error: {message}");
-        exit::FAILED
-    })
+    match state.open_existing() {
+        Ok(connect::Existing::Open(store)) => Ok(store),
+        Ok(connect::Existing::Missing(dir)) => {
+            errln!(
+                "error: no state store in {}: nothing has run with it yet (`run`, `daemon` and `recover` keep their state there; --state-dir, RECPLAN_STATE_DIR or --state name another)",
+                dir.display()
+            );
+            Err(exit::USAGE)
+        }
+        Err(message) => {
+            errln!("error: {message}");
+            Err(exit::FAILED)
+        }
+    }
 }
 
 /// The context sessions are resumed in: Agora from the environment.
@@ -95,8 +120,19 @@ pub fn recover_command(args: &RecoverArgs) -> u8 {
     let Some(runtime) = connect::runtime() else {
         return exit::FAILED;
     };
+    let store = match args.state.open_existing() {
+        Ok(connect::Existing::Open(store)) => store,
+        Ok(connect::Existing::Missing(_)) => {
+            print_reports(&[], args.json);
+            return exit::OK;
+        }
+        Err(message) => {
+            errln!("error: {message}");
+            return exit::FAILED;
+        }
+    };
     runtime.block_on(async {
-        let (context, mut events) = match open(&args.state).and_then(context) {
+        let (context, mut events) = match context(store) {
             Ok(pair) => pair,
             Err(code) => return code,
         };
@@ -153,46 +189,153 @@ pub fn status_command(args: &StatusArgs) -> u8 {
     let listed = store
         .active()
         .and_then(|active| Ok((active, store.recent(args.recent)?)));
-    let (active, recent) = match listed {
+    let (active, mut recent) = match listed {
         Ok(listed) => listed,
         Err(error) => {
             errln!("error: state store: {error}");
             return exit::FAILED;
         }
     };
-    let recent: Vec<StoredSession> = recent.into_iter().filter(|s| !s.is_active()).collect();
-    if args.json {
+    recent.retain(|s| !s.is_active());
+    // Oldest first, as `history` lists them.
+    recent.reverse();
+    let active = match active
+        .into_iter()
+        .map(|session| Listed::of(&store, session))
+        .collect::<Result<Vec<_>, StoreError>>()
+    {
+        Ok(active) => active,
+        Err(error) => {
+            errln!("error: state store: {error}");
+            return exit::FAILED;
+        }
+    };
+    let recent: Vec<Listed> = recent.into_iter().map(Listed::finished).collect();
+    let text = if args.json {
         let json = serde_json::json!({"active": active, "recent": recent});
-        let _ = outln!(
-            "{}",
-            serde_json::to_string_pretty(&json).unwrap_or_default()
-        );
-        return exit::OK;
+        serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+    } else {
+        status_table(&active, &recent)
+    };
+    match super::out(format_args!("{text}")) {
+        Ok(()) => exit::OK,
+        Err(stop) => stop.exit_code(exit::OK),
     }
-    let _ = outln!("active sessions: {}", active.len());
-    for session in &active {
-        print_stored(session);
-    }
-    let _ = outln!("recent sessions:");
-    for session in &recent {
-        print_stored(session);
-    }
-    exit::OK
 }
 
-fn print_stored(session: &StoredSession) {
-    let _ = outln!(
-        "  {:>5}  {:<10} {} {} uid {}  {} to {}  sid {}  upload {}",
-        session.id.to_string(),
-        session.phase.as_str(),
-        session.plan,
-        session.cname,
-        session.current_uid,
-        session.scheduled_start.to_rfc3339(),
-        session.scheduled_end.format("%H:%M:%S"),
-        session.sid.as_deref().unwrap_or("-"),
-        session.upload_status().unwrap_or("-"),
+/// A session as `status` lists it: as stored, plus where it stands and who
+/// drives it.
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    session: StoredSession,
+    /// The phase, `orphaned` for an active session nobody drives, or how a
+    /// finished one ended.
+    state: String,
+    /// `pid@host` of the process driving it, if a live one does and the
+    /// store names it.
+    driver: Option<String>,
+    /// Not over, and nobody drives it: `recplan recover` takes it over.
+    orphaned: bool,
+}
+
+impl Listed {
+    fn of(store: &Store, session: StoredSession) -> Result<Listed, StoreError> {
+        let driving = store.driving(session.id)?;
+        let orphaned = driving == Driving::Nobody;
+        let state = if orphaned {
+            "orphaned".to_owned()
+        } else if session.phase == Phase::Failed {
+            "failed, may still run".to_owned()
+        } else {
+            session.phase.as_str().to_owned()
+        };
+        let driver = match driving {
+            Driving::By(Some(driver)) => Some(driver.to_string()),
+            Driving::By(None) | Driving::Nobody => None,
+        };
+        Ok(Listed {
+            session,
+            state,
+            driver,
+            orphaned,
+        })
+    }
+
+    fn finished(session: StoredSession) -> Listed {
+        Listed {
+            state: super::history::outcome(&session),
+            session,
+            driver: None,
+            orphaned: false,
+        }
+    }
+
+    fn cells(&self) -> Vec<String> {
+        let s = &self.session;
+        let driver = match (&self.driver, self.orphaned, s.is_active()) {
+            (Some(driver), _, _) => driver.clone(),
+            (None, true, _) => "none (died)".to_owned(),
+            (None, false, true) => "live".to_owned(),
+            (None, false, false) => "-".to_owned(),
+        };
+        let state = if self.orphaned {
+            "orphaned — run `recplan recover`".to_owned()
+        } else {
+            self.state.clone()
+        };
+        vec![
+            s.id.to_string(),
+            s.plan.clone(),
+            s.cname.clone(),
+            s.current_uid.clone(),
+            s.scheduled_start.format("%Y-%m-%d %H:%M:%S").to_string(),
+            s.scheduled_end.format("%H:%M:%S").to_string(),
+            state,
+            driver,
+            s.sid.clone().unwrap_or_else(|| "-".to_owned()),
+            s.upload_status().unwrap_or("-").to_owned(),
+        ]
+    }
+}
+
+/// Finished and active sessions together, oldest first, under one header;
+/// a footer counts them.
+fn status_table(active: &[Listed], recent: &[Listed]) -> String {
+    let mut table = Table::new(&[
+        "ID",
+        "PLAN",
+        "CHANNEL",
+        "UID",
+        "START (UTC)",
+        "END",
+        "STATE",
+        "DRIVER",
+        "SID",
+        "UPLOAD",
+    ])
+    .right_aligned(&[0]);
+    let mut listed: Vec<&Listed> = recent.iter().chain(active).collect();
+    listed.sort_by_key(|listed| (listed.session.scheduled_start, listed.session.id));
+    for listed in listed {
+        table.row(listed.cells());
+    }
+    let orphaned = active.iter().filter(|listed| listed.orphaned).count();
+    let mut text = table.render();
+    let _ = write!(
+        text,
+        "\n{} active, {} finished session(s) listed",
+        active.len(),
+        recent.len()
     );
+    if orphaned > 0 {
+        let _ = write!(
+            text,
+            "; {orphaned} orphaned (their driver died): `recplan recover` resumes or stops them"
+        );
+    }
+    text.push_str(".\n");
+    text
 }
 
 pub fn stop_command(args: &StopArgs) -> u8 {
@@ -240,7 +383,11 @@ pub fn stop_command(args: &StopArgs) -> u8 {
                     }
                 }
                 Ok(None) => {
-                    errln!("session {id} is driven by a live recplan process: stop that process (SIGTERM) instead");
+                    let driver = match context.store.driving(id) {
+                        Ok(Driving::By(Some(driver))) => format!(" ({driver})"),
+                        _ => String::new(),
+                    };
+                    errln!("session {id} is driven by a live recplan process{driver}: stop that process (SIGTERM), which stops what it started");
                     code = exit::FAILED;
                 }
                 Err(error) => {

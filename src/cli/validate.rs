@@ -1,3 +1,5 @@
+mod report;
+
 use std::path::PathBuf;
 
 use chrono::Utc;
@@ -14,7 +16,14 @@ use crate::plan::{self, Catalog, Diagnostic, Env, MissingEnv, Options, PlanError
 /// `overlap: allow`, a warning otherwise. Exit code 0 when all plans are
 /// valid, 3 otherwise, 2 when a path cannot be read.
 ///
-/// Example: recplan validate plans/
+/// With --format json or sarif, one document on stdout instead: recplan's
+/// own JSON, or SARIF 2.1.0 for code-scanning annotations in CI.
+///
+/// Examples:
+///
+///   recplan validate plans/
+///
+///   recplan validate --format sarif plans/ > recplan.sarif
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Plan files, or directories of them (*.yaml, *.yml).
@@ -27,6 +36,20 @@ pub struct Args {
     /// where plans are linted) and no `ok:` lines.
     #[arg(short, long)]
     quiet: bool,
+    /// How findings are printed.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// `validate`'s output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// FILE:LINE:COL findings with hints on stderr, `ok:` lines on stdout.
+    Text,
+    /// One JSON document: each file's verdict and findings.
+    Json,
+    /// SARIF 2.1.0, for code-scanning annotations.
+    Sarif,
 }
 
 pub fn run(args: &Args) -> Result<u8, Error> {
@@ -53,9 +76,13 @@ pub fn run(args: &Args) -> Result<u8, Error> {
     for dir in scan.empty {
         results.push((dir.clone(), Err(PlanError::NoPlans { path: dir })));
     }
-    let total = results.len();
+    let verdicts = judge(results);
+    if args.format != Format::Text {
+        return Ok(print_report(&verdicts, args.format, args.quiet));
+    }
+    let total = verdicts.len();
     let mut invalid = 0;
-    for (file, result) in judge(results) {
+    for (file, result) in verdicts {
         match result {
             Ok(_) if args.quiet => {}
             Ok(validated) => {
@@ -86,6 +113,48 @@ pub fn run(args: &Args) -> Result<u8, Error> {
         err(format_args!("{}\n", summary(invalid, total)));
     }
     Ok(code(invalid))
+}
+
+/// Prints the verdicts as one JSON or SARIF document; with `quiet`,
+/// without warnings.
+fn print_report(
+    verdicts: &[(PathBuf, Result<Validated, Vec<Diagnostic>>)],
+    format: Format,
+    quiet: bool,
+) -> u8 {
+    let kept = |diagnostics: &[Diagnostic]| -> Vec<Diagnostic> {
+        let mut kept = diagnostics.to_vec();
+        if quiet {
+            kept.retain(Diagnostic::is_error);
+        }
+        kept
+    };
+    let findings: Vec<(Option<&str>, Vec<Diagnostic>)> = verdicts
+        .iter()
+        .map(|(_, result)| match result {
+            Ok(validated) => (Some(validated.plan.name()), kept(&validated.warnings)),
+            Err(diagnostics) => (None, kept(diagnostics)),
+        })
+        .collect();
+    let report: Vec<report::Verdict<'_>> = verdicts
+        .iter()
+        .zip(&findings)
+        .map(|((file, _), (name, diagnostics))| report::Verdict {
+            file,
+            name: *name,
+            diagnostics,
+        })
+        .collect();
+    let document = match format {
+        Format::Sarif => report::sarif(&report),
+        Format::Json | Format::Text => report::json(&report),
+    };
+    let invalid = report.iter().filter(|v| v.name.is_none()).count();
+    let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    match out(format_args!("{text}\n")) {
+        Ok(()) => code(invalid),
+        Err(stop) => stop.exit_code(code(invalid)),
+    }
 }
 
 /// Each file's verdict, in order: a valid plan whose name an earlier file

@@ -120,19 +120,16 @@ impl Plan {
             let message = format!(
                 "the plan has no `rtc_token.certificate`, and {ENV_APP_CERTIFICATE} is not set"
             );
-            let marker = match missing_env {
-                MissingEnv::Warn => {
-                    issues.warn("rtc_token", message).hint(format!(
+            let marker = if missing_env.tolerates("rtc_token.certificate") {
+                issues.warn("rtc_token", message).hint(format!(
                         "set {ENV_APP_CERTIFICATE} where recplan runs; `validate --require-env` makes this an error"
                     ));
-                    template::absent_env_marker(ENV_APP_CERTIFICATE)
-                }
-                MissingEnv::Refuse => {
-                    issues.error("rtc_token", message).hint(format!(
+                template::absent_env_marker(ENV_APP_CERTIFICATE)
+            } else {
+                issues.error("rtc_token", message).hint(format!(
                         "export {ENV_APP_CERTIFICATE}, or add `certificate: \"{{{{env.NAME}}}}\"` to rtc_token; nothing is sent without it"
                     ));
-                    template::unknown()
-                }
+                template::unknown()
             };
             (marker, "rtc_token")
         };

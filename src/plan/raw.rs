@@ -123,7 +123,7 @@ pub enum OnFailure {
 pub struct RawChannel {
     /// Channel name (web mode: any session key). May be a template.
     pub cname: String,
-    /// The recorder's own uid: an integer string, 1..4294967295.
+    /// The recorder's own uid, 1..4294967295: `"527841"` or `527841`.
     pub uid: String,
     /// The uid a restarted recording uses.
     pub backup_uid: Option<String>,

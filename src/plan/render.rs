@@ -30,6 +30,29 @@ impl Plan {
         env: &Env,
         duration: Option<Duration>,
     ) -> Result<Occurrence, PlanError> {
+        self.rendered(start, env, duration, MissingEnv::Refuse)
+    }
+
+    /// The occurrence as [`Plan::occurrence`] renders it, for showing only:
+    /// absent environment values of secret fields, which are shown masked
+    /// anyway, stand in as markers; any other absent value is still an
+    /// error.
+    pub fn preview(
+        &self,
+        start: DateTime<Tz>,
+        env: &Env,
+        duration: Option<Duration>,
+    ) -> Result<Occurrence, PlanError> {
+        self.rendered(start, env, duration, MissingEnv::MaskSecrets)
+    }
+
+    fn rendered(
+        &self,
+        start: DateTime<Tz>,
+        env: &Env,
+        duration: Option<Duration>,
+        missing_env: MissingEnv,
+    ) -> Result<Occurrence, PlanError> {
         let mut issues = Issues::default();
         let own_length = (self.timing.schedule.as_ref()).and_then(|s| s.length_at(start.to_utc()));
         let length = duration.or(own_length).or(self.timing.duration);
@@ -54,7 +77,7 @@ impl Plan {
         if let (Some(length), Some(token)) = (length, &self.rtc_token) {
             minting::covers(token.lifetime, length, &mut issues);
         }
-        let sessions = self.render_sessions(&start, env, MissingEnv::Refuse, &mut issues);
+        let sessions = self.render_sessions(&start, env, missing_env, &mut issues);
         match length {
             Some(duration) if !issues.has_errors() => Ok(Occurrence {
                 plan: self.name.clone(),
@@ -191,7 +214,7 @@ impl Plan {
                 ));
                 template::absent_env_marker(ENV_APP_ID)
             }
-            MissingEnv::Refuse => {
+            MissingEnv::Refuse | MissingEnv::MaskSecrets => {
                 issues.error("app_id", message).at_top().hint(format!(
                     "export {ENV_APP_ID}, or add `app_id:` to the plan; nothing is sent without it"
                 ));
@@ -211,7 +234,7 @@ pub(super) fn render_text(
     match rendered.text {
         Ok(text) => {
             for name in rendered.absent_env {
-                warn_absent(&name, path, issues);
+                absent(context.missing_env(), &name, path, issues);
             }
             text
         }
@@ -222,10 +245,25 @@ pub(super) fn render_text(
     }
 }
 
-fn warn_absent(name: &str, path: &str, issues: &mut Issues) {
-    issues
-        .warn(path, format!("environment variable {name} is not set"))
-        .hint("set it where recplan runs; `validate --require-env` makes this an error");
+/// An absent env value that rendering filled in with a marker: a warning
+/// where `missing_env` tolerates it, else the error sending would meet.
+fn absent(missing_env: MissingEnv, name: &str, path: &str, issues: &mut Issues) {
+    if !missing_env.tolerates(path) {
+        report(TemplateIssue::MissingEnv(name.to_owned()), path, issues);
+    } else if missing_env == MissingEnv::MaskSecrets {
+        issues
+            .warn(
+                path,
+                format!("environment variable {name} is not set; shown as ***"),
+            )
+            .hint(format!(
+                "`run` and `daemon` send nothing until {name} is set"
+            ));
+    } else {
+        issues
+            .warn(path, format!("environment variable {name} is not set"))
+            .hint("set it where recplan runs; `validate --require-env` makes this an error");
+    }
 }
 
 fn report(issue: TemplateIssue, path: &str, issues: &mut Issues) {
@@ -263,7 +301,7 @@ fn render_body<T: Serialize + DeserializeOwned + Clone>(
         report(issue, &at, issues);
     }
     for (at, name) in found.absent_env {
-        warn_absent(&name, &at, issues);
+        absent(context.missing_env(), &name, &at, issues);
     }
     serde_json::from_value(value).unwrap_or_else(|_| body.clone())
 }

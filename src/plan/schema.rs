@@ -1,6 +1,8 @@
 //! The plan format's JSON Schema, and what it says of one field: the words
 //! a type error about that field is reported in.
 
+mod constraints;
+
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -8,9 +10,12 @@ use serde_json::Value;
 use super::raw::RawPlan;
 
 /// The plan format's JSON Schema (draft 2020-12), as `recplan schema`
-/// prints it.
+/// prints it: the shape the plan's types give, with what validation
+/// checks of each field and block.
 pub fn schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(RawPlan)).unwrap_or_default()
+    let mut schema = serde_json::to_value(schemars::schema_for!(RawPlan)).unwrap_or_default();
+    constraints::apply(&mut schema);
+    schema
 }
 
 static SCHEMA: LazyLock<Value> = LazyLock::new(schema);

@@ -82,6 +82,28 @@ pub enum MissingEnv {
     Refuse,
     /// A warning: plans are often linted where secrets are absent.
     Warn,
+    /// A warning for a secret field, which is only shown masked (`render`);
+    /// an error for any other, since it shapes what would be sent.
+    MaskSecrets,
+}
+
+impl MissingEnv {
+    /// Whether an absent env value in the field at `path` is only a
+    /// warning.
+    pub fn tolerates(self, path: &str) -> bool {
+        match self {
+            MissingEnv::Refuse => false,
+            MissingEnv::Warn => true,
+            MissingEnv::MaskSecrets => is_secret_field(path),
+        }
+    }
+}
+
+/// Whether the field at `path` (`start.storageConfig.secretKey`) holds a
+/// secret: one of Agora's secret fields, or the App Certificate.
+fn is_secret_field(path: &str) -> bool {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    path == "rtc_token.certificate" || crate::agora::SECRET_FIELDS.contains(&field)
 }
 
 /// A template that could not be rendered.
@@ -177,8 +199,13 @@ impl Context {
         }
     }
 
+    /// How absent env values are treated.
+    pub fn missing_env(&self) -> MissingEnv {
+        self.missing_env
+    }
+
     /// Renders one string, noting the absent env variables it names. When
-    /// linting, each is filled in with a marker and rendering goes on, so
+    /// linting (or masking), each is filled in with a marker and rendering goes on, so
     /// that one pass finds them all; the names noted before a failure are
     /// kept.
     pub fn render_noting_absent(&self, template: &str) -> Rendered {
@@ -404,6 +431,24 @@ mod tests {
             ctx.render_noting_absent("x-{{env.A}}-{{env.B}}").absent_env,
             ["A", "B"]
         );
+    }
+
+    #[test]
+    fn masking_tolerates_absent_values_of_secret_fields_only() {
+        for secret in [
+            "start.token",
+            "start.storageConfig.secretKey",
+            "steps[2].update.storageConfig.accessKey",
+            "start.recordingConfig.salt",
+            "rtc_token.certificate",
+        ] {
+            assert!(MissingEnv::MaskSecrets.tolerates(secret), "{secret}");
+            assert!(!MissingEnv::Refuse.tolerates(secret), "{secret}");
+        }
+        for shaping in ["app_id", "channels[0].cname", "start.storageConfig.bucket"] {
+            assert!(!MissingEnv::MaskSecrets.tolerates(shaping), "{shaping}");
+            assert!(MissingEnv::Warn.tolerates(shaping), "{shaping}");
+        }
     }
 
     #[test]

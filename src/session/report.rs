@@ -68,6 +68,7 @@ pub struct SessionReport {
     pub uploading_status: Option<String>,
     /// When the session really ended (its stop answered, or it was given
     /// up on): for an interrupted session, not its planned end.
+    #[serde(serialize_with = "optional_millis")]
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     pub errors: Vec<String>,
 }
@@ -121,5 +122,30 @@ impl SessionReport {
             self.outcome,
             Outcome::Completed | Outcome::Lost | Outcome::Skipped
         )
+    }
+}
+
+/// An instant in a report: RFC 3339 with its offset, to the millisecond
+/// (finer parts are the clock's noise, not news).
+pub(crate) fn millis<S, Z>(at: &chrono::DateTime<Z>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    Z: chrono::TimeZone,
+    Z::Offset: std::fmt::Display,
+{
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Millis, false))
+}
+
+#[allow(
+    clippy::ref_option,
+    reason = "serde's serialize_with hands the field over by reference"
+)]
+fn optional_millis<S: serde::Serializer>(
+    at: &Option<chrono::DateTime<chrono::Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => millis(at, serializer),
+        None => serializer.serialize_none(),
     }
 }

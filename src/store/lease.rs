@@ -26,6 +26,7 @@ use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::driver::{Driver, Driving};
 use super::postgres::Advisory;
 use super::{SessionId, StoreError};
 
@@ -39,6 +40,14 @@ impl Held {
         let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         ids.retain(|id| !held.contains(id));
         ids
+    }
+
+    /// Whether session `id` is leased in this process.
+    pub(super) fn holds(&self, id: SessionId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&id)
     }
 }
 
@@ -118,6 +127,48 @@ impl Drop for LockFile {
     }
 }
 
+impl LockFile {
+    /// Writes this process's id and host into the file, for `status` and
+    /// `stop` to name. The lock is what counts: without the name the lease
+    /// holds all the same.
+    fn name_holder(&self) {
+        use std::io::Write as _;
+        let named = self.file.set_len(0).and_then(|()| {
+            (&self.file).write_all(format!("{}\n", Driver::this_process()).as_bytes())
+        });
+        if let Err(error) = named {
+            tracing::debug!(path = %self.path.display(), %error, "cannot name the lease's holder");
+        }
+    }
+}
+
+/// Who holds session `id`'s lease file under `dir`, without taking it: a
+/// shared lock the holder's exclusive one refuses, given back at once.
+/// Creates nothing.
+pub(super) fn holder(dir: &Path, id: SessionId) -> Result<Driving, StoreError> {
+    let path = leases_dir(dir).join(format!("{id}.lock"));
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Driving::Nobody),
+        Err(source) => return Err(io(source)),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(Driving::Nobody)
+        }
+        Err(TryLockError::WouldBlock) => {
+            let named = std::fs::read_to_string(&path).unwrap_or_default();
+            Ok(Driving::By(Driver::parse(&named)))
+        }
+        Err(TryLockError::Error(source)) => Err(io(source)),
+    }
+}
+
 /// The directory of lease files beside the database in `dir`.
 fn leases_dir(dir: &Path) -> PathBuf {
     dir.join("leases")
@@ -149,7 +200,10 @@ pub(super) fn lock_file(dir: &Path, id: SessionId) -> Result<Option<Hold>, Store
                 source,
             })?;
         match try_lock_current(file, &path)? {
-            Locked::Yes(lock) => return Ok(Some(Hold::File { _lock: lock })),
+            Locked::Yes(lock) => {
+                lock.name_holder();
+                return Ok(Some(Hold::File { _lock: lock }));
+            }
             Locked::Held => return Ok(None),
             // Its holder removed it after we opened it: the lease is free.
             Locked::Removed => {}

@@ -247,6 +247,147 @@ fn validate_rejects_a_directory_without_plans() {
 }
 
 #[test]
+fn validate_format_json_gives_each_finding_its_place_field_and_hint() {
+    let invalid = "tests/fixtures/plans/invalid/uid-zero.yaml";
+    let run = Recplan::new(["validate", "--format", "json", "plans/demo.yaml", invalid])
+        .with_secrets()
+        .run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stderr, "", "one document on stdout, nothing else");
+    let report: Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(
+        (report["valid"].clone(), report["invalid"].clone()),
+        (json!(1), json!(1))
+    );
+    let plans = report["plans"].as_array().unwrap();
+    assert_eq!(
+        plans[0],
+        json!({"file": "plans/demo.yaml", "name": "demo", "valid": true, "diagnostics": []})
+    );
+    assert_eq!(
+        (plans[1]["file"].as_str(), plans[1]["valid"].as_bool()),
+        (Some(invalid), Some(false))
+    );
+    let finding = &plans[1]["diagnostics"][0];
+    assert_eq!(
+        (
+            &finding["severity"],
+            &finding["file"],
+            &finding["line"],
+            &finding["column"],
+            &finding["field"],
+            &finding["message"],
+        ),
+        (
+            &json!("error"),
+            &json!(invalid),
+            &json!(6),
+            &json!(5),
+            &json!("channels[0].uid"),
+            &json!("uid `0` is not an integer from 1 to 4294967295"),
+        )
+    );
+    assert!(
+        finding["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("quoted integer")),
+        "{finding}"
+    );
+}
+
+#[test]
+fn validate_format_json_keeps_warnings_unless_quiet() {
+    let warned = Recplan::new(["validate", "--format", "json", "plans/weekly-standup.yaml"]).run();
+    assert_eq!(warned.code, 0, "{warned:?}");
+    let report: Value = serde_json::from_str(&warned.stdout).expect("JSON");
+    let fields: Vec<&str> = report["plans"][0]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "app_id",
+            "start.token",
+            "start.storageConfig.accessKey",
+            "start.storageConfig.secretKey"
+        ]
+    );
+    let quiet = Recplan::new([
+        "validate",
+        "-q",
+        "--format",
+        "json",
+        "plans/weekly-standup.yaml",
+    ])
+    .run();
+    assert_eq!(quiet.code, 0, "{quiet:?}");
+    let report: Value = serde_json::from_str(&quiet.stdout).expect("JSON");
+    assert_eq!(report["plans"][0]["diagnostics"], json!([]));
+}
+
+#[test]
+fn validate_format_sarif_annotates_each_finding() {
+    let invalid = "tests/fixtures/plans/invalid/uid-zero.yaml";
+    let run = Recplan::new(["validate", "--format", "sarif", "plans/", invalid])
+        .with_secrets()
+        .run();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stderr, "");
+    let log: Value = serde_json::from_str(&run.stdout).expect("SARIF is JSON");
+    assert_eq!(log["version"], "2.1.0");
+    let sarif_run = &log["runs"][0];
+    assert_eq!(sarif_run["tool"]["driver"]["name"], "recplan");
+    let results = sarif_run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{results:?}");
+    let result = &results[0];
+    assert_eq!(result["ruleId"], "channels.uid");
+    assert_eq!(result["level"], "error");
+    let text = result["message"]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("channels[0].uid: uid `0` is not an integer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nhint: write the recorder's uid as a quoted integer"),
+        "{text}"
+    );
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], invalid);
+    assert_eq!(
+        location["region"],
+        json!({"startLine": 6, "startColumn": 5})
+    );
+    // Every result's rule is declared.
+    let rules: Vec<&Value> = sarif_run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| &rule["id"])
+        .collect();
+    assert_eq!(rules, [&json!("channels.uid")]);
+}
+
+#[test]
+fn validate_format_is_text_unless_asked() {
+    let run = Recplan::new(["validate", "plans/demo.yaml"])
+        .with_secrets()
+        .run();
+    assert_eq!(run.stdout, "ok: plans/demo.yaml (demo)\n");
+    let wrong = Recplan::new(["validate", "--format", "xml", "plans/demo.yaml"]).run();
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+    assert!(
+        wrong
+            .stderr
+            .contains("[possible values: text, json, sarif]"),
+        "{}",
+        wrong.stderr
+    );
+}
+
+#[test]
 fn render_never_prints_secrets() {
     for plan in [
         "plans/demo.yaml",
@@ -351,33 +492,85 @@ fn render_json_lists_every_call_at_its_offset() {
 }
 
 #[test]
-fn render_refuses_an_invalid_plan_and_absent_values() {
+fn render_refuses_an_invalid_plan() {
     let invalid = Recplan::new(["render", "tests/fixtures/plans/invalid/uid-zero.yaml"])
         .with_secrets()
         .run();
     assert_eq!(invalid.code, 3, "{invalid:?}");
     assert_eq!(invalid.stdout, "");
+}
 
-    let absent = Recplan::new([
-        "render",
-        "plans/weekly-standup.yaml",
-        "--at",
-        "2026-11-27T09:00:00+01:00",
+/// Regression: `render` refused to run without the secrets it only ever
+/// shows as `***`.
+#[test]
+fn render_shows_unset_secrets_masked_and_refuses_other_unset_values() {
+    let at = ["--at", "2026-11-27T09:00:00+01:00"];
+    let secrets_unset = Recplan::new(["render", "plans/weekly-standup.yaml", at[0], at[1]])
+        .env("AGORA_APP_ID", APP_ID)
+        .run();
+    assert_eq!(secrets_unset.code, 0, "{secrets_unset:?}");
+    for field in ["token", "accessKey", "secretKey"] {
+        assert!(
+            secrets_unset
+                .stdout
+                .contains(&format!("\"{field}\": \"***\"")),
+            "{field}: {}",
+            secrets_unset.stdout
+        );
+    }
+    assert!(
+        secrets_unset.stderr.contains(
+            "plans/weekly-standup.yaml:19:3: warning: start.token: environment variable AGORA_RTC_TOKEN is not set; shown as ***"
+        ),
+        "{}",
+        secrets_unset.stderr
+    );
+    assert!(
+        !secrets_unset.stderr.contains("error"),
+        "{}",
+        secrets_unset.stderr
+    );
+
+    // The App ID is in every URL: without it there is nothing to show.
+    let no_app_id = Recplan::new(["render", "plans/weekly-standup.yaml", at[0], at[1]]).run();
+    assert_eq!(no_app_id.code, 3, "{no_app_id:?}");
+    assert_eq!(no_app_id.stdout, "");
+    assert!(
+        no_app_id.stderr.contains(
+            "plans/weekly-standup.yaml:1:1: error: app_id: the plan has no `app_id`, and AGORA_APP_ID is not set"
+        ),
+        "{}",
+        no_app_id.stderr
+    );
+
+    // A value that shapes a request is required even in a secret's company.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("plans/weekly-standup.yaml"))
+        .unwrap()
+        .replace(
+            "bucket: acme-recordings",
+            "bucket: \"{{env.RECPLAN_BUCKET}}\"",
+        );
+    let plan = dir.path().join("bucket.yaml");
+    std::fs::write(&plan, text).unwrap();
+    let run = Recplan::new([
+        OsStr::new("render"),
+        plan.as_os_str(),
+        OsStr::new(at[0]),
+        OsStr::new(at[1]),
     ])
     .env("AGORA_APP_ID", APP_ID)
-    .env("S3_ACCESS_KEY", ACCESS_KEY)
-    .env("S3_SECRET_KEY", SECRET_KEY)
     .run();
-    assert_eq!(absent.code, 3, "{absent:?}");
-    assert_eq!(absent.stdout, "");
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.stdout, "");
     assert!(
-        absent
-            .stderr
-            .contains("plans/weekly-standup.yaml:19:3: error: start.token: environment variable AGORA_RTC_TOKEN is not set"),
+        run.stderr.contains(
+            "bucket.yaml:23:5: error: start.storageConfig.bucket: environment variable RECPLAN_BUCKET is not set"
+        ),
         "{}",
-        absent.stderr
+        run.stderr
     );
-    assert!(!absent.stderr.contains(SECRET_KEY));
+    assert!(!run.stderr.contains(SECRET_KEY));
 }
 
 #[test]

@@ -16,15 +16,15 @@ use crate::support::root;
 
 /// What a run printed and how it ended.
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(super) struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs the binary from the crate root with `args` and `env` only added to
 /// a scrubbed environment.
-fn recplan<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &str)]) -> Run {
+pub(super) fn recplan<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
     command.current_dir(root()).args(args);
     for (name, _) in std::env::vars_os() {
@@ -45,7 +45,7 @@ fn recplan<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &str)]) -> Run {
     }
 }
 
-fn path_arg(path: &Path) -> &str {
+pub(super) fn path_arg(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
 }
 
@@ -216,7 +216,7 @@ fn record(store: &Store, new: &NewSession, transitions: &[Transition]) {
 /// A state store with four occurrences over three days: one recorded
 /// plainly, one restarted after its recording died, one whose acquire
 /// failed, and one still recording.
-fn history_store() -> tempfile::TempDir {
+pub(super) fn history_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let plain = session("weekly-standup", "standup-platform", "527841", 0);
@@ -589,7 +589,7 @@ fn man_writes_a_page_per_command() {
     let printed = recplan(&["man"], &[]);
     assert_eq!(printed.code, 0, "{printed:?}");
     assert!(
-        printed.stdout.contains(".TH recplan 1"),
+        printed.stdout.contains(".TH RECPLAN 1"),
         "{}",
         printed.stdout
     );

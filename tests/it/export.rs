@@ -219,15 +219,21 @@ fn an_invalid_plan_stops_the_export() {
 /// Regression: log lines carried colour escapes into the journal.
 #[test]
 fn logs_are_plain_text_off_a_terminal() {
+    // A second long, without steps: a shorter run of a plan whose steps
+    // fall past its end is refused before the simulator starts.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("short.yaml");
+    std::fs::write(
+        &plan,
+        "name: short\nmode: composite\nchannels: [{cname: room, uid: \"1001\"}]\nstart:\n  \
+         storageConfig: {vendor: 1, region: 0, bucket: rec, accessKey: AK, secretKey: SK}\n  \
+         recordingConfig: {channelType: 0}\n",
+    )
+    .unwrap();
     let run = Command::new(env!("CARGO_BIN_EXE_recplan"))
-        .args([
-            "run",
-            "plans/demo.yaml",
-            "--now",
-            "--sim",
-            "--duration",
-            "1s",
-        ])
+        .arg("run")
+        .arg(&plan)
+        .args(["--now", "--sim", "--duration", "1s"])
         .env("RECPLAN_LOG", "info")
         .env_remove("NO_COLOR")
         .current_dir(env!("CARGO_MANIFEST_DIR"))

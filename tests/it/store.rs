@@ -63,6 +63,7 @@ macro_rules! on_each_backend {
 
 mod batch;
 mod control;
+mod driving;
 mod durability;
 mod files;
 mod lease;

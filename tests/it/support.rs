@@ -77,3 +77,18 @@ pub fn invalid(result: Result<Validated, PlanError>) -> Vec<Diagnostic> {
 pub fn errors(diagnostics: &[Diagnostic]) -> Vec<&Diagnostic> {
     diagnostics.iter().filter(|d| d.is_error()).collect()
 }
+
+/// The real binary run from the crate root with `args`, for tests that need
+/// only its output (`cli`'s builder also isolates state and environment).
+pub fn recplan<I, S>(args: I) -> std::process::Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    std::process::Command::new(env!("CARGO_BIN_EXE_recplan"))
+        .current_dir(root())
+        .args(args)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .expect("the recplan binary runs")
+}

@@ -310,7 +310,8 @@ fn processes_opening_a_new_directory_at_once_all_succeed() {
             std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..8)));
             children.push(
                 std::process::Command::new(env!("CARGO_BIN_EXE_recplan"))
-                    .args(["status", "--state-dir"])
+                    // `history` creates the store it opens (`status` does not).
+                    .args(["history", "--state-dir"])
                     .arg(temp.path().join("state"))
                     .stdout(std::process::Stdio::null())
                     .stderr(std::process::Stdio::piped())
