@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::{connect, err, exit, out};
-use crate::store::{Action, Phase, StoredSession};
+use crate::store::{Action, Outcome, StoredSession};
 
 /// Lists past occurrences from the state store, oldest first: each
 /// channel's outcome, restarts, upload status and files; then what
@@ -126,27 +126,15 @@ fn actions_table(actions: &[Action], plan: Option<&str>, since: Option<DateTime<
     text
 }
 
-/// How a session ended, in a word or three; an unfinished one says where
-/// it stands.
+/// How a session ended, in the words the run's report uses; an unfinished
+/// one says where it stands.
 fn outcome(session: &StoredSession) -> String {
-    match session.phase {
-        Phase::Stopped => "stopped".to_owned(),
-        // One word for it everywhere: the daemon's events and metrics say
-        // missed too.
-        Phase::Abandoned
-            if session
-                .error
-                .as_deref()
-                .is_some_and(|reason| reason.starts_with("missed:")) =>
-        {
-            "missed".to_owned()
-        }
-        Phase::Abandoned => "abandoned".to_owned(),
+    match session.phase.outcome() {
         // A failed session that holds a sid may still be recording, and
         // billing: it is not over until stopped.
-        Phase::Failed if session.sid.is_some() => "failed, may still run".to_owned(),
-        Phase::Failed => "failed".to_owned(),
-        phase => format!("active ({phase})"),
+        Some(Outcome::Failed) if session.sid.is_some() => "failed, may still run".to_owned(),
+        Some(outcome) => outcome.to_string(),
+        None => format!("active ({})", session.phase),
     }
 }
 
@@ -157,12 +145,18 @@ fn restarts(session: &StoredSession) -> u32 {
 
 /// A line per session, then its files and last error indented under it.
 fn table(sessions: &[StoredSession]) -> String {
-    let rows: Vec<[String; 8]> = sessions
+    let rows: Vec<[String; 9]> = sessions
         .iter()
         .map(|s| {
             [
                 s.id.to_string(),
                 s.scheduled_start.format("%Y-%m-%d %H:%M").to_string(),
+                // When it really ended: an interrupted session did not end
+                // on plan.
+                s.finished_at.map_or_else(
+                    || "-".to_owned(),
+                    |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ),
                 s.plan.clone(),
                 s.cname.clone(),
                 s.uid.clone(),
@@ -175,6 +169,7 @@ fn table(sessions: &[StoredSession]) -> String {
     let headings = [
         "ID",
         "START (UTC)",
+        "ENDED (UTC)",
         "PLAN",
         "CHANNEL",
         "UID",
@@ -192,7 +187,7 @@ fn table(sessions: &[StoredSession]) -> String {
         let mut line = String::new();
         for (i, (value, width)) in values.iter().zip(widths).enumerate() {
             // Numbers right-aligned, text left.
-            if i == 0 || i == 6 {
+            if i == 0 || i == 7 {
                 let _ = write!(line, "{value:>width$}  ");
             } else {
                 let _ = write!(line, "{value:<width$}  ");
