@@ -33,6 +33,8 @@
 // In a subdirectory, so that cargo does not take them for benchmarks.
 #[path = "daemon/observe.rs"]
 mod observe;
+#[path = "daemon/percentile.rs"]
+mod percentile;
 #[path = "daemon/proc.rs"]
 mod proc;
 #[path = "daemon/reload.rs"]

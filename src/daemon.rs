@@ -40,8 +40,8 @@ use crate::session::{Context, OccurrenceReport};
 use notify::Notifier;
 use status::Status;
 
-/// The reason stored with an occurrence nobody ran in time: `history`
-/// calls it missed, and so does everything else.
+/// The reason stored with an occurrence nobody ran in time (its outcome
+/// is missed).
 pub const MISSED_REASON: &str =
     "missed: recplan was running but could not start it within the plan's starting_deadline";
 

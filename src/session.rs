@@ -99,7 +99,7 @@ pub async fn run_occurrence(
         let new = NewSession::of(occurrence, spec, &occurrence.plan_hash);
         let skipped = |reason: String| {
             let mut report = SessionReport::new(&spec.cname, &spec.uid);
-            report.outcome = Outcome::Skipped;
+            report.outcome = None;
             report.errors.push(reason);
             report
         };
@@ -180,6 +180,59 @@ pub async fn run_occurrence(
         start: occurrence.start,
         end: occurrence.end(),
         sessions: reports.into_iter().map(|(_, report)| report).collect(),
+    }
+}
+
+/// How long after an occurrence's end [`until_driven_elsewhere_end`] waits
+/// for its other drivers: a stop takes seconds, and one still unanswered
+/// a minute later is recovery's business, not the occurrence's.
+const OTHERS_GRACE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits until the sessions of `report` that another driver runs (this
+/// process's recovery after a restart, or a peer on the same store) are
+/// over, `shutdown` turns true, or [`OTHERS_GRACE`] after the end has
+/// passed: an occurrence resumed after a crash is not finished while it
+/// still records. The store is read from the occurrence's end on, every
+/// second.
+pub async fn until_driven_elsewhere_end(
+    context: &Context,
+    report: &OccurrenceReport,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let elsewhere: Vec<(&str, &str)> = report
+        .sessions
+        .iter()
+        .filter(|session| session.outcome.is_none())
+        .map(|session| (session.cname.as_str(), session.uid.as_str()))
+        .collect();
+    if elsewhere.is_empty() {
+        return;
+    }
+    let start = report.start.to_utc();
+    let end = context.clock.instant_at(report.end.to_utc());
+    let mut look_at = end;
+    while look_at <= end + OTHERS_GRACE {
+        tokio::select! {
+            () = tokio::time::sleep_until(look_at) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        match context.store.history(Some(&report.plan), Some(start)) {
+            Ok(stored) => {
+                // Stored to the millisecond.
+                let running = stored.iter().any(|session| {
+                    session.scheduled_start.timestamp_millis() == start.timestamp_millis()
+                        && session.is_active()
+                        && elsewhere.contains(&(session.cname.as_str(), session.uid.as_str()))
+                });
+                if !running {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(plan = %report.plan, %error, "cannot tell whether the occurrence's other sessions are over");
+            }
+        }
+        look_at = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
     }
 }
 

@@ -42,6 +42,7 @@
 mod endpoints;
 mod faults;
 mod files;
+mod gate;
 mod reply;
 mod routes;
 mod state;
@@ -234,6 +235,9 @@ struct Shared {
     epoch: Instant,
     wall_epoch_ms: i64,
     state: Mutex<state::State>,
+    /// Told when a [`Fault::Unreachable`] window begins, so that the
+    /// listener closes at once rather than at its next connection.
+    unreachable: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -243,6 +247,7 @@ impl Shared {
             epoch: Instant::now(),
             wall_epoch_ms: wall.timestamp_millis(),
             state: Mutex::new(state::State::default()),
+            unreachable: tokio::sync::Notify::new(),
             config,
         }
     }
@@ -305,6 +310,7 @@ async fn run(
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SimError> {
+    let listener = gate::Gate::new(listener, Arc::clone(&shared)).map_err(SimError::LocalAddr)?;
     axum::serve(listener, routes::router(shared))
         .with_graceful_shutdown(shutdown)
         .await
@@ -340,6 +346,9 @@ impl SimHandle {
     pub fn inject(&self, fault: Fault) {
         let now = Instant::now();
         self.shared.lock().faults.push(fault, now);
+        if matches!(fault, Fault::Unreachable { .. }) {
+            self.shared.unreachable.notify_one();
+        }
     }
 
     /// Queues `fault` for the next `times` requests it applies to.
@@ -348,6 +357,9 @@ impl SimHandle {
         let mut state = self.shared.lock();
         for _ in 0..times {
             state.faults.push(fault, now);
+        }
+        if matches!(fault, Fault::Unreachable { .. }) {
+            self.shared.unreachable.notify_one();
         }
     }
 

@@ -80,7 +80,9 @@ pub use driver::{Driver, Driving};
 pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;
-pub use model::{Begin, Event, NewSession, OccurrenceKey, Phase, SessionId, StoredSession};
+pub use model::{
+    Begin, Event, NewSession, OccurrenceKey, Outcome, Phase, SessionId, StoredSession,
+};
 pub use notice::{Noted, Notice, UploadNotified, UploadReport};
 pub use schema::SCHEMA_VERSION;
 pub use transition::Transition;

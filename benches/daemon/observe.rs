@@ -94,8 +94,9 @@ pub async fn observe(
                     }
                     Event::Finished { report, .. } => {
                         for session in &report.sessions {
-                            seen.completed += usize::from(session.outcome == Outcome::Completed);
-                            *seen.outcomes.entry(format!("{:?}", session.outcome)).or_default() += 1;
+                            seen.completed += usize::from(session.outcome == Some(Outcome::Completed));
+                            let outcome = session.outcome.map_or("skipped", Outcome::as_str);
+                            *seen.outcomes.entry(outcome.to_owned()).or_default() += 1;
                             for error in &session.errors {
                                 *seen.errors.entry(super::report::generic(error, &dir)).or_default() += 1;
                             }

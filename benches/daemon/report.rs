@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::observe::Observed;
+use super::percentile::percentile;
 use super::proc::Sample;
 use super::{MIDDLE_SECS, STEPS_AT_SECS, Setup};
 
@@ -54,20 +55,6 @@ pub fn commonest(counts: HashMap<String, usize>) -> Vec<(String, usize)> {
     let mut counts: Vec<_> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts
-}
-
-/// The nearest-rank percentile of sorted `values`.
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn lateness(sorted: &[u64]) -> String {

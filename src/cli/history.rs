@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::table::Table;
 use super::{connect, err, exit, out};
-use crate::store::{Action, Phase, StoredSession};
+use crate::store::{Action, Outcome, StoredSession};
 
 /// Lists past occurrences from the state store, oldest first: each
 /// channel's outcome, restarts, upload status and files; then what
@@ -127,27 +127,15 @@ fn actions_table(actions: &[Action], plan: Option<&str>, since: Option<DateTime<
     text
 }
 
-/// How a session ended, in a word or three; an unfinished one says where
-/// it stands.
+/// How a session ended, in the words the run's report uses; an unfinished
+/// one says where it stands.
 pub(super) fn outcome(session: &StoredSession) -> String {
-    match session.phase {
-        Phase::Stopped => "stopped".to_owned(),
-        // One word for it everywhere: the daemon's events and metrics say
-        // missed too.
-        Phase::Abandoned
-            if session
-                .error
-                .as_deref()
-                .is_some_and(|reason| reason.starts_with("missed:")) =>
-        {
-            "missed".to_owned()
-        }
-        Phase::Abandoned => "abandoned".to_owned(),
+    match session.phase.outcome() {
         // A failed session that holds a sid may still be recording, and
         // billing: it is not over until stopped.
-        Phase::Failed if session.sid.is_some() => "failed, may still run".to_owned(),
-        Phase::Failed => "failed".to_owned(),
-        phase => format!("active ({phase})"),
+        Some(Outcome::Failed) if session.sid.is_some() => "failed, may still run".to_owned(),
+        Some(outcome) => outcome.to_string(),
+        None => format!("active ({})", session.phase),
     }
 }
 
@@ -161,6 +149,7 @@ fn table(sessions: &[StoredSession]) -> String {
     let mut table = Table::new(&[
         "ID",
         "START (UTC)",
+        "ENDED (UTC)",
         "PLAN",
         "CHANNEL",
         "UID",
@@ -168,7 +157,7 @@ fn table(sessions: &[StoredSession]) -> String {
         "RESTARTS",
         "UPLOAD",
     ])
-    .right_aligned(&[0, 6]);
+    .right_aligned(&[0, 7]);
     for s in sessions {
         let mut notes: Vec<String> = s
             .recorded_files()
@@ -182,6 +171,12 @@ fn table(sessions: &[StoredSession]) -> String {
             vec![
                 s.id.to_string(),
                 s.scheduled_start.format("%Y-%m-%d %H:%M").to_string(),
+                // When it really ended: an interrupted session did not end
+                // on plan.
+                s.finished_at.map_or_else(
+                    || "-".to_owned(),
+                    |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                ),
                 s.plan.clone(),
                 s.cname.clone(),
                 s.uid.clone(),

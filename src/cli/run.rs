@@ -407,12 +407,16 @@ fn print_report(report: &OccurrenceReport, json: bool) {
 /// One session's outcome, ids, steps, files and errors, indented.
 pub(super) fn print_session(session: &SessionReport) {
     let outcome = match session.outcome {
-        Outcome::Completed => "recorded and stopped",
-        Outcome::Interrupted => "interrupted and stopped",
-        Outcome::Failed => "FAILED",
-        Outcome::Missed => "missed",
-        Outcome::Lost => "lost (on_failure: ignore)",
-        Outcome::Skipped => "skipped",
+        None => "skipped".to_owned(),
+        Some(Outcome::Failed) if session.failure_ignored => {
+            "failed (on_failure: ignore)".to_owned()
+        }
+        Some(Outcome::Failed) => "FAILED".to_owned(),
+        // With the real end: an interrupted session did not end on plan.
+        Some(outcome) => match session.ended_at {
+            Some(at) => format!("{outcome} at {}", at.to_rfc3339()),
+            None => outcome.to_string(),
+        },
     };
     let _ = outln!("  {} uid {}: {outcome}", session.cname, session.uid);
     if let (Some(resource), Some(sid)) = (&session.resource_id, &session.sid) {

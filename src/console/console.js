@@ -128,7 +128,7 @@
       return;
     }
     clear(root, state.sessions.map((s) => {
-      const stopping = state.stopping.has(s.id) && s.phase !== 'stopped';
+      const stopping = state.stopping.has(s.id) && s.phase !== 'completed' && s.phase !== 'interrupted';
       const phase = stopping && s.phase === 'recording' ? 'stopping' : s.phase;
       const kind = PHASE_CLASS[phase] || '';
       const next = s.next_step

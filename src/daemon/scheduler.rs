@@ -20,8 +20,10 @@ mod requests;
 use super::request::{self, Launched, Request};
 use super::{Config, Control, Error, Event, MISSED_REASON, Summary};
 use crate::plan::raw::Overlap;
-use crate::session::{Context, OccurrenceReport, recoverable, run_occurrence};
-use crate::store::{Begin, NewSession, StoreError, StoreErrorKind, Transition};
+use crate::session::{
+    Context, OccurrenceReport, recoverable, run_occurrence, until_driven_elsewhere_end,
+};
+use crate::store::{Begin, NewSession, Outcome, StoreError, StoreErrorKind, Transition};
 
 /// How often an unavailable store is asked again.
 const STORE_PROBE_INTERVAL: Duration = Duration::from_secs(5);
@@ -270,7 +272,8 @@ impl Scheduler {
             let at = self.context.clock.now();
             if let Ok(Begin::Created(id)) = self.context.store.begin(&new, at) {
                 recorded = true;
-                let missed = Transition::Abandoned {
+                let missed = Transition::Ended {
+                    outcome: Outcome::Missed,
                     reason: MISSED_REASON.to_owned(),
                 };
                 if let Err(error) = self.context.store.record(id, at, &missed) {
@@ -470,7 +473,8 @@ impl Scheduler {
         });
         let context = self.context.clone();
         self.running.spawn(async move {
-            let report = run_occurrence(&context, &occurrence, stopped).await;
+            let report = run_occurrence(&context, &occurrence, stopped.clone()).await;
+            until_driven_elsewhere_end(&context, &report, stopped).await;
             (key, report)
         });
         launched

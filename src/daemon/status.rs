@@ -480,15 +480,10 @@ fn count(values: &mut BTreeMap<(String, &'static str), u64>, plan: &str, outcome
     *values.entry((plan.to_owned(), outcome)).or_default() += 1;
 }
 
-fn outcome_name(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Completed => "completed",
-        Outcome::Interrupted => "interrupted",
-        Outcome::Failed => "failed",
-        Outcome::Lost => "lost",
-        Outcome::Missed => "missed",
-        Outcome::Skipped => "skipped",
-    }
+/// A session's outcome as a metric's label: the shared word, `skipped`
+/// when another runner ran it.
+fn outcome_name(outcome: Option<Outcome>) -> &'static str {
+    outcome.map_or("skipped", Outcome::as_str)
 }
 
 /// A diagnostic in one line, for `/sessions`.

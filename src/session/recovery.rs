@@ -19,7 +19,7 @@ use super::state::{SessionState, restart_uid};
 use super::timeline::CONFIRM_AFTER;
 use crate::plan::raw::OnFailure;
 use crate::plan::{self, MissingEnv, SessionSpec};
-use crate::store::{Lease, Phase, StoredSession, Transition};
+use crate::store::{Lease, Phase, StoredSession};
 
 /// Sessions taken over from dead runners, leases held, ready to resume.
 pub struct Recovery {
@@ -192,7 +192,20 @@ impl Session {
         if let Some(recording) = stored.recording() {
             let finishing = over || matches!(stored.phase, Phase::Stopping | Phase::Failed);
             if finishing {
-                self.stop(&recording, Outcome::Completed).await;
+                match (over, stored.phase) {
+                    (true, _) => self.stop(&recording, Outcome::Completed).await,
+                    // A stop under way before the end: an interruption.
+                    (false, Phase::Stopping) => {
+                        self.stop(&recording, Outcome::Interrupted).await;
+                    }
+                    (false, _) => {
+                        let reason = stored
+                            .error
+                            .clone()
+                            .unwrap_or_else(|| "failed while recording".to_owned());
+                        self.stop_failed(&recording, reason).await;
+                    }
+                }
             } else {
                 // Whether it confirmed before is not stored: ask at once;
                 // steps missed meanwhile go out at once too, the rest at
@@ -208,13 +221,12 @@ impl Session {
             } else {
                 "the plan can no longer be rendered"
             };
-            self.finish(
-                Outcome::Missed,
-                &Transition::Abandoned {
-                    reason: reason.to_owned(),
-                },
-            )
-            .await;
+            let outcome = if over {
+                Outcome::Missed
+            } else {
+                Outcome::Abandoned
+            };
+            self.end(outcome, reason).await;
             return self.report;
         }
         // A start whose answer never arrived: ask again on the same
@@ -265,14 +277,7 @@ pub async fn stop_by_hand(
     match stored.recording() {
         Some(recording) => session.stop(&recording, Outcome::Interrupted).await,
         None => {
-            session
-                .finish(
-                    Outcome::Interrupted,
-                    &Transition::Abandoned {
-                        reason: "stopped by hand".to_owned(),
-                    },
-                )
-                .await;
+            session.end(Outcome::Interrupted, "stopped by hand").await;
         }
     }
     Ok(Some(session.report))

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::agora::response::RecordedFile;
 use crate::agora::{Endpoint, Recording};
+pub use crate::store::Outcome;
 
 /// What a session is doing, for progress output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,7 +55,15 @@ pub struct SessionReport {
     pub uid: String,
     pub resource_id: Option<String>,
     pub sid: Option<String>,
-    pub outcome: Outcome,
+    /// How the session ended; none when this runner did not run it
+    /// (another process drives it, or it ran before: see `errors`), which
+    /// JSON calls `skipped`.
+    #[serde(serialize_with = "outcome_or_skipped")]
+    pub outcome: Option<Outcome>,
+    /// A failure the plan says to ignore: the recording was lost and
+    /// `on_failure` is `ignore`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failure_ignored: bool,
     /// Recordings started again after one died (`on_failure: restart`).
     pub restarts: u32,
     /// Tries to get a recording going (an acquire, or a start on a new
@@ -73,23 +82,6 @@ pub struct SessionReport {
     pub errors: Vec<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Recorded and stopped at the end.
-    Completed,
-    /// Stopped early because recplan was asked to stop.
-    Interrupted,
-    /// Never started, died, or could not be stopped: see `errors`.
-    Failed,
-    /// The recording died and the plan says `on_failure: ignore`.
-    Lost,
-    /// The occurrence was over before this session could start.
-    Missed,
-    /// Another process drives this session, or it ran before.
-    Skipped,
-}
-
 impl SessionReport {
     pub(super) fn new(cname: &str, uid: &str) -> SessionReport {
         SessionReport {
@@ -97,7 +89,8 @@ impl SessionReport {
             uid: uid.to_owned(),
             resource_id: None,
             sid: None,
-            outcome: Outcome::Failed,
+            outcome: Some(Outcome::Failed),
+            failure_ignored: false,
             restarts: 0,
             attempts: 0,
             late_start_ms: None,
@@ -112,16 +105,20 @@ impl SessionReport {
     /// Whether a recording may still be running at Agora with nobody
     /// driving it: its stop was never answered.
     pub fn maybe_running(&self) -> bool {
-        self.sid.is_some() && self.outcome == Outcome::Failed && self.uploading_status.is_none()
+        self.sid.is_some()
+            && self.outcome == Some(Outcome::Failed)
+            && !self.failure_ignored
+            && self.uploading_status.is_none()
     }
 
     /// Whether this session counts against the run: everything but a
     /// completed, deliberately ignored, or skipped session does.
     pub fn succeeded(&self) -> bool {
-        matches!(
-            self.outcome,
-            Outcome::Completed | Outcome::Lost | Outcome::Skipped
-        )
+        match self.outcome {
+            None | Some(Outcome::Completed) => true,
+            Some(Outcome::Failed) => self.failure_ignored,
+            Some(_) => false,
+        }
     }
 }
 
@@ -148,4 +145,12 @@ fn optional_millis<S: serde::Serializer>(
         Some(at) => millis(at, serializer),
         None => serializer.serialize_none(),
     }
+}
+
+#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn outcome_or_skipped<S: serde::Serializer>(
+    outcome: &Option<Outcome>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(outcome.map_or("skipped", Outcome::as_str))
 }

@@ -99,12 +99,12 @@ impl Session {
         async move {
             self.emit(Phase::Waiting, "waiting for the start", None);
             if !self.wait_until(self.window.start).await {
-                self.abandon(Outcome::Interrupted, "stopped before the occurrence began")
+                self.end(Outcome::Interrupted, "stopped before the occurrence began")
                     .await;
                 return self.report;
             }
             if Instant::now() >= self.window.end {
-                self.abandon(
+                self.end(
                     Outcome::Missed,
                     "the occurrence was over before it could start",
                 )
@@ -126,11 +126,11 @@ impl Session {
             match self.record(&recording, first_query).await {
                 Ending::Completed if !self.state.confirmed => {
                     // Stopped at the end like any other, but it never
-                    // reached status 4 or 5: no recording to speak of.
-                    self.report
-                        .errors
-                        .push("the recording never reached status 4 or 5".to_owned());
-                    return self.stop(&recording, Outcome::Failed).await;
+                    // reached status 4 or 5: no recording to speak of, so
+                    // the session failed.
+                    let reason = "the recording never reached status 4 or 5".to_owned();
+                    self.report.errors.push(reason.clone());
+                    return self.stop_failed(&recording, reason).await;
                 }
                 Ending::Completed => return self.stop(&recording, Outcome::Completed).await,
                 Ending::Interrupted => return self.stop(&recording, Outcome::Interrupted).await,
@@ -182,7 +182,8 @@ impl Session {
             }
             LossDecision::End { ignored: true } => {
                 let reason = format!("recording lost: {reason} (on_failure: ignore)");
-                self.finish(Outcome::Lost, &Transition::Failed { reason })
+                self.report.failure_ignored = true;
+                self.finish(Outcome::Failed, &Transition::Failed { reason })
                     .await;
                 None
             }
@@ -192,6 +193,19 @@ impl Session {
                     .await;
                 None
             }
+        }
+    }
+
+    /// Stops a recording of a session that failed for `reason`: the
+    /// session ends failed, not completed, once the stop is answered.
+    pub(super) async fn stop_failed(&mut self, recording: &Recording, reason: String) {
+        if self.stop_lost(recording, false).await {
+            self.journal_or_report(&Transition::Lost {
+                reason: reason.clone(),
+            })
+            .await;
+            self.finish(Outcome::Failed, &Transition::Failed { reason })
+                .await;
         }
     }
 
@@ -209,8 +223,12 @@ impl Session {
             self.stop_call(recording).await
         };
         match read_stop(&result) {
-            StopReading::Stopped { files, .. } => {
+            StopReading::Stopped {
+                files,
+                uploading_status,
+            } => {
                 self.report.files.extend(files);
+                self.report.uploading_status = uploading_status;
                 true
             }
             StopReading::Gone { .. } => true,
@@ -433,18 +451,19 @@ impl Session {
             self.journal_or_report(&Transition::Stopped {
                 files,
                 uploading_status,
+                outcome,
             })
             .await;
-            self.report.outcome = outcome;
+            self.report.outcome = Some(outcome);
             self.report.ended_at = Some(self.journal.now());
             let message = format!(
-                "{} file(s), upload {}",
+                "{outcome}, {} file(s), upload {}",
                 self.report.files.len(),
                 self.report.uploading_status.as_deref().unwrap_or("unknown")
             );
             self.emit(Phase::Stopped, &message, None);
         } else {
-            self.report.outcome = Outcome::Failed;
+            self.report.outcome = Some(Outcome::Failed);
             self.emit(
                 Phase::Failed,
                 "stop was not answered; `recplan recover` retries it",
@@ -483,10 +502,11 @@ impl Session {
     }
 
     /// Ends a session without a recording, for good.
-    async fn abandon(&mut self, outcome: Outcome, reason: &str) {
+    pub(super) async fn end(&mut self, outcome: Outcome, reason: &str) {
         self.finish(
             outcome,
-            &Transition::Abandoned {
+            &Transition::Ended {
+                outcome,
                 reason: reason.to_owned(),
             },
         )
@@ -495,14 +515,14 @@ impl Session {
 
     pub(super) async fn finish(&mut self, outcome: Outcome, transition: &Transition) {
         self.journal_or_report(transition).await;
-        self.report.outcome = outcome;
+        self.report.outcome = Some(outcome);
         self.report.ended_at = Some(self.journal.now());
         let phase = if outcome == Outcome::Failed {
             Phase::Failed
         } else {
             Phase::Stopped
         };
-        self.emit(phase, &format!("{outcome:?}"), None);
+        self.emit(phase, outcome.as_str(), None);
     }
 
     pub(super) async fn journal_or_report(&mut self, transition: &Transition) {

@@ -110,13 +110,8 @@ impl Session {
             tracing::warn!(cname = %self.spec.cname, attempt = self.state.attempts, reason = %failed.reason, "could not start; trying again");
             self.emit(Phase::Acquiring, &message, None);
             if !self.wait_until(Instant::now() + after).await {
-                self.finish(
-                    Outcome::Interrupted,
-                    &Transition::Abandoned {
-                        reason: "stopped before a recording started".to_owned(),
-                    },
-                )
-                .await;
+                self.end(Outcome::Interrupted, "stopped before a recording started")
+                    .await;
                 return None;
             }
         }
@@ -177,7 +172,7 @@ impl Session {
             })
             .await;
         }
-        self.report.outcome = Outcome::Failed;
+        self.report.outcome = Some(Outcome::Failed);
         self.emit(Phase::Failed, &reason, None);
     }
 

@@ -51,6 +51,11 @@ pub enum Fault {
     /// every request that passes the gateway is answered 503
     /// `{"message":"Service Unavailable"}` and changes nothing.
     Outage { duration: Duration },
+    /// Agora out of reach: from injection and for `duration`, nothing
+    /// listens on the simulator's port, so connecting is refused, and a
+    /// connection already open is reset at its next request. No request
+    /// reaches the service; then the port listens again.
+    Unreachable { duration: Duration },
     /// The next recording started never gets past status 3: it runs (and
     /// bills) but never reaches "all components ready".
     StuckStarting,
@@ -66,6 +71,7 @@ pub(super) struct FaultQueue {
     queue: Vec<Fault>,
     failover_until: Option<Instant>,
     outage_until: Option<Instant>,
+    unreachable_until: Option<Instant>,
 }
 
 impl FaultQueue {
@@ -78,6 +84,11 @@ impl FaultQueue {
             Fault::Outage { duration } => {
                 let until = later(now, duration);
                 self.outage_until = Some(self.outage_until.map_or(until, |u| u.max(until)));
+            }
+            Fault::Unreachable { duration } => {
+                let until = later(now, duration);
+                self.unreachable_until =
+                    Some(self.unreachable_until.map_or(until, |u| u.max(until)));
             }
             other => self.queue.push(other),
         }
@@ -137,6 +148,11 @@ impl FaultQueue {
 
     pub(super) fn in_outage(&self, now: Instant) -> bool {
         self.outage_until.is_some_and(|until| now < until)
+    }
+
+    /// The end of the window of [`Fault::Unreachable`] under way at `now`.
+    pub(super) fn unreachable_until(&self, now: Instant) -> Option<Instant> {
+        self.unreachable_until.filter(|until| now < *until)
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{StoreError, UploadNotified};
 use crate::agora::{Mode, Recording};
@@ -116,7 +116,45 @@ impl Begin {
     }
 }
 
-/// Where a session stands, as of its last recorded transition.
+/// How a session ended: the one vocabulary of the run's report, the store
+/// and `history`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recorded to the occurrence's end, and stopped.
+    Completed,
+    /// Cut short because recplan was told to stop (Ctrl-C, SIGTERM,
+    /// `recplan stop`, the daemon's API): it ended when it was stopped,
+    /// not at its planned end.
+    Interrupted,
+    /// No recording, or not to the end: the session says why.
+    Failed,
+    /// The occurrence was over before a recording could start.
+    Missed,
+    /// Given up on deliberately, whatever it held.
+    Abandoned,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Failed => "failed",
+            Outcome::Missed => "missed",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a session stands, as of its last recorded transition: under way,
+/// or ended with one of the [`Outcome`]s, named alike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -133,29 +171,36 @@ pub enum Phase {
     Recording,
     /// A stop may be in flight.
     Stopping,
-    /// Stopped: final.
-    Stopped,
     /// The recording ended on Agora's side before its time; nothing runs
     /// under this session and a restart may follow.
     Lost,
+    /// Stopped at the occurrence's end: final.
+    Completed,
+    /// Stopped early, or ended before it recorded, because recplan was
+    /// told to stop: final.
+    Interrupted,
     /// Something failed. Final only if no sid is held: a failed session
     /// with a sid may still be recording, and billing, until stopped.
     Failed,
+    /// Over before a recording could start: final.
+    Missed,
     /// Given up on deliberately: final whatever it holds.
     Abandoned,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 12] = [
         Phase::Pending,
         Phase::Acquiring,
         Phase::Acquired,
         Phase::Starting,
         Phase::Recording,
         Phase::Stopping,
-        Phase::Stopped,
         Phase::Lost,
+        Phase::Completed,
+        Phase::Interrupted,
         Phase::Failed,
+        Phase::Missed,
         Phase::Abandoned,
     ];
 
@@ -167,10 +212,25 @@ impl Phase {
             Phase::Starting => "starting",
             Phase::Recording => "recording",
             Phase::Stopping => "stopping",
-            Phase::Stopped => "stopped",
             Phase::Lost => "lost",
-            Phase::Failed => "failed",
-            Phase::Abandoned => "abandoned",
+            // The outcome's own word.
+            Phase::Completed => Outcome::Completed.as_str(),
+            Phase::Interrupted => Outcome::Interrupted.as_str(),
+            Phase::Failed => Outcome::Failed.as_str(),
+            Phase::Missed => Outcome::Missed.as_str(),
+            Phase::Abandoned => Outcome::Abandoned.as_str(),
+        }
+    }
+
+    /// The outcome this phase names: the session's, once it is final.
+    pub fn outcome(self) -> Option<Outcome> {
+        match self {
+            Phase::Completed => Some(Outcome::Completed),
+            Phase::Interrupted => Some(Outcome::Interrupted),
+            Phase::Failed => Some(Outcome::Failed),
+            Phase::Missed => Some(Outcome::Missed),
+            Phase::Abandoned => Some(Outcome::Abandoned),
+            _ => None,
         }
     }
 
@@ -178,9 +238,8 @@ impl Phase {
     /// further attention from anyone.
     pub fn is_final(self, holds_sid: bool) -> bool {
         match self {
-            Phase::Stopped | Phase::Abandoned => true,
             Phase::Failed => !holds_sid,
-            _ => false,
+            phase => phase.outcome().is_some(),
         }
     }
 
@@ -189,6 +248,18 @@ impl Phase {
             .into_iter()
             .find(|phase| phase.as_str() == text)
             .ok_or_else(|| StoreError::corrupt(format!("unknown phase {text:?}")))
+    }
+}
+
+impl From<Outcome> for Phase {
+    fn from(outcome: Outcome) -> Phase {
+        match outcome {
+            Outcome::Completed => Phase::Completed,
+            Outcome::Interrupted => Phase::Interrupted,
+            Outcome::Failed => Phase::Failed,
+            Outcome::Missed => Phase::Missed,
+            Outcome::Abandoned => Phase::Abandoned,
+        }
     }
 }
 

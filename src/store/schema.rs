@@ -163,6 +163,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE rate_windows;
     ALTER TABLE rate_windows_keyed RENAME TO rate_windows;
     ",
+    // 6: a final phase names the session's outcome, in the words the run's
+    // report and `history` use: `stopped` becomes `completed`, or
+    // `interrupted` when it stopped before its scheduled end; an abandoned
+    // session that was missed or stopped before it recorded says so.
+    // (Instants are fixed-width text: text order is time order.)
+    r"
+    UPDATE sessions SET phase = CASE WHEN finished_at < scheduled_end
+        THEN 'interrupted' ELSE 'completed' END
+        WHERE phase = 'stopped';
+    UPDATE sessions SET phase = 'missed'
+        WHERE phase = 'abandoned' AND (error LIKE 'missed:%'
+            OR error IN ('the occurrence ended while nobody drove it',
+                         'the occurrence was over before it could start'));
+    UPDATE sessions SET phase = 'interrupted'
+        WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
+            'stopped before a recording started', 'stopped by hand');
+    ",
 ];
 
 /// The schema version this build writes.
@@ -340,5 +357,66 @@ mod tests {
             [],
         );
         assert!(refused.is_err(), "a NULL key is refused");
+    }
+
+    /// Final sessions as schema 4 named them: `stopped` at or before the
+    /// end, and `abandoned` for several reasons.
+    const V4_FINAL_SESSIONS: &str = r"
+        INSERT INTO sessions (id, plan, plan_path, plan_hash, mode, app_id, cname, uid,
+            scheduled_start, scheduled_end, step_count, phase, current_uid, error,
+            created_at, updated_at, finished_at)
+        VALUES
+        (1, 'standup', 'p.yaml', 'h', 'composite', 'a', 'to-the-end', '1',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'stopped', '1', NULL,
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:01.250Z', '2026-11-27T09:30:01.250Z'),
+        (2, 'standup', 'p.yaml', 'h', 'composite', 'a', 'cut-short', '1',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'stopped', '1', NULL,
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:12:00.000Z', '2026-11-27T09:12:00.000Z'),
+        (3, 'standup', 'p.yaml', 'h', 'composite', 'a', 'missed', '1',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'abandoned', '1',
+            'missed: recplan was running but could not start it within the plan''s starting_deadline',
+            '2026-11-27T09:06:00.000Z', '2026-11-27T09:06:00.000Z', '2026-11-27T09:06:00.000Z'),
+        (4, 'standup', 'p.yaml', 'h', 'composite', 'a', 'before-start', '1',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'abandoned', '1',
+            'stopped before the occurrence began',
+            '2026-11-27T08:59:00.000Z', '2026-11-27T08:59:30.000Z', '2026-11-27T08:59:30.000Z'),
+        (5, 'standup', 'p.yaml', 'h', 'composite', 'a', 'given-up', '1',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:30:00.000Z', 0, 'abandoned', '1',
+            'the plan can no longer be rendered',
+            '2026-11-27T09:00:00.000Z', '2026-11-27T09:01:00.000Z', '2026-11-27T09:01:00.000Z');
+    ";
+
+    #[test]
+    fn a_version_4_database_names_final_phases_by_their_outcome() {
+        let temp = tempfile::tempdir().unwrap();
+        {
+            let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.execute_batch(V4_FINAL_SESSIONS).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+        }
+
+        let store = Store::open(temp.path()).unwrap();
+        let phases: Vec<(String, Phase)> = store
+            .history(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|session| (session.cname.clone(), session.phase))
+            .collect();
+        let expected = [
+            ("to-the-end", Phase::Completed),
+            ("cut-short", Phase::Interrupted),
+            ("missed", Phase::Missed),
+            ("before-start", Phase::Interrupted),
+            ("given-up", Phase::Abandoned),
+        ];
+        assert_eq!(
+            phases,
+            expected.map(|(cname, phase)| (cname.to_owned(), phase))
+        );
     }
 }

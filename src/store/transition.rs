@@ -17,7 +17,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Phase, StoreError, StoredSession};
+use super::{Outcome, Phase, StoreError, StoredSession};
 use crate::agora::Recording;
 
 /// One recorded change of a session.
@@ -43,10 +43,13 @@ pub enum Transition {
     /// About to call `stop`.
     StopIntent,
     /// The recording is stopped: `stop` answered, or Agora said it was
-    /// already gone.
+    /// already gone. `outcome` is [`Outcome::Completed`] at the
+    /// occurrence's end, [`Outcome::Interrupted`] when recplan was told to
+    /// stop before it.
     Stopped {
         files: Vec<String>,
         uploading_status: Option<String>,
+        outcome: Outcome,
     },
     /// The recording ended on Agora's side (it exited, or a query said 404):
     /// nothing runs under its sid any more.
@@ -54,8 +57,10 @@ pub enum Transition {
     /// An API call failed. With a sid held the session stays active: the
     /// recording may still run and must be stopped.
     Failed { reason: String },
-    /// Given up on for good: nothing more will be tried.
-    Abandoned { reason: String },
+    /// Ended for good without a recording running, with `outcome` (not
+    /// completed: only a stop completes a session) and why. Only an
+    /// abandoned session may hold a sid: an operator gave up on it.
+    Ended { outcome: Outcome, reason: String },
 }
 
 impl Transition {
@@ -72,7 +77,7 @@ impl Transition {
             Transition::Stopped { .. } => "stopped",
             Transition::Lost { .. } => "lost",
             Transition::Failed { .. } => "failed",
-            Transition::Abandoned { .. } => "abandoned",
+            Transition::Ended { outcome, .. } => outcome.as_str(),
         }
     }
 
@@ -172,11 +177,15 @@ pub(crate) fn apply(
         Transition::Stopped {
             files,
             uploading_status,
+            outcome,
         } => {
             if session.sid.is_none() {
                 return Err(refuse("no recording is held"));
             }
-            next.phase = Phase::Stopped;
+            if !matches!(outcome, Outcome::Completed | Outcome::Interrupted) {
+                return Err(refuse("a stopped recording is completed or interrupted"));
+            }
+            next.phase = Phase::from(*outcome);
             next.files.clone_from(files);
             next.uploading_status.clone_from(uploading_status);
             next.step_in_flight = None;
@@ -197,8 +206,16 @@ pub(crate) fn apply(
             next.phase = Phase::Failed;
             next.error = Some(reason.clone());
         }
-        Transition::Abandoned { reason } => {
-            next.phase = Phase::Abandoned;
+        Transition::Ended { outcome, reason } => {
+            if *outcome == Outcome::Completed {
+                return Err(refuse("only a stop completes a session"));
+            }
+            if session.sid.is_some() && *outcome != Outcome::Abandoned {
+                return Err(refuse(
+                    "a recording may run under the held sid: record it stopped or lost first",
+                ));
+            }
+            next.phase = Phase::from(*outcome);
             next.error = Some(reason.clone());
         }
     }

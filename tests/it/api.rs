@@ -271,7 +271,7 @@ async fn run_now_then_stop_one_session_by_id_with_the_events_streamed() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["phase"] == "stopped")
+            .any(|s| s["phase"] == "interrupted")
     );
 
     let transcript = daemon.transcript.lock().unwrap().clone();

@@ -377,7 +377,7 @@ async fn overlap_skip_and_stop_previous() {
         .filter(|r| {
             r.sessions
                 .iter()
-                .all(|s| s.outcome == recplan::session::Outcome::Interrupted)
+                .all(|s| s.outcome == Some(recplan::session::Outcome::Interrupted))
         })
         .count();
     assert_eq!(interrupted, 4, "three by successors, the last by shutdown");

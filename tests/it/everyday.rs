@@ -196,6 +196,7 @@ fn stop(files: &[&str], upload: &str) -> Vec<Transition> {
         Transition::Stopped {
             files: files.iter().map(|f| (*f).to_owned()).collect(),
             uploading_status: Some(upload.to_owned()),
+            outcome: recplan::store::Outcome::Completed,
         },
     ]
 }

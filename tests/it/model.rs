@@ -1,9 +1,10 @@
 //! The session under random faults: each case runs one occurrence against
 //! the simulator over real HTTP on 127.0.0.1, on tokio's paused clock, with
-//! a fault schedule drawn from a seed (an outage from the start, and faults
-//! injected at random moments: 5xx, 500 code 502, 206 code 65, 201 code 7,
-//! 404 failover windows, 429, dead recordings, recordings stuck below
-//! status 4, malformed fields, lost answers). After each case, `recover`
+//! a fault schedule drawn from a seed (an outage from the start, 503s or
+//! refused connections, and faults injected at random moments: 5xx, 500
+//! code 502, 206 code 65, 201 code 7, 404 failover windows, 429, dead
+//! recordings, recordings stuck below status 4, malformed fields, refused
+//! connections, lost answers). After each case, `recover`
 //! runs as an operator would, and the invariants are checked against what
 //! the simulator saw:
 //!
@@ -13,8 +14,9 @@
 //! 3. each step is answered at most once per recording and never sent
 //!    before its offset;
 //! 4. an occurrence whose API was available for at least `min_recording`
-//!    of it (after its outage, plus [`SLACK`] for the backoff and retries
-//!    under way when the outage ends) got a recording.
+//!    of it (outside its outage and windows of refused connections, plus
+//!    [`SLACK`] for the backoff and retries under way when one ends) got a
+//!    recording.
 //!
 //! `RECPLAN_MODEL_CASES` sets the number of cases (default below);
 //! `RECPLAN_MODEL_SEED` replays one case. A failure prints the line that
@@ -55,8 +57,10 @@ const MIN_RECORDING: Duration = Duration::from_secs(60);
 struct Case {
     duration: Duration,
     steps: Vec<Duration>,
-    /// 503 for every call from the start for this long.
+    /// Agora unavailable from the start for this long: 503 for every call,
+    /// or (`refused`) nothing listening.
     outage: Duration,
+    refused: bool,
     /// Faults and when they are injected, from the occurrence's start.
     faults: Vec<(Duration, Fault)>,
 }
@@ -74,6 +78,7 @@ impl Case {
         } else {
             Duration::ZERO
         };
+        let refused = rng.random_bool(0.5);
         let mut faults: Vec<(Duration, Fault)> = (0..rng.random_range(0..=6))
             .map(|_| {
                 let at = Duration::from_secs(rng.random_range(0..duration.as_secs()));
@@ -91,6 +96,7 @@ impl Case {
             duration,
             steps,
             outage,
+            refused,
             faults,
         }
     }
@@ -124,7 +130,7 @@ fn fault(rng: &mut StdRng, duration: Duration) -> Fault {
         Endpoint::Stop,
     ];
     let endpoint = ENDPOINTS[rng.random_range(0..ENDPOINTS.len())];
-    match rng.random_range(0..11) {
+    match rng.random_range(0..12) {
         0 => Fault::AllocateWorkerFailed,
         1 => Fault::RequestTimeout(endpoint),
         2 => Fault::RequestNotCompleted(endpoint),
@@ -148,6 +154,10 @@ fn fault(rng: &mut StdRng, duration: Duration) -> Fault {
         9 => Fault::Latency {
             endpoint,
             delay: Duration::from_secs(35),
+        },
+        // Nothing listening for a while, as a failover window is long.
+        10 => Fault::Unreachable {
+            duration: Duration::from_secs(rng.random_range(1..=80)),
         },
         _ => Fault::Latency {
             endpoint,
@@ -188,8 +198,11 @@ async fn run_case(case: &Case) -> Vec<String> {
     };
     let start = Instant::now();
     if !case.outage.is_zero() {
-        handle.inject(Fault::Outage {
-            duration: case.outage,
+        let duration = case.outage;
+        handle.inject(if case.refused {
+            Fault::Unreachable { duration }
+        } else {
+            Fault::Outage { duration }
         });
     }
     let (_stop, shutdown) = watch::channel(false);
@@ -299,9 +312,20 @@ fn check(
             broken.push(format!("step {color} answered {times} times for {sid}"));
         }
     }
-    // 4. Available for min_recording (and the slack) from the outage's end:
-    // a recording.
-    let available = case.duration.saturating_sub(case.outage);
+    // 4. Available for min_recording (and the slack) outside the outage and
+    // the windows of refused connections: a recording.
+    let refused: Duration = case
+        .faults
+        .iter()
+        .filter_map(|(_, fault)| match fault {
+            Fault::Unreachable { duration } => Some(*duration),
+            _ => None,
+        })
+        .sum();
+    let available = case
+        .duration
+        .saturating_sub(case.outage)
+        .saturating_sub(refused);
     if available >= MIN_RECORDING + SLACK && recordings.is_empty() {
         broken.push(format!(
             "no recording though the API was available for {available:?}: {:?}",

@@ -122,7 +122,7 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
 
     assert!(report.all_completed(), "{report:#?}");
     for session in &report.sessions {
-        assert_eq!(session.outcome, Outcome::Completed);
+        assert_eq!(session.outcome, Some(Outcome::Completed));
         assert!(session.sid.is_some());
         assert_eq!(session.steps.len(), 2);
         for step in &session.steps {
@@ -191,7 +191,7 @@ async fn shutdown_stops_every_started_recording() {
     let report = run.await.unwrap();
 
     for session in &report.sessions {
-        assert_eq!(session.outcome, Outcome::Interrupted, "{session:?}");
+        assert_eq!(session.outcome, Some(Outcome::Interrupted), "{session:?}");
         assert!(session.steps.is_empty(), "no step was due yet");
     }
     let requests = handle.requests();
@@ -422,7 +422,7 @@ async fn run_and_kill_the_recording(
 async fn a_recording_that_dies_is_restarted_with_another_uid_for_the_remainder() {
     let (handle, report, dead_resource) = run_and_kill_the_recording(INDIVIDUAL).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Completed, "{session:?}");
+    assert_eq!(session.outcome, Some(Outcome::Completed), "{session:?}");
     assert_eq!(session.restarts, 1);
     assert!(
         session
@@ -475,7 +475,7 @@ async fn on_failure_stop_ends_the_session_as_failed() {
     let plan = INDIVIDUAL.replace("mode: individual", "mode: individual\non_failure: stop");
     let (handle, report, _) = run_and_kill_the_recording(&plan).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Failed, "{session:?}");
+    assert_eq!(session.outcome, Some(Outcome::Failed), "{session:?}");
     assert_eq!(session.restarts, 0);
     let requests = handle.requests();
     assert_eq!(

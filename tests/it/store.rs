@@ -147,6 +147,7 @@ pub fn script(new: &NewSession) -> Vec<Transition> {
         Transition::Stopped {
             files: vec![format!("{}.m3u8", new.cname)],
             uploading_status: Some("uploaded".to_owned()),
+            outcome: recplan::store::Outcome::Completed,
         },
     ]
 }
@@ -186,7 +187,7 @@ async fn async_callers_use_the_store_directly_or_on_the_blocking_pool(store: &St
     for id in ids {
         assert_eq!(
             store.get(id).unwrap().unwrap().phase,
-            recplan::store::Phase::Stopped
+            recplan::store::Phase::Completed
         );
     }
 }

@@ -127,6 +127,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5: SQLite's TEXT primary keys made NOT NULL; PostgreSQL's primary
     // keys always were, so nothing changes here.
     "",
+    // 6: final phases named by the session's outcome, as SQLite's
+    // migration 6.
+    r"
+    UPDATE sessions SET phase = CASE WHEN finished_at < scheduled_end
+        THEN 'interrupted' ELSE 'completed' END
+        WHERE phase = 'stopped';
+    UPDATE sessions SET phase = 'missed'
+        WHERE phase = 'abandoned' AND (error LIKE 'missed:%'
+            OR error IN ('the occurrence ended while nobody drove it',
+                         'the occurrence was over before it could start'));
+    UPDATE sessions SET phase = 'interrupted'
+        WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
+            'stopped before a recording started', 'stopped by hand');
+    ",
 ];
 
 const _: () = assert!(

@@ -109,6 +109,7 @@ async fn an_upload_notice_after_an_async_stop_completes_the_upload() {
     let stopped = Transition::Stopped {
         files: Vec::new(),
         uploading_status: None,
+        outcome: recplan::store::Outcome::Completed,
     };
     let stopped = ncs.store.record(id, at(30), &stopped).unwrap();
     assert_eq!(stopped.upload_status(), None);
@@ -131,7 +132,7 @@ async fn an_upload_notice_after_an_async_stop_completes_the_upload() {
     assert_eq!(session.upload_status(), Some("uploaded"));
     assert_eq!(session.recorded_files(), files);
     // Observed, not transitioned: still stopped, at the same instants.
-    assert_eq!(session.phase, Phase::Stopped);
+    assert_eq!(session.phase, Phase::Completed);
     assert_eq!(
         (session.updated_at, session.finished_at),
         (stopped.updated_at, stopped.finished_at)
@@ -157,6 +158,7 @@ async fn the_stop_answer_does_not_overwrite_an_earlier_upload_notice() {
     let stopped = Transition::Stopped {
         files: vec!["stop.m3u8".to_owned()],
         uploading_status: Some("uploaded".to_owned()),
+        outcome: recplan::store::Outcome::Completed,
     };
     let session = ncs.store.record(id, at(31), &stopped).unwrap();
     assert_eq!(session.uploading_status.as_deref(), Some("uploaded"));

@@ -96,7 +96,7 @@ start:
 "#;
     let (handle, report, _) = run_and_kill_the_recording(plan).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Completed, "{session:?}");
+    assert_eq!(session.outcome, Some(Outcome::Completed), "{session:?}");
     assert_eq!(session.restarts, 1);
     let tokens = started_tokens(&handle);
     let uids: Vec<&str> = tokens.iter().map(|(uid, _)| uid.as_str()).collect();

@@ -70,7 +70,7 @@ async fn a_short_outage_at_the_start_costs_a_late_start_not_the_occurrence() {
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Completed);
+    assert_eq!(session.outcome, Some(Outcome::Completed));
     // The first acquire and its retries (3, 6, 9 s) meet the outage; the
     // second attempt gets through.
     assert_eq!(session.attempts, 2, "{session:#?}");
@@ -95,7 +95,7 @@ async fn an_outage_to_the_end_gives_up_once_less_than_min_recording_is_left() {
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(!report.all_completed());
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Failed);
+    assert_eq!(session.outcome, Some(Outcome::Failed));
     assert!(session.attempts > 3, "{session:#?}");
     // Gave up with less than a minute left, not before 3 minutes in.
     let elapsed = start.elapsed();
@@ -115,7 +115,7 @@ async fn a_recording_stuck_below_status_4_is_stopped_by_the_end() {
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Failed, "{session:#?}");
+    assert_eq!(session.outcome, Some(Outcome::Failed), "{session:#?}");
     let stops = arrivals(&handle, "stop", start);
     assert_eq!(stops.len(), 1);
     assert!(stops[0] <= Duration::from_secs(41), "{stops:?}");
@@ -132,7 +132,7 @@ async fn a_never_confirmed_recording_is_stopped_before_a_restart_starts_another(
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Completed, "{session:#?}");
+    assert_eq!(session.outcome, Some(Outcome::Completed), "{session:#?}");
     assert_eq!(session.restarts, 1);
     let starts = arrivals(&handle, "start", start);
     let stops = arrivals(&handle, "stop", start);
@@ -162,7 +162,7 @@ async fn a_mistyped_field_in_a_200_stop_keeps_the_session_completed() {
     handle.inject(Fault::Malformed(recplan::sim::Endpoint::Query));
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Completed, "{session:#?}");
+    assert_eq!(session.outcome, Some(Outcome::Completed), "{session:#?}");
     assert_eq!(session.uploading_status.as_deref(), Some("uploaded"));
     assert!(!session.files.is_empty(), "{session:#?}");
 }
@@ -232,7 +232,7 @@ async fn an_interrupted_session_reports_when_it_really_ended() {
     shutdown_tx.send(true).unwrap();
     let report = run.await.unwrap();
     let session = &report.sessions[0];
-    assert_eq!(session.outcome, Outcome::Interrupted, "{session:#?}");
+    assert_eq!(session.outcome, Some(Outcome::Interrupted), "{session:#?}");
     let ended = session.ended_at.unwrap();
     assert!(
         ended >= now() + chrono::Duration::seconds(60)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use recplan::sim::{Endpoint, Fault};
+use recplan::sim::{DEMO_CUSTOMER_ID, DEMO_CUSTOMER_SECRET, Endpoint, Fault};
 use reqwest::StatusCode;
 use tokio::time::{Instant, advance};
 
@@ -113,6 +113,45 @@ async fn failover_hides_the_task_for_its_window_then_it_is_back() {
         api.post(&path("stop"), &fixture("stop-empty")).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreachable_refuses_connections_for_its_window_then_listens_again() {
+    let (api, rid, sid) = recording().await;
+    let query = api.url(&task_path(&rid, &sid, "mix", "query"));
+    let get = |http: &reqwest::Client| {
+        http.get(&query)
+            .basic_auth(DEMO_CUSTOMER_ID, Some(DEMO_CUSTOMER_SECRET))
+            .send()
+    };
+    // A connection kept open from before the window.
+    let pooled = reqwest::Client::new();
+    assert_eq!(get(&pooled).await.unwrap().status(), StatusCode::OK);
+    let seen = api.sim.requests().len();
+
+    api.sim.inject(Fault::Unreachable {
+        duration: Duration::from_secs(20),
+    });
+    let refused = get(api.http()).await.expect_err("nothing listens");
+    assert!(refused.is_connect(), "{refused:?}");
+    assert!(get(&pooled).await.is_err(), "the open connection is reset");
+    assert_eq!(
+        api.sim.requests().len(),
+        seen,
+        "nothing reached the service"
+    );
+
+    advance(Duration::from_secs(20)).await;
+    // The listener is bound again by its own task: give it its turn.
+    let mut answer = get(api.http()).await;
+    for _ in 0..10 {
+        if answer.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        answer = get(api.http()).await;
+    }
+    assert_eq!(answer.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test(start_paused = true)]

@@ -77,7 +77,7 @@ fn many_sessions_recording_at_once_all_land_in_order(store: &Store) {
         let events = store.events(*id).unwrap();
         assert!(events.windows(2).all(|pair| pair[0].at < pair[1].at));
         let stored = store.get(*id).unwrap().unwrap();
-        assert_eq!(stored.phase, Phase::Stopped, "{}", new.cname);
+        assert_eq!(stored.phase, Phase::Completed, "{}", new.cname);
         assert_eq!(stored.files, [format!("{}.m3u8", new.cname)]);
     }
 }

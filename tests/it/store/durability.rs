@@ -110,7 +110,7 @@ fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
         .find(&done.key())
         .unwrap()
         .expect("the finished session");
-    assert_eq!(done.phase, Phase::Stopped);
+    assert_eq!(done.phase, Phase::Completed);
     assert_eq!(
         store.events(done.id).unwrap().len(),
         1 + script(&new_session("crash", "done", 0)).len()
@@ -178,7 +178,7 @@ fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
             "start_intent" => Phase::Starting,
             "started" | "step_intent" | "step_done" => Phase::Recording,
             "stop_intent" => Phase::Stopping,
-            "stopped" => Phase::Stopped,
+            "stopped" => Phase::Completed,
             other => panic!("unexpected event {other}"),
         };
         assert_eq!(session.phase, expected, "session {}", session.id);
@@ -228,7 +228,7 @@ fn concurrent_writers_in_one_process_and_across_connections(place: &Place) {
     let history = shared.history(None, None).unwrap();
     assert_eq!(history.len(), all.len());
     for session in history {
-        assert_eq!(session.phase, Phase::Stopped, "{}", session.cname);
+        assert_eq!(session.phase, Phase::Completed, "{}", session.cname);
         assert_eq!(shared.events(session.id).unwrap().len(), 1 + 8);
     }
     assert!(shared.active().unwrap().is_empty());

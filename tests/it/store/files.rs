@@ -270,6 +270,7 @@ fn no_secret_the_runner_holds_reaches_the_database_files() {
         Transition::Stopped {
             files: vec!["planted-channel.m3u8".to_owned()],
             uploading_status: None,
+            outcome: recplan::store::Outcome::Completed,
         },
     ]);
     run(&store, &new, &transitions);

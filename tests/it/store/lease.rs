@@ -185,6 +185,6 @@ fn a_killed_runners_session_is_taken_over_and_resumed(place: &Place) {
     let _lease = lease_when_freed(&store, id).expect("the dead runner's lease is freed");
     let new = new_session("lease", "room", 0);
     let done = record_all(&store, id, &script(&new)[4..]);
-    assert_eq!(done.phase, Phase::Stopped);
+    assert_eq!(done.phase, Phase::Completed);
     assert!(store.active().unwrap().is_empty());
 }

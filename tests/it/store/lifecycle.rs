@@ -65,7 +65,7 @@ fn each_transition_sets_the_state_and_appends_its_event(store: &Store) {
         (Phase::Recording, true),
         (Phase::Recording, true),
         (Phase::Stopping, true),
-        (Phase::Stopped, false),
+        (Phase::Completed, false),
     ];
     for (minute, (transition, (phase, active))) in (1..).zip(script(&new).iter().zip(expected)) {
         let session = store.record(id, at(minute), transition).unwrap();
@@ -196,6 +196,7 @@ fn transitions_that_do_not_follow_are_refused_and_change_nothing(store: &Store) 
         (2, |_| Transition::Stopped {
             files: vec![],
             uploading_status: None,
+            outcome: recplan::store::Outcome::Completed,
         }),
         (2, |_| Transition::Lost {
             reason: "gone".to_owned(),
@@ -273,7 +274,8 @@ fn active_shows_every_session_that_may_need_attention(store: &Store) {
         (
             "abandoned",
             4,
-            Some(Transition::Abandoned {
+            Some(Transition::Ended {
+                outcome: recplan::store::Outcome::Abandoned,
                 reason: "operator gave up".to_owned(),
             }),
             false,
@@ -304,6 +306,7 @@ fn active_shows_every_session_that_may_need_attention(store: &Store) {
             Transition::Stopped {
                 files: vec![],
                 uploading_status: Some("unknown".to_owned()),
+                outcome: recplan::store::Outcome::Completed,
             },
         ],
     );

@@ -358,7 +358,7 @@ async fn runners_on_two_machines_record_an_occurrence_once_and_resume_a_dead_one
         let (code, retry_out) = stdout_of(retry);
         assert_eq!(code, Some(0), "{retry_out}");
         assert!(store.active().unwrap().is_empty());
-        assert_eq!(store.get(id).unwrap().unwrap().phase, Phase::Stopped);
+        assert_eq!(store.get(id).unwrap().unwrap().phase, Phase::Completed);
         sim
     })
     .await
