@@ -129,7 +129,7 @@ fn next_json_names_every_plan_with_its_starts_and_last_occurrence() {
     );
     assert_eq!(
         standup["last"],
-        serde_json::json!({"start": "2026-11-28T10:00:00+01:00", "result": "stopped", "sessions": [2]})
+        serde_json::json!({"start": "2026-11-28T10:00:00+01:00", "result": "completed", "sessions": [2]})
     );
     let classrooms = &plans[2];
     assert_eq!(classrooms["paused"], true);
