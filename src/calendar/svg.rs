@@ -208,24 +208,17 @@ enum Line {
     Channel(usize),
 }
 
-/// Each plan's name followed by its channels' rows, as [`Calendar::rows`]
-/// orders them.
+/// Each plan's name followed by its channels' rows ([`Calendar::rows`]
+/// has a plan's rows together).
 fn row_lines(rows: &[Row]) -> Vec<Line> {
-    let mut plans: Vec<usize> = rows.iter().map(|row| row.plan).collect();
-    plans.dedup();
-    let mut seen = Vec::new();
     let mut lines = Vec::new();
-    for plan in plans {
-        if seen.contains(&plan) {
-            continue;
+    let mut plan = None;
+    for (index, row) in rows.iter().enumerate() {
+        if plan != Some(row.plan) {
+            plan = Some(row.plan);
+            lines.push(Line::Plan(row.plan));
         }
-        seen.push(plan);
-        lines.push(Line::Plan(plan));
-        lines.extend(
-            (rows.iter().enumerate())
-                .filter(|(_, row)| row.plan == plan)
-                .map(|(index, _)| Line::Channel(index)),
-        );
+        lines.push(Line::Channel(index));
     }
     lines
 }
