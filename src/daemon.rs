@@ -87,6 +87,7 @@ pub enum Event {
     /// load: empty when nothing, so that a warning resolved is seen too.
     Warned {
         plan: String,
+        path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
     /// A valid plan refused because the file `kept` holds its name.

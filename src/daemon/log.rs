@@ -33,7 +33,9 @@ impl Event {
                     tracing::warn!(event = "kept", plan, path = %path.display(), "the file is invalid: the last valid version of the plan stays in force");
                 }
             }
-            Event::Warned { plan, diagnostics } => {
+            Event::Warned {
+                plan, diagnostics, ..
+            } => {
                 for diagnostic in diagnostics {
                     tracing::warn!(event = "warning", plan, "{diagnostic}");
                 }

@@ -105,6 +105,7 @@ impl PlanSet {
                     // after a failure is no longer stale.
                     events.push(Event::Warned {
                         plan: validated.plan.name().to_owned(),
+                        path: path.clone(),
                         diagnostics: validated.warnings,
                     });
                     self.put(path, validated.plan, now, events, &mut counts);

@@ -34,9 +34,9 @@ struct Inner {
     plans: BTreeMap<String, PlanView>,
     /// Files with no plan in force, and why.
     problems: BTreeMap<PathBuf, Problem>,
-    /// Plans following a calendar URL whose last fetch failed, with what
-    /// validation said: the last good copy is in use.
-    stale_calendars: BTreeMap<String, String>,
+    /// Plan files following a calendar URL whose last fetch failed, with
+    /// what validation said: the last good copy is in use.
+    stale_calendars: BTreeMap<PathBuf, String>,
     sessions: BTreeMap<(String, String), SessionView>,
     counters: Counters,
     /// Occurrences and sessions by plan and outcome.
@@ -183,9 +183,7 @@ impl Status {
             }
             Event::Removed { plan, path } => {
                 inner.problems.remove(path);
-                if let Some(plan) = plan {
-                    inner.stale_calendars.remove(plan);
-                }
+                inner.stale_calendars.remove(path);
                 if let Some(plan) = plan
                     && inner.plans.get(plan).is_some_and(|view| view.path == *path)
                 {
@@ -221,10 +219,18 @@ impl Status {
                     );
                 }
             }
-            Event::Warned { plan, diagnostics } => {
+            Event::Warned {
+                path, diagnostics, ..
+            } => {
+                // The file's current version loaded: a version restored
+                // after a broken edit is in force again, though unchanged
+                // from the one kept (so not loaded anew).
+                for view in inner.plans.values_mut().filter(|view| view.path == *path) {
+                    view.problem = None;
+                }
                 match stale_calendar(diagnostics) {
-                    Some(problem) => inner.stale_calendars.insert(plan.clone(), problem),
-                    None => inner.stale_calendars.remove(plan),
+                    Some(problem) => inner.stale_calendars.insert(path.clone(), problem),
+                    None => inner.stale_calendars.remove(path),
                 };
             }
             Event::Reloaded { .. } => {}
@@ -464,7 +470,7 @@ fn per_plan(out: &mut String, inner: &Inner) {
             out,
             "recplan_plan_calendar_stale{{plan=\"{}\"}} {}",
             plan.plan,
-            u8::from(inner.stale_calendars.contains_key(&plan.plan))
+            u8::from(inner.stale_calendars.contains_key(&plan.path))
         );
     }
     gauge(
@@ -526,7 +532,7 @@ impl Inner {
             .map(|view| {
                 let mut view = view.clone();
                 if view.problem.is_none() {
-                    view.problem = self.stale_calendars.get(&view.plan).cloned();
+                    view.problem = self.stale_calendars.get(&view.path).cloned();
                 }
                 view
             })
@@ -536,7 +542,7 @@ impl Inner {
 
 /// What validation says of a calendar URL whose last fetch failed: a
 /// warning on `schedule.ics` (an unusable calendar is an error instead).
-fn stale_calendar(diagnostics: &[Diagnostic]) -> Option<String> {
+pub(super) fn stale_calendar(diagnostics: &[Diagnostic]) -> Option<String> {
     (diagnostics.iter())
         .find(|d| d.path == "schedule.ics" && !d.is_error())
         .map(|d| d.message.clone())
@@ -637,6 +643,7 @@ mod tests {
                      2026-12-01T09:00:00+00:00";
         let warned = |diagnostics: Vec<Diagnostic>| Event::Warned {
             plan: "review".into(),
+            path: path.clone(),
             diagnostics,
         };
         status.observe_event(&warned(vec![Diagnostic::warning(
@@ -664,6 +671,34 @@ mod tests {
         assert!(
             metrics.contains("recplan_plan_calendar_stale{plan=\"review\"} 0\n"),
             "{metrics}"
+        );
+    }
+
+    #[test]
+    fn a_file_put_back_as_it_was_after_a_broken_edit_is_in_force_again() {
+        let status = Status::default();
+        let path = PathBuf::from("plans/review.yaml");
+        status.observe_event(&Event::Loaded {
+            plan: "review".into(),
+            path: path.clone(),
+            next: None,
+            at: DateTime::UNIX_EPOCH,
+        });
+        status.observe_event(&Event::Invalid {
+            path: path.clone(),
+            kept: Some("review".into()),
+            diagnostics: vec![Diagnostic::error(&path, "name", "not a name")],
+        });
+        assert!(status.snapshot()["plans"][0]["problem"].is_string());
+        // Unchanged from the version kept, so not loaded anew: only warned.
+        status.observe_event(&Event::Warned {
+            plan: "review".into(),
+            path,
+            diagnostics: Vec::new(),
+        });
+        assert_eq!(
+            status.snapshot()["plans"][0]["problem"],
+            serde_json::Value::Null
         );
     }
 }
