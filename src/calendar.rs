@@ -6,9 +6,11 @@
 //! recording, and nothing says so until the day comes.
 //!
 //! Pure: plans, a window and an environment in; a [`Calendar`] out, drawn
-//! as a text grid by [`text`] and as an SVG picture by [`svg`].
+//! as a text grid by [`text`], as an SVG picture by [`svg`] and as JSON by
+//! [`CalendarJson`].
 
 mod channels;
+mod json;
 mod svg;
 mod text;
 
@@ -18,17 +20,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveTime, Offset as _, TimeDelta, TimeZone, Utc};
 
+use crate::plan::overlap::{SelfOverlap, self_overlap};
 use crate::plan::raw::Overlap;
 use crate::plan::{Env, Plan};
 use crate::schedule::{Recurrence, Tz};
 
+pub use json::CalendarJson;
 pub use svg::svg;
-pub use text::text;
-
-/// How many occurrences of one plan a calendar holds at most. A plan that
-/// starts every minute would otherwise be rendered ten thousand times a
-/// week, for a grid nobody can read.
-pub const MAX_OCCURRENCES: usize = 500;
+pub use text::{DEFAULT_WIDTH, conflict_line, text};
 
 /// Whole days in a timezone: the columns of the calendar.
 #[derive(Clone, Debug)]
@@ -114,13 +113,15 @@ pub struct PlanEntry {
     pub schedule: Option<String>,
     pub duration: Option<Duration>,
     pub paused: bool,
+    /// What the plan does with a start while its previous occurrence runs.
+    pub overlap: Overlap,
+    /// The first of its occurrences in the window that is still running
+    /// when the next one starts.
+    pub overlaps_itself: Option<SelfOverlap<Utc>>,
     /// Why the channels are shown as written in the plan instead of
     /// rendered: the first problem rendering an occurrence met, typically
     /// an environment variable that is not set here.
     pub unrendered: Option<String>,
-    /// More than [`MAX_OCCURRENCES`] fell into the window; the rest are left
-    /// out.
-    pub truncated: bool,
 }
 
 /// One channel of one occurrence: a recording that would run.
@@ -135,6 +136,10 @@ pub struct Slot {
     /// Whether `cname` and `uid` are rendered values rather than the plan's
     /// templates as written.
     pub rendered: bool,
+    /// It starts while the plan's previous occurrence still runs: skipped
+    /// or stopping that one (per the plan's `overlap`), or, with `overlap:
+    /// allow`, a conflict.
+    pub overlaps_previous: bool,
 }
 
 /// Two slots recording the same cname and uid at overlapping times, as
@@ -165,27 +170,27 @@ pub struct Calendar {
     /// channel and uid are together.
     pub slots: Vec<Slot>,
     pub conflicts: Vec<Conflict>,
+    /// For each slot, whether it is part of a conflict.
+    conflicted: Vec<bool>,
 }
 
 impl Calendar {
     /// Whether slot `index` is part of any conflict.
     pub fn is_conflicted(&self, index: usize) -> bool {
-        self.conflicts
-            .iter()
-            .any(|c| c.first == index || c.second == index)
+        self.conflicted.get(index).copied().unwrap_or(false)
     }
 
     /// The rows of the grid: one per plan, cname and uid that has a slot,
-    /// ordered by cname, uid and plan name so that rows that may conflict
-    /// are next to each other.
+    /// ordered by plan name, cname and uid, so that a plan's channels are
+    /// together under its name.
     pub fn rows(&self) -> Vec<Row> {
-        let mut rows: BTreeMap<(&str, &str, &str, usize), Row> = BTreeMap::new();
+        let mut rows: BTreeMap<(&str, usize, &str, &str), Row> = BTreeMap::new();
         for (index, slot) in self.slots.iter().enumerate() {
             let key = (
-                slot.cname.as_str(),
-                slot.uid.as_str(),
                 self.plans[slot.plan].name.as_str(),
                 slot.plan,
+                slot.cname.as_str(),
+                slot.uid.as_str(),
             );
             rows.entry(key)
                 .or_insert_with(|| Row {
@@ -217,20 +222,28 @@ pub fn build(plans: &[Plan], window: Window, env: &Env) -> Calendar {
             schedule: timing.schedule.as_ref().map(Recurrence::summary),
             duration: timing.duration,
             paused: timing.paused,
+            overlap: timing.overlap,
+            overlaps_itself: None,
             unrendered: None,
-            truncated: false,
         };
         if let (Some(_), Some(length)) = (&timing.schedule, timing.duration) {
-            let (starts, truncated) = starts_within(plan, &window, length);
-            entry.truncated = truncated;
-            let channels = channels::Channels::of(plan, env);
+            let starts = starts_within(plan, &window, length);
+            let utc: Vec<DateTime<Utc>> = starts.iter().map(DateTime::to_utc).collect();
+            // Judged from the window on (and the start before it, which may
+            // run into it), so that the one named is in view.
+            let from = utc.partition_point(|start| *start < window.start());
+            entry.overlaps_itself = self_overlap(&utc[from.saturating_sub(1)..], length);
+            let mut channels = channels::Channels::of(plan, env);
+            let mut previous_end = None;
             for start in starts {
                 let begins = start.to_utc();
                 let span = Span {
                     plan: index,
                     start: begins,
                     end: end_of(begins, length),
+                    overlaps_previous: previous_end.is_some_and(|end| begins < end),
                 };
+                previous_end = Some(span.end);
                 slots.extend(channels.render(&span, start, &mut entry.unrendered));
             }
         }
@@ -240,11 +253,17 @@ pub fn build(plans: &[Plan], window: Window, env: &Env) -> Calendar {
         (&a.cname, &a.uid, a.start, a.plan).cmp(&(&b.cname, &b.uid, b.start, b.plan))
     });
     let conflicts = conflicts(&slots, plans);
+    let mut conflicted = vec![false; slots.len()];
+    for conflict in &conflicts {
+        conflicted[conflict.first] = true;
+        conflicted[conflict.second] = true;
+    }
     Calendar {
         window,
         plans: entries,
         slots,
         conflicts,
+        conflicted,
     }
 }
 
@@ -253,6 +272,7 @@ struct Span {
     plan: usize,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    overlaps_previous: bool,
 }
 
 impl Span {
@@ -264,6 +284,7 @@ impl Span {
             start: self.start,
             end: self.end,
             rendered,
+            overlaps_previous: self.overlaps_previous,
         }
     }
 }
@@ -276,9 +297,8 @@ fn end_of(start: DateTime<Utc>, length: Duration) -> DateTime<Utc> {
 }
 
 /// The starts of `plan` whose occurrences reach into the window, including
-/// those that began before it and still run (they matter for conflicts),
-/// at most [`MAX_OCCURRENCES`]; and whether some were left out.
-fn starts_within(plan: &Plan, window: &Window, length: Duration) -> (Vec<DateTime<Tz>>, bool) {
+/// those that began before it and still run (they matter for conflicts).
+fn starts_within(plan: &Plan, window: &Window, length: Duration) -> Vec<DateTime<Tz>> {
     let reach = TimeDelta::from_std(length).unwrap_or(TimeDelta::MAX);
     let after = window
         .start()
@@ -293,14 +313,11 @@ fn starts_within(plan: &Plan, window: &Window, length: Duration) -> (Vec<DateTim
             || starts
                 .last()
                 .is_some_and(|last| last.to_utc() >= window.end());
-        if covered || wanted > MAX_OCCURRENCES {
-            let mut within: Vec<DateTime<Tz>> = starts
+        if covered {
+            return starts
                 .into_iter()
                 .filter(|start| start.to_utc() < window.end())
                 .collect();
-            let truncated = !covered || within.len() > MAX_OCCURRENCES;
-            within.truncate(MAX_OCCURRENCES);
-            return (within, truncated);
         }
         wanted *= 2;
     }
@@ -334,4 +351,30 @@ fn conflicts(slots: &[Slot], plans: &[Plan]) -> Vec<Conflict> {
 /// `at` on the clock of `tz`, as `HH:MM`.
 fn clock(tz: Tz, at: DateTime<Utc>) -> String {
     at.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+/// What a plan that overlaps itself does about it, in a sentence for the
+/// text view, `--check` and `--json`; `None` for a plan that does not.
+pub fn self_overlap_note(calendar: &Calendar, plan: &PlanEntry) -> Option<String> {
+    let found = plan.overlaps_itself.as_ref()?;
+    let tz = calendar.window.tz();
+    let length = plan
+        .duration
+        .map(crate::plan::format_duration)
+        .unwrap_or_default();
+    let consequence = match plan.overlap {
+        Overlap::Skip => "with `overlap: skip` a start while one runs is skipped (~)",
+        Overlap::StopPrevious => {
+            "with `overlap: stop_previous` each such start stops the running occurrence early (~)"
+        }
+        Overlap::Allow => {
+            "with `overlap: allow` both record the same channels at once, which Agora refuses (!)"
+        }
+    };
+    Some(format!(
+        "overlaps itself: the occurrence at {} {} lasts {length} but the next starts at {}; {consequence}",
+        found.start.with_timezone(&tz).format("%Y-%m-%d"),
+        clock(tz, found.start),
+        clock(tz, found.next),
+    ))
 }

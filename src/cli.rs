@@ -23,6 +23,7 @@ mod error;
 mod export;
 mod history;
 mod init;
+mod json_log;
 mod next;
 mod render;
 mod run;
@@ -136,8 +137,9 @@ pub fn main() -> ExitCode {
 
 /// Logs go to stderr, filtered by `RECPLAN_LOG` (default `level`). Colour
 /// only on a terminal, and never with `NO_COLOR`; in JSON every line is one
-/// object with the event's fields (`event`, `plan`, `channel`, `uid`,
-/// `sid`, ...) at the top level.
+/// object with the event's fields (`event`, `sid`, ...) and those of the
+/// session it concerns (`plan`, `channel`, `uid`, `session`) at the top
+/// level.
 fn init_tracing(level: &str, json: bool) {
     use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECPLAN_LOG")
@@ -149,10 +151,8 @@ fn init_tracing(level: &str, json: bool) {
         .with_ansi(!json && !no_color && std::io::stderr().is_terminal());
     let _ = if json {
         builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(json_log::FlatJson)
             .try_init()
     } else {
         builder.try_init()

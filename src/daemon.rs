@@ -83,9 +83,11 @@ pub enum Event {
         diagnostics: Vec<Diagnostic>,
     },
     /// What validation warned about in a plan that loaded (a schedule that
-    /// overlaps itself, say).
+    /// overlaps itself, a calendar kept from an earlier fetch), on every
+    /// load: empty when nothing, so that a warning resolved is seen too.
     Warned {
         plan: String,
+        path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
     /// A valid plan refused because the file `kept` holds its name.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 pub use journal::Journal;
 pub use recovery::{Recovery, recover, recoverable, stop_by_hand, take_over};
@@ -29,7 +30,7 @@ pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 use crate::agora::ResilientClient;
 use crate::clock::Clock;
 use crate::plan::{Env, Occurrence};
-use crate::store::{Begin, NewSession, Store};
+use crate::store::{Begin, NewSession, SessionId, Store};
 
 /// What every session of a process shares.
 #[derive(Clone, Debug)]
@@ -77,6 +78,13 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .enable_all()
         .global_queue_interval(1)
         .build()
+}
+
+/// What everything a session logs is about: its plan, channel, uid and
+/// id, fields of each line (`--log-format json` puts them beside the
+/// line's own).
+fn span(plan: &str, cname: &str, uid: &str, id: SessionId) -> tracing::Span {
+    tracing::info_span!("session", plan, channel = cname, uid, session = id.0)
 }
 
 /// Runs every session of `occurrence` concurrently, one task each, and
@@ -165,7 +173,8 @@ pub async fn run_occurrence(
             context.stops.register(id, &shutdown),
             context.progress.clone(),
         );
-        tasks.spawn(async move { (index, session.run().await) });
+        let span = span(&occurrence.plan, &spec.cname, &spec.uid, id);
+        tasks.spawn(async move { (index, session.run().await) }.instrument(span));
     }
     let mut reports: Vec<(usize, SessionReport)> = Vec::with_capacity(occurrence.sessions.len());
     while let Some(joined) = tasks.join_next().await {

@@ -22,6 +22,13 @@ pub(super) struct Channels<'a> {
     as_written: Vec<(String, String)>,
     /// For each channel, the absent variables its cname or uid name.
     absent: Vec<Vec<String>>,
+    /// Whether a cname or uid names the occurrence (`{{occurrence.date}}`),
+    /// so that each occurrence has to be rendered on its own.
+    per_occurrence: bool,
+    /// The channels' names once rendered, when they are the same for every
+    /// occurrence: a plan starting every minute for a year is rendered
+    /// once, not half a million times.
+    names: Option<Vec<(String, String, bool)>>,
 }
 
 /// What an absent environment variable is rendered as: 32 hex digits, so
@@ -51,17 +58,46 @@ impl<'a> Channels<'a> {
                 names.iter().filter(|n| used.contains(n)).cloned().collect()
             })
             .collect();
+        let per_occurrence = as_written
+            .iter()
+            .any(|(cname, uid)| cname.contains("occurrence") || uid.contains("occurrence"));
         Channels {
             plan,
             env: stand_ins,
             as_written,
             absent,
+            per_occurrence,
+            names: None,
         }
     }
 
     /// The slots of the occurrence at `start`; `unrendered` is set to the
     /// first reason a channel is shown as written.
     pub(super) fn render(
+        &mut self,
+        span: &Span,
+        start: DateTime<Tz>,
+        unrendered: &mut Option<String>,
+    ) -> Vec<Slot> {
+        if let Some(names) = &self.names {
+            return names
+                .iter()
+                .map(|(cname, uid, rendered)| span.slot(cname, uid, *rendered))
+                .collect();
+        }
+        let slots = self.render_afresh(span, start, unrendered);
+        if !self.per_occurrence {
+            self.names = Some(
+                slots
+                    .iter()
+                    .map(|slot| (slot.cname.clone(), slot.uid.clone(), slot.rendered))
+                    .collect(),
+            );
+        }
+        slots
+    }
+
+    fn render_afresh(
         &self,
         span: &Span,
         start: DateTime<Tz>,

@@ -1,6 +1,7 @@
-//! The calendar as a text grid for a terminal: a row per plan and
-//! channel, a column per day, at most a week per block so that a line
-//! stays within 100 columns; then the plans and the conflicts in full.
+//! The calendar as a text grid for a terminal: each plan's name over a row
+//! per channel, a column per day, as many days per block as the width
+//! allows (a week, or two on a wide terminal); then the plans and the
+//! overlaps, wrapped to the same width.
 
 use std::fmt::Write as _;
 
@@ -9,21 +10,27 @@ use chrono::{DateTime, Utc};
 use super::{Calendar, Row, clock};
 use crate::plan::format_duration;
 
-/// The widest a line may be.
-const WIDTH: usize = 100;
-/// A day's cell: `HH:MM`, `HH:MM+N` or `Nx`, after a one-character marker.
-const CELL: usize = 7;
-/// Days per block of the grid.
+/// How wide lines are when the output is not a terminal.
+pub const DEFAULT_WIDTH: usize = 80;
+/// The least width a day's cell text takes: `HH:MM`, or a date's `MM-DD`.
+const MIN_CELL: usize = 5;
+/// Days per block when they fit: a week, so weekdays line up.
 const WEEK: usize = 7;
-/// Spaces between the label columns.
-const GAP: usize = 2;
-/// The least a truncated label column keeps.
-const MIN_LABEL: usize = 8;
+/// The indent of a channel under its plan's name.
+const INDENT: usize = 2;
+/// The least a shortened channel or uid column keeps.
+const MIN_CHANNEL: usize = 16;
+const MIN_UID: usize = 6;
 /// The most starts a cell spells out as `HH:MM+N`; more read `Nx`.
 const MAX_SPELLED: usize = 10;
+/// The most overlaps listed one by one; `--json` has them all.
+pub const MAX_LISTED: usize = 20;
+/// The heading of the label column: plan names, channels indented below.
+const LABEL_HEADING: &str = "PLAN / CHANNEL";
 
-/// The calendar as text: a heading, the grid, the plans, the conflicts.
-pub fn text(calendar: &Calendar) -> String {
+/// The calendar as text, no line wider than `width` (but for a label
+/// column that cannot shrink further on a very narrow terminal).
+pub fn text(calendar: &Calendar, width: usize) -> String {
     let window = &calendar.window;
     let mut out = String::new();
     if let (Some(first), Some(last)) = (window.dates().first(), window.dates().last()) {
@@ -39,77 +46,114 @@ pub fn text(calendar: &Calendar) -> String {
     if rows.is_empty() {
         out.push_str("\nno recordings on these days\n");
     } else {
-        let widths = Widths::of(calendar, &rows);
+        let cells = cells(calendar, &rows);
+        let layout = Layout::of(calendar, &rows, &cells, width);
         let days: Vec<usize> = (0..window.dates().len()).collect();
-        for block in days.chunks(WEEK) {
+        for block in days.chunks(layout.days) {
             out.push('\n');
-            grid(&mut out, calendar, &rows, &widths, block);
+            grid(&mut out, calendar, (&rows, &cells), &layout, block);
         }
-        out.push_str("\n(HH:MM+N: N more starts that day; Nx: N starts; !: overlaps, below)\n");
+        out.push('\n');
+        wrap(
+            &mut out,
+            width,
+            "",
+            "+N: N more starts that day; Nx: N starts; !: overlaps another recording \
+             of its channel and uid (below); ~: starts while its plan's previous \
+             occurrence still runs",
+        );
     }
     out.push('\n');
-    plans(&mut out, calendar);
+    plans(&mut out, calendar, width);
     out.push('\n');
-    conflicts(&mut out, calendar);
+    conflicts(&mut out, calendar, width);
     out
 }
 
-/// The label columns' widths: as wide as their widest value, narrowed
-/// (the longer first) until seven days fit in [`WIDTH`].
-struct Widths {
-    plan: usize,
+/// The widths of the grid: the label columns, a day's cell, and how many
+/// days a block holds.
+struct Layout {
+    /// The widest a line may be.
+    width: usize,
     channel: usize,
     uid: usize,
+    cell: usize,
+    days: usize,
 }
 
-impl Widths {
-    fn of(calendar: &Calendar, rows: &[Row]) -> Widths {
-        let widest = |values: &mut dyn Iterator<Item = usize>, heading: &str| {
-            values.max().unwrap_or(0).max(heading.len())
+impl Layout {
+    /// Labels as wide as their widest value and a week per block when that
+    /// fits in `width`; otherwise labels shortened (the longer first) down
+    /// to a floor, then fewer days per block. Two weeks on a line when
+    /// even those fit.
+    fn of(calendar: &Calendar, rows: &[Row], cells: &[Vec<Cell>], width: usize) -> Layout {
+        let widest = |values: &mut dyn Iterator<Item = usize>, least: usize| {
+            values.max().unwrap_or(0).max(least)
         };
-        let mut widths = Widths {
-            plan: widest(
-                &mut rows
-                    .iter()
-                    .map(|r| calendar.plans[r.plan].name.chars().count()),
-                "PLAN",
+        let cell = (cells.iter().flatten())
+            .map(|cell| cell.text.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(MIN_CELL);
+        let mut layout = Layout {
+            channel: widest(
+                &mut rows.iter().map(|r| r.cname.chars().count()),
+                LABEL_HEADING.len() - INDENT,
             ),
-            channel: widest(&mut rows.iter().map(|r| r.cname.chars().count()), "CHANNEL"),
-            uid: widest(&mut rows.iter().map(|r| r.uid.chars().count()), "UID"),
+            uid: widest(&mut rows.iter().map(|r| r.uid.chars().count()), 3),
+            cell,
+            days: 1,
+            width,
         };
-        let days = calendar.window.dates().len().min(WEEK) * (1 + CELL);
-        let budget = WIDTH.saturating_sub(days + 2 * GAP + 1);
-        while widths.plan + widths.channel + widths.uid > budget {
-            let longer = if widths.channel >= widths.plan {
-                &mut widths.channel
-            } else {
-                &mut widths.plan
-            };
-            if *longer <= MIN_LABEL {
+        let total = calendar.window.dates().len();
+        let week = total.min(WEEK);
+        while layout.fitting(width) < week {
+            let channel_spare = layout.channel.saturating_sub(MIN_CHANNEL);
+            let uid_spare = layout.uid.saturating_sub(MIN_UID);
+            if channel_spare == 0 && uid_spare == 0 {
                 break;
             }
-            *longer -= 1;
+            if channel_spare >= uid_spare {
+                layout.channel -= 1;
+            } else {
+                layout.uid -= 1;
+            }
         }
-        widths
+        let fitting = layout.fitting(width).max(1);
+        layout.days = if fitting >= WEEK {
+            (fitting / WEEK * WEEK).min(total)
+        } else {
+            // Split a week evenly (4 and 3 days rather than 6 and 1).
+            let blocks = week.div_ceil(fitting);
+            week.div_ceil(blocks).max(1)
+        };
+        layout
     }
 
-    fn labels(&self, plan: &str, channel: &str, uid: &str) -> String {
+    /// The width of the label columns.
+    fn labels(&self) -> usize {
+        INDENT + self.channel + 1 + self.uid
+    }
+
+    /// How many days fit beside the labels in `width`.
+    fn fitting(&self, width: usize) -> usize {
+        width.saturating_sub(self.labels()) / (self.cell + 2)
+    }
+
+    fn channel_labels(&self, channel: &str, uid: &str) -> String {
         format!(
-            "{:<pw$}{:GAP$}{:<cw$}{:GAP$}{:<uw$}",
-            fit(plan, self.plan),
+            "{:INDENT$}{:<cw$} {:<uw$}",
             "",
-            fit(channel, self.channel),
-            "",
-            fit(uid, self.uid),
-            pw = self.plan,
+            fit_middle(channel, self.channel),
+            fit_end(uid, self.uid),
             cw = self.channel,
             uw = self.uid,
         )
     }
 }
 
-/// `text` cut to `width` characters, the cut marked with `…`.
-fn fit(text: &str, width: usize) -> String {
+/// `text` cut to `width` characters at its end, the cut marked with `…`.
+fn fit_end(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
     }
@@ -118,18 +162,51 @@ fn fit(text: &str, width: usize) -> String {
     cut
 }
 
+/// `text` cut to `width` characters in its middle, so that both the
+/// prefix channels share and the suffix that tells them apart stay.
+pub(super) fn fit_middle(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_owned();
+    }
+    let kept = width.saturating_sub(1);
+    let head = kept / 2;
+    let tail = kept - head;
+    let mut cut: String = text.chars().take(head).collect();
+    cut.push('…');
+    cut.extend(text.chars().skip(count - tail));
+    cut
+}
+
 /// One block of days: two heading lines (weekday, then month-day beside
-/// the label headings) and a line per row.
-fn grid(out: &mut String, calendar: &Calendar, rows: &[Row], widths: &Widths, days: &[usize]) {
+/// the label heading), then each plan's name over its channels' rows.
+fn grid(
+    out: &mut String,
+    calendar: &Calendar,
+    (rows, cells): (&[Row], &[Vec<Cell>]),
+    layout: &Layout,
+    days: &[usize],
+) {
     let dates = calendar.window.dates();
-    let labels = widths.labels("PLAN", "CHANNEL", "UID");
-    let mut weekdays = " ".repeat(labels.chars().count() + 1);
-    let mut heading = labels + " ";
+    let labels = layout.labels();
+    let width = layout.cell;
+    let mut weekdays = " ".repeat(labels);
+    let mut heading = format!(
+        "{:<lw$} {:<uw$}",
+        fit_end(LABEL_HEADING, INDENT + layout.channel),
+        "UID",
+        lw = INDENT + layout.channel,
+        uw = layout.uid
+    );
     for &day in days {
-        let _ = write!(weekdays, " {:<CELL$}", dates[day].format("%a").to_string());
+        let _ = write!(
+            weekdays,
+            "  {:<width$}",
+            dates[day].format("%a").to_string()
+        );
         let _ = write!(
             heading,
-            " {:<CELL$}",
+            "  {:<width$}",
             dates[day].format("%m-%d").to_string()
         );
     }
@@ -137,58 +214,105 @@ fn grid(out: &mut String, calendar: &Calendar, rows: &[Row], widths: &Widths, da
     let _ = writeln!(out, "{}", heading.trim_end());
     // A row with nothing in this block (a channel named after its date,
     // a plan that starts monthly) would only be a line of dashes.
-    let shown = rows.iter().filter(|row| {
-        days.iter()
-            .any(|&day| !starting(calendar, row, day).is_empty())
-    });
-    for row in shown {
-        let mut line = widths.labels(&calendar.plans[row.plan].name, &row.cname, &row.uid);
-        line.push(' ');
+    let shown = rows
+        .iter()
+        .zip(cells)
+        .filter(|(_, cells)| days.iter().any(|&day| cells[day].starts > 0));
+    let mut plan = None;
+    let mut any = false;
+    for (row, cells) in shown {
+        any = true;
+        if plan != Some(row.plan) {
+            plan = Some(row.plan);
+            let _ = writeln!(out, "{}", plan_heading(calendar, row.plan, layout.width));
+        }
+        let mut line = layout.channel_labels(&row.cname, &row.uid);
         for &day in days {
-            let (marker, text) = cell(calendar, row, day);
-            let _ = write!(line, "{marker}{text:<CELL$}");
+            let Cell { marker, text, .. } = &cells[day];
+            let _ = write!(line, " {marker}{text:<width$}");
         }
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    if !any {
+        out.push_str("  no recordings on these days\n");
+    }
 }
 
-/// What a row shows on a day: the first start that day and how many more,
-/// marked `!` when any of them is in a conflict.
-fn cell(calendar: &Calendar, row: &Row, day: usize) -> (char, String) {
+/// A plan's line in the grid: its name, and `~ overlaps itself` when it
+/// does.
+fn plan_heading(calendar: &Calendar, plan: usize, width: usize) -> String {
+    let entry = &calendar.plans[plan];
+    let mut heading = entry.name.clone();
+    if entry.overlaps_itself.is_some() {
+        heading.push_str("  (overlaps itself, see below)");
+    }
+    fit_end(&heading, width)
+}
+
+/// What a row shows on a day.
+struct Cell {
+    /// `!` when a start that day is in a conflict, else `~` when one
+    /// starts while the plan's previous occurrence still runs.
+    marker: char,
+    /// The first start that day and how many more.
+    text: String,
+    starts: usize,
+}
+
+/// Each row's cells, a day at a time.
+fn cells(calendar: &Calendar, rows: &[Row]) -> Vec<Vec<Cell>> {
     let window = &calendar.window;
-    let starting = starting(calendar, row, day);
+    let days = window.dates().len();
+    rows.iter()
+        .map(|row| {
+            let mut starting: Vec<Vec<usize>> = vec![Vec::new(); days];
+            for &index in &row.slots {
+                if let Some(day) = window.day_of(calendar.slots[index].start) {
+                    starting[day].push(index);
+                }
+            }
+            starting
+                .iter()
+                .map(|starting| cell(calendar, starting))
+                .collect()
+        })
+        .collect()
+}
+
+fn cell(calendar: &Calendar, starting: &[usize]) -> Cell {
+    let tz = calendar.window.tz();
     let marker = if starting.iter().any(|&i| calendar.is_conflicted(i)) {
         '!'
+    } else if starting
+        .iter()
+        .any(|&i| calendar.slots[i].overlaps_previous)
+    {
+        '~'
     } else {
         ' '
     };
-    let text = match starting.as_slice() {
+    let text = match starting {
         [] => "-".to_owned(),
-        [only] => clock(window.tz(), calendar.slots[*only].start),
+        [only] => clock(tz, calendar.slots[*only].start),
         [first, ..] if starting.len() <= MAX_SPELLED => format!(
             "{}+{}",
-            clock(window.tz(), calendar.slots[*first].start),
+            clock(tz, calendar.slots[*first].start),
             starting.len() - 1
         ),
         _ => format!("{}x", starting.len()),
     };
-    (marker, text)
+    Cell {
+        marker,
+        text,
+        starts: starting.len(),
+    }
 }
 
-/// The slots of `row` that start on `day`.
-fn starting(calendar: &Calendar, row: &Row, day: usize) -> Vec<usize> {
-    row.slots
-        .iter()
-        .copied()
-        .filter(|&i| calendar.window.day_of(calendar.slots[i].start) == Some(day))
-        .collect()
-}
-
-/// A line per plan: its schedule and length, and anything that limits
-/// what the grid shows of it.
-fn plans(out: &mut String, calendar: &Calendar) {
+/// A paragraph per plan: its schedule and length, and anything that
+/// limits what the grid shows of it.
+fn plans(out: &mut String, calendar: &Calendar, width: usize) {
     out.push_str("plans:\n");
-    let width = calendar
+    let name_width = calendar
         .plans
         .iter()
         .map(|p| p.name.chars().count())
@@ -203,55 +327,109 @@ fn plans(out: &mut String, calendar: &Calendar) {
         if plan.paused {
             about.push_str(", paused");
         }
-        if plan.truncated {
-            let _ = write!(
-                about,
-                ", only its first {} occurrences shown",
-                super::MAX_OCCURRENCES
-            );
+        if let Some(note) = super::self_overlap_note(calendar, plan) {
+            let _ = write!(about, "; {note}");
         }
         if let Some(reason) = &plan.unrendered {
             let _ = write!(about, "; channels as written: {reason}");
         }
-        let _ = writeln!(out, "  {:<width$}  {about}", plan.name);
-    }
-}
-
-/// Every conflict in full: the channel, both plans and both times.
-fn conflicts(out: &mut String, calendar: &Calendar) {
-    if calendar.conflicts.is_empty() {
-        out.push_str("overlaps: none (no channel and uid is recorded twice at once)\n");
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "overlaps: {} (!): a channel and uid recorded twice at once; Agora refuses the later start (error 53)",
-        calendar.conflicts.len()
-    );
-    let tz = calendar.window.tz();
-    for conflict in &calendar.conflicts {
-        let first = &calendar.slots[conflict.first];
-        let second = &calendar.slots[conflict.second];
-        let _ = writeln!(
+        let indent = " ".repeat(4 + name_width.min(width / 3));
+        wrap(
             out,
-            "  {} uid {}: {} {} and {} {}",
-            first.cname,
-            first.uid,
-            calendar.plans[first.plan].name,
-            span(tz, first.start, first.end),
-            calendar.plans[second.plan].name,
-            span(tz, second.start, second.end),
+            width,
+            &indent,
+            &format!("  {:<name_width$}  {about}", plan.name),
         );
     }
 }
 
-/// `2026-11-30 08:00-08:30`, with the end's date too when it differs.
-fn span(tz: crate::schedule::Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+/// The conflicts one by one (at most [`MAX_LISTED`]): the channel, both
+/// plans and both times.
+fn conflicts(out: &mut String, calendar: &Calendar, width: usize) {
+    if calendar.conflicts.is_empty() {
+        out.push_str("overlaps: none (no channel and uid is recorded twice at once)\n");
+        return;
+    }
+    wrap(
+        out,
+        width,
+        "    ",
+        &format!(
+            "overlaps: {} (!): a channel and uid recorded twice at once; Agora refuses the later start (error 53)",
+            calendar.conflicts.len()
+        ),
+    );
+    for conflict in calendar.conflicts.iter().take(MAX_LISTED) {
+        wrap(
+            out,
+            width,
+            "    ",
+            &format!("  {}", conflict_line(calendar, conflict)),
+        );
+    }
+    if calendar.conflicts.len() > MAX_LISTED {
+        let _ = writeln!(
+            out,
+            "  and {} more (--json lists them all)",
+            calendar.conflicts.len() - MAX_LISTED
+        );
+    }
+}
+
+/// `CNAME uid UID: PLAN START-END and PLAN START-END`, the second plan's
+/// name and date left out when they are the first's.
+pub fn conflict_line(calendar: &Calendar, conflict: &super::Conflict) -> String {
+    let tz = calendar.window.tz();
+    let first = &calendar.slots[conflict.first];
+    let second = &calendar.slots[conflict.second];
+    let same_day =
+        first.start.with_timezone(&tz).date_naive() == second.start.with_timezone(&tz).date_naive();
+    let mut second_text = span(tz, second.start, second.end, !same_day);
+    if second.plan != first.plan {
+        second_text = format!("{} {second_text}", calendar.plans[second.plan].name);
+    }
+    format!(
+        "{} uid {}: {} {} and {second_text}",
+        first.cname,
+        first.uid,
+        calendar.plans[first.plan].name,
+        span(tz, first.start, first.end, true),
+    )
+}
+
+/// `2026-11-30 08:00-08:30` (without the date unless `dated`), with the
+/// end's date too when it differs.
+fn span(tz: crate::schedule::Tz, start: DateTime<Utc>, end: DateTime<Utc>, dated: bool) -> String {
     let (local_start, local_end) = (start.with_timezone(&tz), end.with_timezone(&tz));
     let end_text = if local_end.date_naive() == local_start.date_naive() {
         local_end.format("%H:%M")
     } else {
         local_end.format("%Y-%m-%d %H:%M")
     };
-    format!("{}-{end_text}", local_start.format("%Y-%m-%d %H:%M"))
+    let start_format = if dated { "%Y-%m-%d %H:%M" } else { "%H:%M" };
+    format!("{}-{end_text}", local_start.format(start_format))
+}
+
+/// `text` as lines of at most `width` characters, broken at spaces, the
+/// lines after the first indented by `indent`. A word longer than a line
+/// stays whole.
+pub(super) fn wrap(out: &mut String, width: usize, indent: &str, text: &str) {
+    let mut line = String::new();
+    let mut length = 0;
+    let mut has_word = false;
+    for (i, word) in text.split(' ').enumerate() {
+        let word_length = word.chars().count();
+        if has_word && !word.is_empty() && length + 1 + word_length > width {
+            let _ = writeln!(out, "{}", line.trim_end());
+            indent.clone_into(&mut line);
+            length = indent.chars().count();
+        } else if i > 0 {
+            line.push(' ');
+            length += 1;
+        }
+        line.push_str(word);
+        length += word_length;
+        has_word |= !word.is_empty();
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
 }

@@ -152,6 +152,16 @@ impl Api {
                 Event::Loaded { path, .. } | Event::Removed { path, .. } => {
                     problems.remove(path);
                 }
+                Event::Warned {
+                    path, diagnostics, ..
+                } => {
+                    // The file loaded: what kept it out is over, and a
+                    // calendar kept from an earlier fetch is its problem.
+                    match super::status::stale_calendar(diagnostics) {
+                        Some(stale) => problems.insert(path.clone(), stale),
+                        None => problems.remove(path),
+                    };
+                }
                 _ => {}
             }
         }

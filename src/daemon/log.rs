@@ -11,10 +11,15 @@ impl Event {
             Event::Loaded {
                 plan, path, next, ..
             } => {
-                tracing::info!(event = "loaded", plan, path = %path.display(), next = ?next.map(|n| n.to_rfc3339()), "plan loaded");
+                tracing::info!(event = "loaded", plan, path = %path.display(), next = next.map(|n| n.to_rfc3339()).as_deref(), "plan loaded");
             }
             Event::Scheduled { plan, next } => {
-                tracing::info!(event = "scheduled", plan, next = ?next.map(|n| n.to_rfc3339()), "next start");
+                tracing::info!(
+                    event = "scheduled",
+                    plan,
+                    next = next.map(|n| n.to_rfc3339()).as_deref(),
+                    "next start"
+                );
             }
             Event::Invalid {
                 path,
@@ -28,7 +33,9 @@ impl Event {
                     tracing::warn!(event = "kept", plan, path = %path.display(), "the file is invalid: the last valid version of the plan stays in force");
                 }
             }
-            Event::Warned { plan, diagnostics } => {
+            Event::Warned {
+                plan, diagnostics, ..
+            } => {
                 for diagnostic in diagnostics {
                     tracing::warn!(event = "warning", plan, "{diagnostic}");
                 }

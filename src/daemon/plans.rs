@@ -101,12 +101,13 @@ impl PlanSet {
         for (path, loaded) in scan.loaded {
             match loaded {
                 Ok(validated) => {
-                    if !validated.warnings.is_empty() {
-                        events.push(Event::Warned {
-                            plan: validated.plan.name().to_owned(),
-                            diagnostics: validated.warnings,
-                        });
-                    }
+                    // Even with nothing to say: a calendar fetched again
+                    // after a failure is no longer stale.
+                    events.push(Event::Warned {
+                        plan: validated.plan.name().to_owned(),
+                        path: path.clone(),
+                        diagnostics: validated.warnings,
+                    });
                     self.put(path, validated.plan, now, events, &mut counts);
                 }
                 Err(error) => {

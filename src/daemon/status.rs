@@ -34,6 +34,9 @@ struct Inner {
     plans: BTreeMap<String, PlanView>,
     /// Files with no plan in force, and why.
     problems: BTreeMap<PathBuf, Problem>,
+    /// Plan files following a calendar URL whose last fetch failed, with
+    /// what validation said: the last good copy is in use.
+    stale_calendars: BTreeMap<PathBuf, String>,
     sessions: BTreeMap<(String, String), SessionView>,
     counters: Counters,
     /// Occurrences and sessions by plan and outcome.
@@ -180,6 +183,7 @@ impl Status {
             }
             Event::Removed { plan, path } => {
                 inner.problems.remove(path);
+                inner.stale_calendars.remove(path);
                 if let Some(plan) = plan
                     && inner.plans.get(plan).is_some_and(|view| view.path == *path)
                 {
@@ -215,7 +219,21 @@ impl Status {
                     );
                 }
             }
-            Event::Reloaded { .. } | Event::Warned { .. } => {}
+            Event::Warned {
+                path, diagnostics, ..
+            } => {
+                // The file's current version loaded: a version restored
+                // after a broken edit is in force again, though unchanged
+                // from the one kept (so not loaded anew).
+                for view in inner.plans.values_mut().filter(|view| view.path == *path) {
+                    view.problem = None;
+                }
+                match stale_calendar(diagnostics) {
+                    Some(problem) => inner.stale_calendars.insert(path.clone(), problem),
+                    None => inner.stale_calendars.remove(path),
+                };
+            }
+            Event::Reloaded { .. } => {}
         }
     }
 
@@ -253,7 +271,7 @@ impl Status {
         let inner = self.lock();
         serde_json::json!({
             "sessions": inner.sessions.values().collect::<Vec<_>>(),
-            "plans": inner.plans.values().collect::<Vec<_>>(),
+            "plans": inner.plans_with_problems(),
             "problems": inner.problems.values().collect::<Vec<_>>(),
         })
     }
@@ -441,6 +459,20 @@ fn per_plan(out: &mut String, inner: &Inner) {
             plan.loaded_at.timestamp()
         );
     }
+    header(
+        out,
+        "recplan_plan_calendar_stale",
+        "1 if the plan's calendar URL could not be fetched and an earlier copy is in use.",
+        "gauge",
+    );
+    for plan in inner.plans.values() {
+        let _ = writeln!(
+            out,
+            "recplan_plan_calendar_stale{{plan=\"{}\"}} {}",
+            plan.plan,
+            u8::from(inner.stale_calendars.contains_key(&plan.path))
+        );
+    }
     gauge(
         out,
         "recplan_plan_files_refused",
@@ -487,6 +519,30 @@ fn outcome_name(outcome: Option<Outcome>) -> &'static str {
 }
 
 /// A diagnostic in one line, for `/sessions`.
+impl Inner {
+    /// The plans in force for `/sessions`, a stale calendar as the problem
+    /// of a plan that has no other.
+    fn plans_with_problems(&self) -> Vec<PlanView> {
+        (self.plans.values())
+            .map(|view| {
+                let mut view = view.clone();
+                if view.problem.is_none() {
+                    view.problem = self.stale_calendars.get(&view.path).cloned();
+                }
+                view
+            })
+            .collect()
+    }
+}
+
+/// What validation says of a calendar URL whose last fetch failed: a
+/// warning on `schedule.ics` (an unusable calendar is an error instead).
+pub(super) fn stale_calendar(diagnostics: &[Diagnostic]) -> Option<String> {
+    (diagnostics.iter())
+        .find(|d| d.path == "schedule.ics" && !d.is_error())
+        .map(|d| d.message.clone())
+}
+
 fn problem_line(diagnostic: &Diagnostic) -> String {
     let mut line = format!(
         "{}:{}:{}: ",
@@ -550,5 +606,94 @@ mod tests {
         assert_eq!(status.not_ready(), None);
         status.observe_event(&Event::Stopping);
         assert_eq!(status.not_ready().as_deref(), Some("shutting down"));
+    }
+
+    fn client() -> ResilientClient {
+        use crate::agora::{ApiBase, Client, ClientConfig, Credentials, Secret};
+        let client = Client::new(ClientConfig {
+            base: ApiBase::parse("http://127.0.0.1:9").unwrap(),
+            app_id: "0123456789abcdef0123456789abcdef".to_owned(),
+            credentials: Credentials::new("customer", Secret::new("secret")),
+            timeout: std::time::Duration::from_secs(1),
+        })
+        .unwrap();
+        ResilientClient::new(
+            client,
+            crate::agora::RateLimiter::default(),
+            crate::agora::RetryPolicy::default(),
+        )
+    }
+
+    #[test]
+    fn a_stale_calendar_is_the_plans_problem_until_fetched_again() {
+        let status = Status::default();
+        let path = PathBuf::from("plans/review.yaml");
+        status.observe_event(&Event::Loaded {
+            plan: "review".into(),
+            path: path.clone(),
+            next: None,
+            at: DateTime::UNIX_EPOCH,
+        });
+        let stale = "the calendar could not be fetched (HTTP 503); using the copy fetched at \
+                     2026-12-01T09:00:00+00:00";
+        let warned = |diagnostics: Vec<Diagnostic>| Event::Warned {
+            plan: "review".into(),
+            path: path.clone(),
+            diagnostics,
+        };
+        status.observe_event(&warned(vec![Diagnostic::warning(
+            &path,
+            "schedule.ics",
+            stale,
+        )]));
+        assert_eq!(status.snapshot()["plans"][0]["problem"], stale);
+        let metrics = status.prometheus(&client());
+        assert!(
+            metrics.contains("recplan_plan_calendar_stale{plan=\"review\"} 1\n"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("recplan_plan_config_valid{plan=\"review\"} 1\n"),
+            "the file itself is fine: {metrics}"
+        );
+
+        status.observe_event(&warned(Vec::new()));
+        assert_eq!(
+            status.snapshot()["plans"][0]["problem"],
+            serde_json::Value::Null
+        );
+        let metrics = status.prometheus(&client());
+        assert!(
+            metrics.contains("recplan_plan_calendar_stale{plan=\"review\"} 0\n"),
+            "{metrics}"
+        );
+    }
+
+    #[test]
+    fn a_file_put_back_as_it_was_after_a_broken_edit_is_in_force_again() {
+        let status = Status::default();
+        let path = PathBuf::from("plans/review.yaml");
+        status.observe_event(&Event::Loaded {
+            plan: "review".into(),
+            path: path.clone(),
+            next: None,
+            at: DateTime::UNIX_EPOCH,
+        });
+        status.observe_event(&Event::Invalid {
+            path: path.clone(),
+            kept: Some("review".into()),
+            diagnostics: vec![Diagnostic::error(&path, "name", "not a name")],
+        });
+        assert!(status.snapshot()["plans"][0]["problem"].is_string());
+        // Unchanged from the version kept, so not loaded anew: only warned.
+        status.observe_event(&Event::Warned {
+            plan: "review".into(),
+            path,
+            diagnostics: Vec::new(),
+        });
+        assert_eq!(
+            status.snapshot()["plans"][0]["problem"],
+            serde_json::Value::Null
+        );
     }
 }

@@ -23,9 +23,10 @@ pub struct Taps {
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
 }
 
-/// Feeds the scheduler's events and the sessions' progress to the log, the
-/// listener's status, systemd (ready once the plans are loaded, stopping
-/// as soon as shutdown begins) and `taps`. Ends when the scheduler has.
+/// Feeds the scheduler's events to the log, and them and the sessions'
+/// progress (which the sessions log themselves) to the listener's status,
+/// systemd (ready once the plans are loaded, stopping as soon as shutdown
+/// begins) and `taps`. Ends when the scheduler has.
 pub async fn observe(
     mut events: mpsc::UnboundedReceiver<Event>,
     mut progress: mpsc::UnboundedReceiver<Progress>,
@@ -51,9 +52,7 @@ pub async fn observe(
                 }
             }
             Some(event) = progress.recv() => {
-                let sid = event.recording.as_ref().map(|r| r.sid.as_str());
-                let phase = format!("{:?}", event.phase).to_lowercase();
-                tracing::info!(event = phase, channel = %event.cname, uid = %event.uid, sid, "{}", event.message);
+                // The session logged it already.
                 status.observe_progress(&event);
                 if let Some(tap) = &taps.progress {
                     let _ = tap.send(event);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use super::Context;
 use super::journal::Journal;
@@ -187,7 +188,12 @@ fn bare_spec(stored: &StoredSession) -> SessionSpec {
 
 impl Session {
     /// Continues a stored session from where it stood.
-    pub async fn resume(mut self, stored: StoredSession) -> SessionReport {
+    pub async fn resume(self, stored: StoredSession) -> SessionReport {
+        let span = super::span(&stored.plan, &stored.cname, &stored.current_uid, stored.id);
+        self.resume_in_span(stored).instrument(span).await
+    }
+
+    async fn resume_in_span(mut self, stored: StoredSession) -> SessionReport {
         let over = Instant::now() >= self.window.end;
         if let Some(recording) = stored.recording() {
             let finishing = over || matches!(stored.phase, Phase::Stopping | Phase::Failed);

@@ -561,6 +561,11 @@ impl Session {
         recording: Option<&Recording>,
         step: Option<StepReport>,
     ) {
+        // Logged here, inside the session's span, so that the line carries
+        // the plan, channel, uid and session id.
+        let event = format!("{phase:?}").to_lowercase();
+        let sid = recording.map(|r| r.sid.as_str());
+        tracing::info!(event, sid, "{message}");
         let _ = self.progress.send(Progress {
             cname: self.spec.cname.clone(),
             uid: self.spec.uid.clone(),

@@ -17,6 +17,7 @@ use recplan::sim::{self, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use tokio::sync::mpsc;
 
+mod calendars;
 mod replace;
 mod truth;
 

@@ -14,6 +14,8 @@ use serde_json::Value;
 
 use crate::support::root;
 
+mod calendar;
+
 /// What a run printed and how it ended.
 #[derive(Debug)]
 pub(super) struct Run {
@@ -323,7 +325,7 @@ fn calendar_of_the_example_plans() {
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.stderr, "");
-    assert!(run.stdout.lines().all(|line| line.chars().count() <= 100));
+    assert!(run.stdout.lines().all(|line| line.chars().count() <= 80));
     insta::assert_snapshot!("calendar_text", run.stdout);
 }
 
@@ -352,22 +354,24 @@ fn calendar_flags_two_plans_recording_one_channel_and_uid_at_once() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
         run.stdout.contains(
-            "  standup-platform uid 527841: weekly-standup 2026-11-30 08:00-08:30 and standup-review 2026-11-30 08:15-08:45\n"
+            "  standup-platform uid 527841: weekly-standup 2026-11-30 08:00-08:30 and\n    standup-review 08:15-08:45\n"
         ),
         "{}",
         run.stdout
     );
     assert!(run.stdout.contains("overlaps: 1 (!)"), "{}", run.stdout);
-    let marked: Vec<&str> = run.stdout.lines().filter(|l| l.contains('!')).collect();
+    // Each plan's name over its channel's row, the overlap marked `!`.
     assert!(
-        marked
-            .iter()
-            .any(|l| l.starts_with("standup-review ") && l.contains("!08:15"))
+        run.stdout
+            .contains("\nstandup-review\n  standup-platform 527841 !08:15 "),
+        "{}",
+        run.stdout
     );
     assert!(
-        marked
-            .iter()
-            .any(|l| l.starts_with("weekly-standup ") && l.contains("!08:00"))
+        run.stdout
+            .contains("\nweekly-standup\n  standup-platform 527841 !08:00 "),
+        "{}",
+        run.stdout
     );
 
     let svg = recplan(
@@ -382,7 +386,16 @@ fn calendar_flags_two_plans_recording_one_channel_and_uid_at_once() {
         &[],
     );
     assert_eq!(svg.code, 0, "{svg:?}");
-    assert_eq!(svg.stdout.matches("#e15759").count(), 2, "both in red");
+    assert_eq!(
+        svg.stdout.matches("<rect class=\"recording\" x=").count(),
+        5 + 1,
+        "{}",
+        svg.stdout
+    );
+    let red = svg.stdout.lines().filter(|line| {
+        line.starts_with("<rect class=\"recording\"") && line.contains("fill=\"#e15759\"")
+    });
+    assert_eq!(red.count(), 2, "both in red");
 }
 
 #[test]
@@ -416,18 +429,22 @@ fn calendar_flags_a_plan_overlapping_itself_only_when_it_allows_overlap() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("overlaps: 2 (!)"), "{}", run.stdout);
     assert!(
-        run.stdout
-            .contains("\nallowing  standup-platform  527841 !08:00+2\n"),
+        run.stdout.contains(
+            "\nallowing  (overlaps itself, see below)\n  standup-platform 527841 !08:00+2\n"
+        ),
         "{}",
         run.stdout
     );
+    // Marked as starting while the previous one runs, but no overlap:
+    // the later starts are skipped.
     assert!(
-        run.stdout
-            .contains("\nskipping  standup-platform  527841  13:00+2\n"),
+        run.stdout.contains(
+            "\nskipping  (overlaps itself, see below)\n  standup-platform 527841 ~13:00+2\n"
+        ),
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains("skipping 2026"), "{}", run.stdout);
+    assert!(!run.stdout.contains(": skipping 2026"), "{}", run.stdout);
 }
 
 #[test]
@@ -465,7 +482,11 @@ fn calendar_shows_a_channel_named_after_an_unset_variable_as_written() {
 
     let set = recplan(&args, &[("ROOM_NAME", "aula")]);
     assert_eq!(set.code, 0, "{set:?}");
-    assert!(set.stdout.contains("\nclassrooms  aula "), "{}", set.stdout);
+    assert!(
+        set.stdout.contains("\nclassrooms\n  aula "),
+        "{}",
+        set.stdout
+    );
     assert_eq!(set.stderr, "");
 }
 
@@ -507,15 +528,19 @@ fn calendar_svg_draws_a_rect_per_occurrence() {
     assert!(svg.ends_with("</svg>\n"));
     // Five stand-ups, five mornings of three classrooms, one dashboard.
     assert_eq!(
-        svg.matches("<rect class=\"occurrence\"").count(),
+        svg.matches("<rect class=\"recording\"").count(),
         5 + 5 * 3 + 1
     );
     assert_eq!(
-        svg.matches("<rect class=").count(),
+        svg.matches("<rect class=\"recording\"").count(),
         svg.matches("</rect>").count()
     );
     assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
-    assert!(!svg.contains("#e15759\""), "no overlaps among the examples");
+    assert!(
+        !svg.lines()
+            .any(|line| line.starts_with("<rect class=\"recording\"") && line.contains("#e15759")),
+        "no overlaps among the examples"
+    );
 }
 
 #[test]
@@ -537,7 +562,7 @@ fn calendar_reports_an_invalid_plan_and_shows_the_rest() {
         run.stderr
     );
     assert!(
-        run.stdout.contains("weekly-standup  standup-platform"),
+        run.stdout.contains("weekly-standup\n  standup-platform"),
         "{}",
         run.stdout
     );

@@ -22,7 +22,8 @@ pub struct PlanView {
     pub path: PathBuf,
     pub next: Option<DateTime<FixedOffset>>,
     pub paused: bool,
-    /// Why the file's current version is not in force.
+    /// Why the file's current version is not in force, or that its
+    /// calendar is a copy kept from an earlier fetch.
     pub problem: Option<String>,
     /// The next starts, `next` first, in the plan's timezone.
     pub next_starts: Vec<DateTime<FixedOffset>>,

@@ -394,6 +394,77 @@ fn json_logs_are_one_object_per_line_with_fields_of_their_own() {
     assert!(objects.iter().any(|o| o["event"] == "stopping"));
 }
 
+/// Every line a session logs (through the span it runs in) names its
+/// plan, channel, uid and session, and once it records, the sid.
+#[test]
+fn json_session_lines_name_plan_channel_uid_session_and_sid() {
+    let (_dir, plans) = plans_dir(&[(
+        "now.yaml",
+        plan(
+            "now",
+            "* * * * *",
+            "30m",
+            "  starting_deadline: 5m\n  overlap: skip",
+        ),
+    )]);
+    let mut daemon = Daemon::start(&[&plans], &["--log-format", "json"]);
+    assert_eq!(daemon.notified(), "READY=1");
+    daemon.wait_for("\"event\":\"recording\"");
+    let (lines, code) = daemon.stop();
+    assert_eq!(code, Some(0));
+    let objects: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let session_lines: Vec<&serde_json::Value> = objects
+        .iter()
+        .filter(|o| {
+            o["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("recplan::session"))
+        })
+        .collect();
+    let events: Vec<&str> = session_lines
+        .iter()
+        .filter_map(|o| o["event"].as_str())
+        .collect();
+    for expected in [
+        "waiting",
+        "acquiring",
+        "starting",
+        "recording",
+        "stopping",
+        "stopped",
+    ] {
+        assert!(events.contains(&expected), "{expected}: {lines:#?}");
+    }
+    for line in &session_lines {
+        assert_eq!(line["plan"], "now", "{line}");
+        assert_eq!(line["channel"], "now", "{line}");
+        assert_eq!(line["uid"], "4242", "{line}");
+        assert!(line["session"].as_i64().is_some_and(|id| id > 0), "{line}");
+        assert!(line["message"].is_string(), "{line}");
+    }
+    let recording = session_lines
+        .iter()
+        .find(|o| o["event"] == "recording")
+        .expect("a recording line");
+    assert!(
+        recording["sid"].as_str().is_some_and(|sid| sid.len() == 32),
+        "{recording}"
+    );
+    let loaded = objects
+        .iter()
+        .find(|o| o["event"] == "loaded")
+        .expect("a loaded event");
+    assert!(
+        loaded["next"]
+            .as_str()
+            .is_some_and(|next| next.starts_with("20")),
+        "a time, not a debug string: {loaded}"
+    );
+}
+
 #[test]
 fn text_logs_have_no_colour_on_a_pipe() {
     let (_dir, plans) = plans_dir(&[("p.yaml", plan("p", "0 9 * * *", "30m", ""))]);
@@ -452,6 +523,17 @@ fn stopping_is_notified_when_shutdown_begins() {
             .any(|line| line.contains("WARN") && line.contains("start is skipped")),
         "{:#?}",
         daemon.seen
+    );
+    // The session's fields as key=value on each of its lines.
+    let session_lines: Vec<&String> = (daemon.seen.iter())
+        .filter(|line| line.contains("recplan::session"))
+        .collect();
+    assert!(
+        !session_lines.is_empty()
+            && session_lines.iter().all(|line| {
+                line.contains("session{plan=\"now\" channel=\"now\" uid=\"4242\" session=")
+            }),
+        "{session_lines:#?}"
     );
     assert_eq!(status.code(), Some(0));
 }
