@@ -414,7 +414,7 @@ pub(super) fn print_session(session: &SessionReport) {
         Some(Outcome::Failed) => "FAILED".to_owned(),
         // With the real end: an interrupted session did not end on plan.
         Some(outcome) => match session.ended_at {
-            Some(at) => format!("{outcome} at {}", at.to_rfc3339()),
+            Some(at) => format!("{outcome} at {}", to_second(at.fixed_offset())),
             None => outcome.to_string(),
         },
     };

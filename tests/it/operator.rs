@@ -456,6 +456,13 @@ async fn run_announces_steps_and_shows_time_in_whole_seconds() {
             assert!(DateTime::parse_from_rfc3339(time).is_ok(), "{summary}");
         }
         assert!(stdout.contains("step +2s update: ok ("), "{stdout}");
+        // `  stepped-room uid 779001: completed at 2026-12-04T14:44:24+00:00`
+        let ended = stdout
+            .lines()
+            .find_map(|line| line.split_once(": completed at "))
+            .unwrap_or_else(|| panic!("the session's real end: {stdout}"))
+            .1;
+        assert_eq!(ended.len(), "2026-12-04T14:44:24+00:00".len(), "{stdout}");
 
         let json = against(
             &handle,
