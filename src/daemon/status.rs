@@ -408,22 +408,6 @@ impl Status {
             inner.lateness.count
         );
 
-        header(
-            &mut out,
-            "recplan_plan_next_start_timestamp_seconds",
-            "Next scheduled start per plan (Unix time).",
-            "gauge",
-        );
-        for plan in inner.plans.values() {
-            if let Some(next) = plan.next {
-                let _ = writeln!(
-                    out,
-                    "recplan_plan_next_start_timestamp_seconds{{plan=\"{}\"}} {}",
-                    plan.plan,
-                    next.timestamp()
-                );
-            }
-        }
         per_plan(&mut out, &inner);
         out
     }
@@ -431,48 +415,34 @@ impl Status {
 
 /// The gauges and counters labelled by plan.
 fn per_plan(out: &mut String, inner: &Inner) {
-    header(
+    plan_gauge(
         out,
+        inner,
+        "recplan_plan_next_start_timestamp_seconds",
+        "Next scheduled start per plan (Unix time).",
+        |plan| plan.next.map(|next| next.timestamp()),
+    );
+    plan_gauge(
+        out,
+        inner,
         "recplan_plan_config_valid",
         "1 if the plan file's current version is in force, 0 if the last valid one is.",
-        "gauge",
+        |plan| Some(i64::from(plan.problem.is_none())),
     );
-    for plan in inner.plans.values() {
-        let _ = writeln!(
-            out,
-            "recplan_plan_config_valid{{plan=\"{}\"}} {}",
-            plan.plan,
-            u8::from(plan.problem.is_none())
-        );
-    }
-    header(
+    plan_gauge(
         out,
+        inner,
         "recplan_plan_config_last_reload_success_timestamp_seconds",
         "When the plan's version in force was loaded (Unix time).",
-        "gauge",
+        |plan| Some(plan.loaded_at.timestamp()),
     );
-    for plan in inner.plans.values() {
-        let _ = writeln!(
-            out,
-            "recplan_plan_config_last_reload_success_timestamp_seconds{{plan=\"{}\"}} {}",
-            plan.plan,
-            plan.loaded_at.timestamp()
-        );
-    }
-    header(
+    plan_gauge(
         out,
+        inner,
         "recplan_plan_calendar_stale",
         "1 if the plan's calendar URL could not be fetched and an earlier copy is in use.",
-        "gauge",
+        |plan| Some(i64::from(inner.stale_calendars.contains_key(&plan.path))),
     );
-    for plan in inner.plans.values() {
-        let _ = writeln!(
-            out,
-            "recplan_plan_calendar_stale{{plan=\"{}\"}} {}",
-            plan.plan,
-            u8::from(inner.stale_calendars.contains_key(&plan.path))
-        );
-    }
     gauge(
         out,
         "recplan_plan_files_refused",
@@ -491,6 +461,22 @@ fn per_plan(out: &mut String, inner: &Inner) {
         "Sessions of finished occurrences by plan and outcome.",
         &inner.sessions_ended,
     );
+}
+
+/// A gauge with a line per plan that has a value.
+fn plan_gauge(
+    out: &mut String,
+    inner: &Inner,
+    name: &str,
+    help: &str,
+    value: impl Fn(&PlanView) -> Option<i64>,
+) {
+    header(out, name, help, "gauge");
+    for plan in inner.plans.values() {
+        if let Some(value) = value(plan) {
+            let _ = writeln!(out, "{name}{{plan=\"{}\"}} {value}", plan.plan);
+        }
+    }
 }
 
 fn labelled(
