@@ -191,6 +191,24 @@ fn load_plan(
     }
 }
 
+/// Every plan of `files` that loads, each failure reported as it comes;
+/// the exit code is the last failure's, or 0.
+fn load_plans(
+    files: &[std::path::PathBuf],
+    env: &crate::plan::Env,
+    missing_env: crate::plan::MissingEnv,
+) -> (Vec<crate::plan::Plan>, u8) {
+    let mut code = exit::OK;
+    let mut plans = Vec::with_capacity(files.len());
+    for file in files {
+        match load_plan(file, env, missing_env) {
+            Ok(plan) => plans.push(plan),
+            Err(failed) => code = failed,
+        }
+    }
+    (plans, code)
+}
+
 /// Reports a plan that could not be loaded; the exit code says whether it
 /// was unreadable (2) or invalid (3).
 fn report_plan_error(error: PlanError) -> u8 {

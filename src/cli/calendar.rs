@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use chrono::{NaiveDate, Utc};
 
-use super::{err, exit, load_plan, out, report_plan_error};
+use super::{err, exit, load_plans, out, report_plan_error};
 use crate::calendar::{self, Calendar, CalendarJson, Window};
 use crate::plan::raw::Overlap;
 use crate::plan::{Env, MissingEnv};
@@ -89,14 +89,7 @@ pub fn run(args: &Args) -> u8 {
     let env = Env::from_process();
     // An invalid plan is reported and left out: the others still make a
     // calendar, and the exit code says something was wrong.
-    let mut code = exit::OK;
-    let mut plans = Vec::with_capacity(files.len());
-    for file in &files {
-        match load_plan(file, &env, MissingEnv::Warn) {
-            Ok(plan) => plans.push(plan),
-            Err(failed) => code = failed,
-        }
-    }
+    let (plans, code) = load_plans(&files, &env, MissingEnv::Warn);
     let first = args
         .from
         .unwrap_or_else(|| Utc::now().with_timezone(&args.timezone).date_naive());

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use super::{exit, load_plan};
+use super::{exit, load_plans};
 use crate::export::{
     self, DaemonOptions, Export, GeneratedFile, KubernetesOptions, SystemdOptions,
 };
@@ -192,16 +192,9 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<Plan>, u8> {
     // An unreadable path is a wrong command line, as everywhere.
     let files = crate::plan::discover(paths).map_err(super::report_plan_error)?;
     let env = Env::from_process();
-    let mut plans = Vec::new();
-    let mut invalid = false;
-    for file in &files {
-        // Secrets are read where the units run, not here.
-        match load_plan(file, &env, MissingEnv::Warn) {
-            Ok(plan) => plans.push(plan),
-            Err(_) => invalid = true,
-        }
-    }
-    if invalid {
+    // Secrets are read where the units run, not here.
+    let (plans, code) = load_plans(&files, &env, MissingEnv::Warn);
+    if code != exit::OK {
         return Err(exit::INVALID_PLAN);
     }
     Ok(plans)

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::table::Table;
-use super::{connect, err, exit, load_plan, out, parse_time, report_plan_error};
+use super::{connect, err, exit, load_plans, out, parse_time, report_plan_error};
 use crate::plan::{Env, MissingEnv, Plan};
 use crate::store::{SessionId, Store, StoredSession};
 
@@ -103,15 +103,8 @@ pub fn run(args: &Args) -> u8 {
     };
     let single = args.paths.len() == 1 && files.len() == 1 && !args.paths[0].is_dir();
     let env = Env::from_process();
-    let mut code = exit::OK;
-    let mut plans = Vec::with_capacity(files.len());
-    for file in &files {
-        match load_plan(file, &env, MissingEnv::Warn) {
-            Ok(plan) => plans.push(plan),
-            // Reported; the others are still listed.
-            Err(failed) => code = failed,
-        }
-    }
+    // Each failure is reported; the others are still listed.
+    let (plans, code) = load_plans(&files, &env, MissingEnv::Warn);
     let store = open_store(&args.state);
     let paused_by_api = store
         .as_ref()

@@ -26,7 +26,8 @@ steps:
     update: {streamSubscribe: {audioUidList: {subscribeAudioUids: ["#allstream#"]}}}
 "##;
 
-fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
+/// The real binary against `handle`, with its state in `state`.
+pub(crate) fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
     command
         .args(args)
@@ -37,6 +38,7 @@ fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
         .env("AGORA_CUSTOMER_ID", sim::DEMO_CUSTOMER_ID)
         .env("AGORA_CUSTOMER_SECRET", sim::DEMO_CUSTOMER_SECRET)
         .env_remove("RECPLAN_STATE_DIR")
+        .env_remove("RECPLAN_STATE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command

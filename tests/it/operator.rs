@@ -4,15 +4,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recplan::sim::{self, Endpoint, Fault, SimConfig, SimHandle, Simulator};
+use recplan::sim::{Endpoint, Fault, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use serde_json::Value;
 
+use crate::crash::recplan as against;
 use crate::everyday::{history_store, path_arg, recplan};
 
 /// A plan paused in its file, every morning at seven.
@@ -252,24 +253,6 @@ start:
   storageConfig: {vendor: 1, region: 0, bucket: b, accessKey: ak, secretKey: sk}
   recordingConfig: {channelType: 0, maxIdleTime: 600, subscribeUidGroup: 0}
 "#;
-
-/// The real binary against `handle`, with its state in `state`.
-fn against(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
-    command
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env("AGORA_API_BASE", handle.uri())
-        .env("AGORA_APP_ID", sim::DEMO_APP_ID)
-        .env("AGORA_CUSTOMER_ID", sim::DEMO_CUSTOMER_ID)
-        .env("AGORA_CUSTOMER_SECRET", sim::DEMO_CUSTOMER_SECRET)
-        .env_remove("RECPLAN_STATE_DIR")
-        .env_remove("RECPLAN_STATE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// A started `run`, its stderr lines as they come.
 struct Running {
