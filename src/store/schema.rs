@@ -168,7 +168,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `interrupted` when it stopped before its scheduled end; an abandoned
     // session that was missed or stopped before it recorded says so.
     // (Instants are fixed-width text: text order is time order.)
-    r"
+    FINAL_PHASES_BY_OUTCOME,
+];
+
+/// Migration 6, the same SQL for both backends.
+pub(super) const FINAL_PHASES_BY_OUTCOME: &str = r"
     UPDATE sessions SET phase = CASE WHEN finished_at < scheduled_end
         THEN 'interrupted' ELSE 'completed' END
         WHERE phase = 'stopped';
@@ -179,8 +183,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     UPDATE sessions SET phase = 'interrupted'
         WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
             'stopped before a recording started', 'stopped by hand');
-    ",
-];
+";
 
 /// The schema version this build writes.
 #[allow(clippy::cast_possible_truncation)] // a list of migrations, not billions

@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use super::super::StoreError;
 use super::super::database::{Connection, Database};
-use super::super::schema::SCHEMA_VERSION;
+use super::super::schema::{FINAL_PHASES_BY_OUTCOME, SCHEMA_VERSION};
 
 /// Schema migrations, in order.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -129,18 +129,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "",
     // 6: final phases named by the session's outcome, as SQLite's
     // migration 6.
-    r"
-    UPDATE sessions SET phase = CASE WHEN finished_at < scheduled_end
-        THEN 'interrupted' ELSE 'completed' END
-        WHERE phase = 'stopped';
-    UPDATE sessions SET phase = 'missed'
-        WHERE phase = 'abandoned' AND (error LIKE 'missed:%'
-            OR error IN ('the occurrence ended while nobody drove it',
-                         'the occurrence was over before it could start'));
-    UPDATE sessions SET phase = 'interrupted'
-        WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
-            'stopped before a recording started', 'stopped by hand');
-    ",
+    FINAL_PHASES_BY_OUTCOME,
 ];
 
 const _: () = assert!(
