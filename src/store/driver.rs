@@ -57,7 +57,8 @@ fn host_name() -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Driving {
     /// A live process holds it: this one, or the one named, when the
-    /// backend keeps its name (SQLite's lease files do).
+    /// backend keeps its name (SQLite's lease files and PostgreSQL's
+    /// lease connections do; a holder of some other kind is unnamed).
     By(Option<Driver>),
     /// Nobody does: a session that is not over was left by a process that
     /// died, for `recover` (or a daemon) to take over.
@@ -76,11 +77,7 @@ impl Store {
                 Some(dir) => lease::holder(dir, id),
                 None => Ok(Driving::Nobody),
             },
-            Backend::Postgres(_) => Ok(if self.unleased()?.contains(&id) {
-                Driving::Nobody
-            } else {
-                Driving::By(None)
-            }),
+            Backend::Postgres(db) => db.holder(id),
         }
     }
 }

@@ -24,7 +24,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::database::{Cell, Connection, Database, Dialect, Record, Value};
-use super::{SessionId, StoreError};
+use super::{Driving, SessionId, StoreError};
 use connection::{Settings, Worker};
 pub(super) use lease::Advisory;
 use lease::Leases;
@@ -55,7 +55,7 @@ impl Postgres {
             }
         })?;
         tracing::debug!(postgres = %settings.target(), "state store connected");
-        let leases = Leases::start(&worker, settings, namespace);
+        let leases = Leases::start(&worker, &settings, namespace);
         Ok(Postgres {
             worker,
             connections,
@@ -85,6 +85,12 @@ impl Postgres {
     /// process holds it.
     pub fn lease(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
         self.leases.take(id)
+    }
+
+    /// Who holds session `id`'s lock: see [`lease::holder`].
+    pub fn holder(&self, id: SessionId) -> Result<Driving, StoreError> {
+        let connections = self.connections();
+        self.block(async move { lease::holder(&*connections, id).await })
     }
 }
 

@@ -27,7 +27,7 @@ steps:
 "##;
 
 /// The real binary against `handle`, with its state in `state`.
-pub(crate) fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
+fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
     command
         .args(args)

@@ -2,19 +2,20 @@
 //! many plans, `status` with its driver and orphaned sessions, `run`'s
 //! live display and a forced exit.
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use recplan::sim::{Endpoint, Fault, SimConfig, SimHandle, Simulator};
+use recplan::sim::{self, Endpoint, Fault, SimConfig, SimHandle, Simulator};
 use recplan::store::Store;
 use serde_json::Value;
 
-use crate::crash::recplan as against;
 use crate::everyday::{history_store, path_arg, recplan};
+use crate::store::Place;
 
 /// A plan paused in its file, every morning at seven.
 const PAUSED_PLAN: &str = r#"
@@ -254,6 +255,34 @@ start:
   recordingConfig: {channelType: 0, maxIdleTime: 600, subscribeUidGroup: 0}
 "#;
 
+/// The real binary against `handle`, with its state in `state`.
+fn against(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
+    on_store(handle, &state_dir(state), args)
+}
+
+/// `--state-dir DIR`, as [`on_store`] takes it.
+fn state_dir(dir: &Path) -> Vec<OsString> {
+    vec!["--state-dir".into(), dir.into()]
+}
+
+/// The real binary against `handle`, on the store `state` names
+/// (`--state-dir DIR` or `--state URL`).
+fn on_store(handle: &SimHandle, state: &[OsString], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
+    command
+        .args(args)
+        .args(state)
+        .env("AGORA_API_BASE", handle.uri())
+        .env("AGORA_APP_ID", sim::DEMO_APP_ID)
+        .env("AGORA_CUSTOMER_ID", sim::DEMO_CUSTOMER_ID)
+        .env("AGORA_CUSTOMER_SECRET", sim::DEMO_CUSTOMER_SECRET)
+        .env_remove("RECPLAN_STATE_DIR")
+        .env_remove("RECPLAN_STATE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// A started `run`, its stderr lines as they come.
 struct Running {
     child: Child,
@@ -314,43 +343,43 @@ impl Running {
     }
 }
 
-fn status_json(handle: &SimHandle, state: &Path) -> Value {
-    let output = against(handle, state, &["status", "--json"])
+fn status_json(handle: &SimHandle, state: &[OsString]) -> Value {
+    let output = on_store(handle, state, &["status", "--json"])
         .output()
         .unwrap();
     serde_json::from_slice(&output.stdout).expect("status --json prints JSON")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn status_names_the_driver_and_an_orphan_once_it_is_killed() {
+/// A `run` on the store `state` names: `status` and `stop` name it
+/// (`pid@host`) while it lives, and call its session orphaned once it is
+/// killed.
+async fn the_driver_is_named_until_it_is_killed(state: Vec<OsString>) {
     let handle = Simulator::start(SimConfig::default()).await.unwrap();
     let handle = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let plan = dir.path().join("watched.yaml");
         std::fs::write(&plan, LONG_PLAN).unwrap();
-        let mut run = Running::start(against(
+        let mut run = Running::start(on_store(
             &handle,
-            dir.path(),
+            &state,
             &["run", path_arg(&plan), "--now"],
         ));
         run.wait_for("Confirming: started", 1);
         let driver = format!("{}@", run.child.id());
 
-        let status = status_json(&handle, dir.path());
+        let status = status_json(&handle, &state);
         let session = &status["active"][0];
         assert_eq!(session["state"], "recording", "{status}");
         assert!(
             session["driver"].as_str().unwrap().starts_with(&driver),
             "{status}"
         );
-        let text = against(&handle, dir.path(), &["status"]).output().unwrap();
+        let text = on_store(&handle, &state, &["status"]).output().unwrap();
         let text = String::from_utf8(text.stdout).unwrap();
         assert!(text.starts_with("ID  PLAN "), "{text}");
         assert!(text.contains(&driver), "{text}");
 
-        let stop = against(&handle, dir.path(), &["stop", "1"])
-            .output()
-            .unwrap();
+        let stop = on_store(&handle, &state, &["stop", "1"]).output().unwrap();
         assert_eq!(stop.status.code(), Some(1));
         let said = String::from_utf8(stop.stderr).unwrap();
         assert!(
@@ -362,25 +391,49 @@ async fn status_names_the_driver_and_an_orphan_once_it_is_killed() {
 
         run.signal("-KILL");
         let _ = run.finish();
-        let status = status_json(&handle, dir.path());
+        // The kernel closes a dead process's files and sockets at once, but
+        // PostgreSQL frees its locks only once its backend has seen the
+        // socket close: asked again until then, within a bound.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            let status = status_json(&handle, &state);
+            if status["active"][0]["orphaned"] == true {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still driven after a kill: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         let session = &status["active"][0];
         assert_eq!(session["state"], "orphaned", "{status}");
-        assert_eq!(session["orphaned"], true);
         assert_eq!(session["driver"], Value::Null);
-        let text = against(&handle, dir.path(), &["status"]).output().unwrap();
+        let text = on_store(&handle, &state, &["status"]).output().unwrap();
         let text = String::from_utf8(text.stdout).unwrap();
         assert!(text.contains("orphaned — run `recplan recover`"), "{text}");
-        // And recover takes it over: stopped at once, since stop goes
-        // through the same lease.
-        let stopped = against(&handle, dir.path(), &["stop", "1"])
-            .output()
-            .unwrap();
+        // And stop takes it over: stopped at once, since it goes through
+        // the same lease.
+        let stopped = on_store(&handle, &state, &["stop", "1"]).output().unwrap();
         assert_eq!(stopped.status.code(), Some(0), "{stopped:?}");
         handle
     })
     .await
     .unwrap();
     drop(handle);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_names_the_driver_and_an_orphan_once_it_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    the_driver_is_named_until_it_is_killed(state_dir(dir.path())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
+async fn status_names_the_driver_and_an_orphan_once_it_is_killed_on_postgres() {
+    let place = Place::postgres().expect("RECPLAN_TEST_POSTGRES names the database to test in");
+    the_driver_is_named_until_it_is_killed(vec!["--state".into(), place.location()]).await;
 }
 
 // ---- run ----
@@ -549,7 +602,7 @@ async fn a_second_ctrl_c_names_the_sessions_left_and_how_to_stop_them() {
         ] {
             assert!(said.contains(&expected), "{expected:?} in {said}");
         }
-        let recording = &status_json(&handle, dir.path())["active"][0]["sid"];
+        let recording = &status_json(&handle, &state_dir(dir.path()))["active"][0]["sid"];
         assert!(
             said.contains(&format!(" sid {}", recording.as_str().unwrap())),
             "{said}"

@@ -130,6 +130,21 @@ impl Settings {
         Ok(Settings { config, target })
     }
 
+    /// The connections' `application_name`: the URL's, or `recplan`.
+    pub fn application_name(&self) -> &str {
+        self.config.get_application_name().unwrap_or_default()
+    }
+
+    /// The same, with connections named `application_name`.
+    pub fn named(&self, application_name: &str) -> Settings {
+        let mut config = self.config.clone();
+        config.application_name(application_name);
+        Settings {
+            config,
+            target: self.target.clone(),
+        }
+    }
+
     /// `postgres://user@host:port/dbname`: the URL less its password and
     /// parameters, for messages and logs.
     pub fn target(&self) -> &str {

@@ -18,6 +18,12 @@
 //! network cut), the server has freed its leases. The task reconnects with
 //! backoff and takes them again; one another process took meanwhile is
 //! reported as an error, since two processes may then drive it.
+//!
+//! The lease connection names its process after its `application_name`
+//! (`recplan pid@host`, or the URL's name for `recplan`), which
+//! `pg_stat_activity` shows every user of the server: joined to
+//! `pg_locks`, it tells any process who drives a session ([`holder`]), as
+//! a SQLite lease file's contents do.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,12 +36,30 @@ use tokio::sync::mpsc::{
 use tokio::time::{Instant, sleep_until};
 use tokio_postgres::Client;
 
+use super::super::database::{Connection as _, Database, values};
+use super::super::driver::{Driver, Driving};
 use super::super::{SessionId, StoreError};
 use super::connection::{self, Settings, Worker};
 
 /// The first wait before reconnecting, doubled up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The bytes of an `application_name` PostgreSQL keeps (NAMEDATALEN - 1).
+const NAME_LIMIT: usize = 63;
+
+/// The most of it `pid@host` takes, so that the default name's `recplan`
+/// always fits before it: a host of 44 bytes or more is cut.
+const DRIVER_LIMIT: usize = NAME_LIMIT - "recplan ".len();
+
+/// The holder of a session's lock, if any connection holds it: the same
+/// key as [`Task::take`]'s `pg_try_advisory_lock(namespace, id)`, which
+/// PostgreSQL shows as `classid`, `objid` and `objsubid` 2.
+const HOLDER: &str = "SELECT a.application_name FROM pg_locks l
+    LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        AND l.classid = 'sessions'::regclass::oid
+        AND l.objid::bigint = $1";
 
 enum Command {
     Take {
@@ -78,11 +102,13 @@ impl Drop for Advisory {
 impl Leases {
     /// Starts the task that holds the leases; it connects on the first
     /// lease taken, so a store only read (`recplan status`) uses one
-    /// connection.
-    pub fn start(worker: &Arc<Worker>, settings: Arc<Settings>, namespace: i32) -> Leases {
+    /// connection. That connection's `application_name` names this
+    /// process after the store's.
+    pub fn start(worker: &Arc<Worker>, settings: &Settings, namespace: i32) -> Leases {
+        let name = application_name(settings.application_name(), &Driver::this_process());
         let (commands, queue) = unbounded_channel();
         let task = Task {
-            settings,
+            settings: Arc::new(settings.named(&name)),
             namespace,
             commands: commands.downgrade(),
             client: None,
@@ -115,6 +141,49 @@ impl Leases {
             commands: self.commands.clone(),
             _worker: Arc::clone(&self.worker),
         }))
+    }
+}
+
+/// The lease connection's `application_name`: `base pid@host`, `base` the
+/// store's connections' name. As PostgreSQL would keep it (it rewrites
+/// other bytes, each version its own way), printable ASCII only and cut to
+/// its limit: the host first, to [`DRIVER_LIMIT`], then `base`, so that the
+/// driver stays whole.
+fn application_name(base: &str, driver: &Driver) -> String {
+    let printable = |text: &str, keep: fn(&char) -> bool| -> String {
+        text.chars()
+            .map(|c| if keep(&c) { c } else { '?' })
+            .collect()
+    };
+    // No space in it: the name's last space is where it starts.
+    let mut driver = printable(&driver.to_string(), char::is_ascii_graphic);
+    // ASCII only: any byte is a character boundary.
+    driver.truncate(DRIVER_LIMIT);
+    let mut base = printable(base, |c| *c == ' ' || c.is_ascii_graphic());
+    base.truncate(NAME_LIMIT - 1 - driver.len());
+    format!("{base} {driver}")
+}
+
+/// The driver an [`application_name`] names; `None` for a name that ends
+/// in no `pid@host` (another program's connection holding the lock).
+fn driver_named(application_name: &str) -> Option<Driver> {
+    let (_, driver) = application_name.rsplit_once(' ')?;
+    Driver::parse(driver)
+}
+
+/// Who holds session `id`'s lock, without taking it: nobody, or the
+/// process its connection's `application_name` names (unnamed where it
+/// names none).
+pub(in crate::store) async fn holder(
+    db: &impl Database,
+    id: SessionId,
+) -> Result<Driving, StoreError> {
+    let rows = db.connection().await?.query(HOLDER, &values![id.0]).await?;
+    match rows.first() {
+        None => Ok(Driving::Nobody),
+        Some(row) => Ok(Driving::By(
+            row.optional_text(0)?.as_deref().and_then(driver_named),
+        )),
     }
 }
 
@@ -269,5 +338,60 @@ impl Task {
         tracing::warn!(%error, retry_in = ?self.retry, "cannot reconnect the lease connection");
         self.retry_at = Some(Instant::now() + self.retry);
         self.retry = (self.retry * 2).min(RETRY_MAX);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Driver, NAME_LIMIT, application_name, driver_named};
+
+    fn driver(pid: u32, host: &str) -> Driver {
+        Driver {
+            pid,
+            host: host.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_lease_connection_names_its_driver_after_the_store() {
+        let named = application_name("recplan", &driver(4242, "rec-1.example"));
+        assert_eq!(named, "recplan 4242@rec-1.example");
+        assert_eq!(driver_named(&named), Some(driver(4242, "rec-1.example")));
+        let named = application_name("billing recorder", &driver(7, "rec-2"));
+        assert_eq!(named, "billing recorder 7@rec-2");
+        assert_eq!(driver_named(&named), Some(driver(7, "rec-2")));
+    }
+
+    #[test]
+    fn a_long_host_is_cut_to_fit_after_recplan() {
+        let host = format!("{}.example", "rack-7-node".repeat(8));
+        let named = application_name("recplan", &driver(u32::MAX, &host));
+        assert_eq!(named.len(), NAME_LIMIT);
+        // 63 bytes, less `recplan 4294967295@`.
+        let kept = &host[..44];
+        assert_eq!(named, format!("recplan 4294967295@{kept}"));
+        assert_eq!(driver_named(&named), Some(driver(u32::MAX, kept)));
+    }
+
+    #[test]
+    fn a_long_store_name_is_cut_before_the_driver_is() {
+        let named = application_name(&"x".repeat(100), &driver(4242, "rec-1"));
+        assert_eq!(named.len(), NAME_LIMIT);
+        assert!(named.ends_with("x 4242@rec-1"), "{named}");
+        assert_eq!(driver_named(&named), Some(driver(4242, "rec-1")));
+    }
+
+    #[test]
+    fn names_beyond_ascii_are_kept_as_postgres_keeps_them() {
+        let named = application_name("réunions", &driver(7, "sälen 1"));
+        assert_eq!(named, "r?unions 7@s?len?1");
+        assert_eq!(driver_named(&named), Some(driver(7, "s?len?1")));
+    }
+
+    #[test]
+    fn other_names_name_no_driver() {
+        for other in ["", "recplan", "psql", "recplan x@host", "4242@rec-1"] {
+            assert_eq!(driver_named(other), None, "{other:?}");
+        }
     }
 }

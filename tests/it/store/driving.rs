@@ -1,6 +1,6 @@
-//! Who drives a session, as another process asks: the lease's holder
-//! (named where the backend keeps its name), or nobody once it is
-//! released, and asking never takes the lease.
+//! Who drives a session, as another process asks: the lease's holder,
+//! by process id and host, or nobody once it is released, and asking
+//! never takes the lease.
 
 use std::time::{Duration, Instant};
 
@@ -24,12 +24,11 @@ fn a_session_is_driven_until_its_lease_is_released(place: &Place) {
         Driving::By(Some(Driver::this_process())),
         "the holder knows itself"
     );
-    let named = match place {
-        Place::Sqlite(_) => Some(Driver::this_process()),
-        // Advisory locks name no process.
-        Place::Postgres(_) => None,
-    };
-    assert_eq!(asker.driving(id).unwrap(), Driving::By(named));
+    // SQLite's lease file names it; PostgreSQL's lease connection does.
+    assert_eq!(
+        asker.driving(id).unwrap(),
+        Driving::By(Some(Driver::this_process()))
+    );
     // Asking left the lease where it was: its holder still has it, and
     // nobody else can take it.
     assert!(asker.lease(id).unwrap().is_none());

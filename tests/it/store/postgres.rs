@@ -1,8 +1,9 @@
 //! What is PostgreSQL's own: its schema's marks and versions, tables that
 //! are not recplan's, the append-only history, a lease that outlives a cut
-//! connection, `--state` on the command line, a URL's password kept out of
-//! every message, and runners on several machines sharing one store. The tests that need a server are skipped (with a
-//! note) without `RECPLAN_TEST_POSTGRES`.
+//! connection, a lock held by another program, `--state` on the command
+//! line, a URL's password kept out of every message, and runners on
+//! several machines sharing one store. The tests that need a server are
+//! skipped (with a note) without `RECPLAN_TEST_POSTGRES`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use recplan::sim::{self, SimConfig, SimHandle, Simulator};
-use recplan::store::{Phase, SCHEMA_VERSION, Store, StoreError};
+use recplan::store::{Driving, Phase, SCHEMA_VERSION, Store, StoreError};
 
 use super::place::{POSTGRES_VAR, Schema};
 use super::{Place, at, new_session, run, script};
@@ -129,9 +130,10 @@ fn a_lease_is_taken_again_when_its_connection_is_cut() {
     let _lease = mine.lease(id).unwrap().expect("free at first");
     assert_eq!(locks_on(&schema, id.0), 1);
 
+    // The lease connection's name is the store's, then `pid@host`.
     let cut: Vec<String> = schema
         .query(&format!(
-            "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{name}'"
+            "SELECT pid::text FROM pg_stat_activity WHERE split_part(application_name, ' ', 1) = '{name}'"
         ))
         .unwrap()
         .into_iter()
@@ -165,6 +167,29 @@ fn a_lease_is_taken_again_when_its_connection_is_cut() {
     assert!(theirs.lease(id).unwrap().is_none(), "still held");
     // And the store's own connection is made again on its next call.
     assert_eq!(mine.get(id).unwrap().map(|s| s.id), Some(id));
+}
+
+#[test]
+fn a_lock_another_program_holds_is_driven_by_an_unnamed_process() {
+    let Some(schema) = schema() else { return };
+    let store = Store::open_url(&schema.url).unwrap();
+    let id = store
+        .begin(&new_session("held", "room", 0), at(0))
+        .unwrap()
+        .id();
+    let mut other = postgres::Client::connect(
+        &format!("{}&application_name=psql", schema.url),
+        postgres::NoTls,
+    )
+    .unwrap();
+    other
+        .execute(
+            "SELECT pg_advisory_lock('sessions'::regclass::oid::int4, $1)",
+            &[&i32::try_from(id.0).unwrap()],
+        )
+        .unwrap();
+    assert_eq!(store.driving(id).unwrap(), Driving::By(None));
+    assert!(store.lease(id).unwrap().is_none(), "held all the same");
 }
 
 #[test]
