@@ -432,7 +432,7 @@ async fn status_names_the_driver_and_an_orphan_once_it_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 async fn status_names_the_driver_and_an_orphan_once_it_is_killed_on_postgres() {
-    let place = Place::postgres().expect("RECPLAN_TEST_POSTGRES names the database to test in");
+    let place = Place::postgres();
     the_driver_is_named_until_it_is_killed(vec!["--state".into(), place.location()]).await;
 }
 

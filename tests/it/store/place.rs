@@ -23,17 +23,16 @@ impl Place {
         Place::Sqlite(tempfile::tempdir().unwrap())
     }
 
-    /// A schema of its own, or `None` (with a note) when no database is
-    /// configured.
-    pub fn postgres() -> Option<Place> {
-        let Some(base) = std::env::var(POSTGRES_VAR)
+    /// A schema of its own in the database `RECPLAN_TEST_POSTGRES` names.
+    /// The tests that call it are ignored, with that reason, so that they
+    /// are run on purpose (`--ignored`) where a server is, never passed
+    /// without one.
+    pub fn postgres() -> Place {
+        let base = std::env::var(POSTGRES_VAR)
             .ok()
             .filter(|url| !url.is_empty())
-        else {
-            eprintln!("note: {POSTGRES_VAR} is not set: the PostgreSQL variant is skipped");
-            return None;
-        };
-        Some(Place::Postgres(Schema::create(&base)))
+            .unwrap_or_else(|| panic!("{POSTGRES_VAR} names the database to test in"));
+        Place::Postgres(Schema::create(&base))
     }
 
     /// A new handle on the store, with connections of its own, as another

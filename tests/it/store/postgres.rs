@@ -3,7 +3,7 @@
 //! connection, a lock held by another program, `--state` on the command
 //! line, a URL's password kept out of every message, and runners on
 //! several machines sharing one store. The tests that need a server are
-//! skipped (with a note) without `RECPLAN_TEST_POSTGRES`.
+//! ignored, with that reason, without `RECPLAN_TEST_POSTGRES`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -17,10 +17,10 @@ use recplan::store::{Driving, Phase, SCHEMA_VERSION, Store, StoreError};
 use super::place::{POSTGRES_VAR, Schema};
 use super::{Place, at, new_session, run, script};
 
-/// A fresh schema, or `None` when no server is configured.
-fn schema() -> Option<Schema> {
-    match Place::postgres()? {
-        Place::Postgres(schema) => Some(schema),
+/// A fresh schema in the database `RECPLAN_TEST_POSTGRES` names.
+fn schema() -> Schema {
+    match Place::postgres() {
+        Place::Postgres(schema) => schema,
         Place::Sqlite(_) => unreachable!("a PostgreSQL place"),
     }
 }
@@ -36,8 +36,9 @@ fn meta(schema: &Schema, key: &str) -> Option<String> {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn a_fresh_schema_is_migrated_marked_and_reopened() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let store = Store::open_url(&schema.url).unwrap();
     assert_eq!(store.path(), None);
     let new = new_session("standup", "room", 0);
@@ -54,8 +55,9 @@ fn a_fresh_schema_is_migrated_marked_and_reopened() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn a_schema_from_a_newer_recplan_is_refused_untouched() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     drop(Store::open_url(&schema.url).unwrap());
     let newer = SCHEMA_VERSION + 1;
     schema
@@ -72,8 +74,9 @@ fn a_schema_from_a_newer_recplan_is_refused_untouched() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn tables_that_are_not_recplans_are_refused() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     schema
         .query("CREATE TABLE sessions (id integer PRIMARY KEY)")
         .unwrap();
@@ -83,8 +86,9 @@ fn tables_that_are_not_recplans_are_refused() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn history_rows_cannot_be_rewritten() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let store = Store::open_url(&schema.url).unwrap();
     run(&store, &new_session("standup", "room", 0), &[]);
     for sql in [
@@ -117,8 +121,9 @@ fn locks_on(schema: &Schema, id: i64) -> usize {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn a_lease_is_taken_again_when_its_connection_is_cut() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     // Named, so that only this store's connections are cut.
     let name = format!("{}_cut", schema.name);
     let mine = Store::open_url(&format!("{}&application_name={name}", schema.url)).unwrap();
@@ -170,8 +175,9 @@ fn a_lease_is_taken_again_when_its_connection_is_cut() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn a_lock_another_program_holds_is_driven_by_an_unnamed_process() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let store = Store::open_url(&schema.url).unwrap();
     let id = store
         .begin(&new_session("held", "room", 0), at(0))
@@ -239,8 +245,9 @@ fn state_urls_keep_their_password_out_of_every_message() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn a_connected_store_shows_where_it_is_but_not_its_password() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     // Trust authentication, as the test servers use, ignores a password.
     let Some((scheme_user, rest)) = schema.url.split_once('@') else {
         eprintln!("note: {POSTGRES_VAR} names no user: nothing to plant a password in");
@@ -257,8 +264,9 @@ fn a_connected_store_shows_where_it_is_but_not_its_password() {
 }
 
 #[test]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn status_reads_the_store_given_by_state() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let store = Store::open_url(&schema.url).unwrap();
     let new = new_session("standup", "cli-room", 0);
     let recording = run(&store, &new, &script(&new)[..4]);
@@ -344,8 +352,9 @@ fn stdout_of(child: Child) -> (Option<i32>, String) {
 /// retry (as Kubernetes retries a Job) resumes its recording rather than
 /// starting another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 async fn runners_on_two_machines_record_an_occurrence_once_and_resume_a_dead_ones() {
-    let Some(schema) = schema() else { return };
+    let schema = schema();
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let sim = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();

@@ -35,9 +35,7 @@ const EXPRESSION: &str = "(expression)";
 #[test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
 fn both_backends_migrate_to_the_same_schema() {
-    let Place::Postgres(schema) =
-        Place::postgres().expect("RECPLAN_TEST_POSTGRES names the database to test in")
-    else {
+    let Place::Postgres(schema) = Place::postgres() else {
         unreachable!("a PostgreSQL place")
     };
     let sqlite = Place::sqlite();
