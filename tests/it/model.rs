@@ -40,9 +40,11 @@ use tokio::time::Instant;
 use super::run::{client, env, now};
 
 /// Cases per `cargo test` run: each is a whole occurrence over real HTTP,
-/// 30 to 190 ms of a core in the test profile depending on the machine's
-/// load (on two shared cores: 400 in 13 s, 1,000 in 92 s, 3,000 in
-/// 176 s), so 400 stay under a minute. More with `RECPLAN_MODEL_CASES`.
+/// about 18 ms of a core in the test profile (12 requests on average; a
+/// store in memory is a copy of one migrated image, not migrated again),
+/// more on a loaded machine: on two cores shared with other builds, 400 in
+/// 2 to 12 s and 10,000 in 195 s (182 s of CPU). CI runs 10,000
+/// (`.ci/run`); more or fewer with `RECPLAN_MODEL_CASES`.
 const DEFAULT_CASES: u64 = 400;
 /// Margin for the API being available: when an outage ends, the session
 /// may be in its longest backoff (30 s), inside one call's own retries
