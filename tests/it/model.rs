@@ -39,11 +39,12 @@ use tokio::time::Instant;
 
 use super::run::{client, env, now};
 
-/// Cases per `cargo test` run: each is a whole occurrence over real HTTP,
-/// about 18 ms of a core in the test profile (12 requests on average; a
-/// store in memory is a copy of one migrated image, not migrated again),
-/// more on a loaded machine: on two cores shared with other builds, 400 in
-/// 2 to 12 s and 10,000 in 195 s (182 s of CPU). CI runs 10,000
+/// Cases per `cargo test` run: each is a whole occurrence over real HTTP
+/// (12 requests on average), about 9 ms of a core in the test profile with
+/// its dependencies optimized (`Cargo.toml`) and a store in memory copied
+/// from one migrated image. On two cores shared with other builds:
+/// 10,000 in 50 s (93 s of CPU), 2,000 in 8 s; with unoptimized
+/// dependencies 10,000 took 139 to 195 s. CI runs 10,000
 /// (`.ci/run`); more or fewer with `RECPLAN_MODEL_CASES`.
 const DEFAULT_CASES: u64 = 400;
 /// Margin for the API being available: when an outage ends, the session
