@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -83,8 +83,42 @@ impl Sqlite {
         Ok(db)
     }
 
-    /// A database that lives and dies with the process, for tests.
+    /// A database that lives and dies with the process, for tests. The
+    /// schema is migrated once per process and copied into each new
+    /// database: migrating costs milliseconds (SQLite reparses the schema at
+    /// every `ALTER TABLE`), a copy of a few pages next to nothing, and tests
+    /// open thousands.
     pub fn open_in_memory() -> Result<Sqlite, StoreError> {
+        static MIGRATED: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+        let path = PathBuf::from(":memory:");
+        let opened = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let migrated = MIGRATED.get_or_init(|| {
+            let db = Self::migrated_in_memory().map_err(|error| error.to_string())?;
+            let mut conn = db.conn();
+            let image = conn
+                .serialize(rusqlite::MAIN_DB)
+                .map_err(|error| error.to_string())?;
+            Ok(image.to_vec())
+        });
+        // After a failure, the first attempt again, for its own error.
+        let Ok(image) = migrated else {
+            return Self::migrated_in_memory();
+        };
+        let mut conn = rusqlite::Connection::open_in_memory().map_err(opened)?;
+        conn.deserialize_read_exact(rusqlite::MAIN_DB, image.as_slice(), image.len(), false)
+            .map_err(opened)?;
+        Self::configure(&conn).map_err(opened)?;
+        Ok(Sqlite {
+            conn: Arc::new(Mutex::new(conn)),
+            path: None,
+        })
+    }
+
+    /// A new database in memory with this build's schema.
+    fn migrated_in_memory() -> Result<Sqlite, StoreError> {
         let path = PathBuf::from(":memory:");
         let opened = |source| StoreError::Open {
             path: path.clone(),

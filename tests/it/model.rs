@@ -39,10 +39,13 @@ use tokio::time::Instant;
 
 use super::run::{client, env, now};
 
-/// Cases per `cargo test` run: each is a whole occurrence over real HTTP,
-/// 30 to 190 ms of a core in the test profile depending on the machine's
-/// load (on two shared cores: 400 in 13 s, 1,000 in 92 s, 3,000 in
-/// 176 s), so 400 stay under a minute. More with `RECPLAN_MODEL_CASES`.
+/// Cases per `cargo test` run: each is a whole occurrence over real HTTP
+/// (12 requests on average), about 9 ms of a core in the test profile with
+/// its dependencies optimized (`Cargo.toml`) and a store in memory copied
+/// from one migrated image. On two cores shared with other builds:
+/// 10,000 in 50 s (93 s of CPU), 2,000 in 8 s; with unoptimized
+/// dependencies 10,000 took 139 to 195 s. CI runs 10,000
+/// (`.ci/run`); more or fewer with `RECPLAN_MODEL_CASES`.
 const DEFAULT_CASES: u64 = 400;
 /// Margin for the API being available: when an outage ends, the session
 /// may be in its longest backoff (30 s), inside one call's own retries
