@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agora::ratelimit::{RateLimit, SharedError, SharedWindow, Window};
+use crate::agora::ratelimit::{RateLimit, Reservation, SharedError, SharedWindow, Slot, Window};
 
 use chrono::Utc;
 
@@ -21,14 +21,18 @@ pub(super) enum WindowChange {
 }
 
 impl WindowChange {
-    /// Applies the change to `window` at `now`: `Some(wait)` when a slot
-    /// was wanted and none is free, the window then unchanged.
-    pub fn apply(self, window: &mut Window, now: i64) -> Option<Duration> {
+    /// Applies the change to `window` at `now`: the slot a take reserved
+    /// (none for a pause), or how long until one may be, the window then
+    /// unchanged.
+    pub fn apply(self, window: &mut Window, now: i64) -> Result<Option<Reservation>, Duration> {
         match self {
-            WindowChange::Take(limit) => window.take(now, &limit).err(),
+            WindowChange::Take(limit) => {
+                let at = window.reserve(now, &limit)?;
+                Ok(Some(Reservation { at, now }))
+            }
             WindowChange::Pause(pause) => {
                 window.pause(now, pause);
-                None
+                Ok(None)
             }
         }
     }
@@ -62,7 +66,7 @@ impl Store {
         &self,
         app_id: &str,
         change: WindowChange,
-    ) -> Result<Option<Duration>, StoreError> {
+    ) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
         let app_id = app_id.to_owned();
         on_database!(self, |db| change_window(db, &app_id, change))
     }
@@ -75,7 +79,7 @@ async fn change_window(
     db: &impl Database,
     app_id: &str,
     change: WindowChange,
-) -> Result<Option<Duration>, StoreError> {
+) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
     let mut tx = db.transaction().await?;
     let outcome = write_window(&mut tx, app_id, change).await;
     tx.finish(outcome).await
@@ -85,7 +89,7 @@ async fn write_window<C: Connection>(
     tx: &mut C,
     app_id: &str,
     change: WindowChange,
-) -> Result<Option<Duration>, StoreError> {
+) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
     tx.execute(
         "INSERT INTO rate_windows (app_id) VALUES ($1) ON CONFLICT DO NOTHING",
         &values![app_id],
@@ -107,24 +111,32 @@ async fn write_window<C: Connection>(
     let now = row
         .optional_integer(2)?
         .unwrap_or_else(|| Utc::now().timestamp_micros());
-    if let Some(wait) = change.apply(&mut window, now) {
-        return Ok(Some(wait));
+    let outcome = change.apply(&mut window, now);
+    if outcome.is_err() {
+        return Ok(outcome);
     }
     tx.execute(
         "UPDATE rate_windows SET grants = $2, paused_until = $3 WHERE app_id = $1",
         &values![app_id, grants_text(&window), window.paused_until],
     )
     .await?;
-    Ok(None)
+    Ok(outcome)
 }
 
 impl SharedWindow for Store {
-    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Option<Duration>, SharedError> {
-        Ok(self.change_window(app_id, WindowChange::Take(*limit))?)
+    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Slot, SharedError> {
+        Ok(
+            match self.change_window(app_id, WindowChange::Take(*limit))? {
+                Ok(Some(reservation)) => Slot::Reserved(reservation),
+                Ok(None) => return Err("a take reserved nothing".into()),
+                Err(wait) => Slot::Wait(wait),
+            },
+        )
     }
 
     fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError> {
-        self.change_window(app_id, WindowChange::Pause(pause))?;
+        // A pause always applies: nothing to wait for.
+        let _paused = self.change_window(app_id, WindowChange::Pause(pause))?;
         Ok(())
     }
 }

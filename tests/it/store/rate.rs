@@ -4,7 +4,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use recplan::agora::RateLimit;
+use recplan::agora::ratelimit::DEPARTURE_TOLERANCE;
+use recplan::agora::{RateLimit, Slot};
 
 use super::Place;
 
@@ -13,19 +14,33 @@ fn runners_on_one_store_share_one_window_per_app_id(place: &Place) {
     let limit = RateLimit::per_second(NonZeroU32::new(3).unwrap());
     let (first, second) = (place.open(), place.open());
     let (first, second) = (first.rate_window().unwrap(), second.rate_window().unwrap());
-    assert_eq!(first.take("app-a", &limit).unwrap(), None);
-    assert_eq!(second.take("app-a", &limit).unwrap(), None);
-    assert_eq!(first.take("app-a", &limit).unwrap(), None);
-    let wait = second
-        .take("app-a", &limit)
-        .unwrap()
-        .expect("the window is full");
-    assert!(wait <= limit.window + limit.margin, "{wait:?}");
+    let reserved = |slot: Slot| match slot {
+        Slot::Reserved(reservation) => reservation,
+        Slot::Wait(wait) => panic!("no slot: wait {wait:?}"),
+    };
+    let one = reserved(first.take("app-a", &limit).unwrap());
+    let two = reserved(second.take("app-a", &limit).unwrap());
+    let three = reserved(first.take("app-a", &limit).unwrap());
+    // Ahead of the store's clock, in the order taken.
+    assert!(one.at > one.now, "{one:?}");
+    assert!(
+        one.at <= two.at && two.at <= three.at,
+        "{one:?} {two:?} {three:?}"
+    );
+    let Slot::Wait(wait) = second.take("app-a", &limit).unwrap() else {
+        panic!("the window is full");
+    };
+    assert!(
+        wait <= limit.window + limit.margin + DEPARTURE_TOLERANCE,
+        "{wait:?}"
+    );
     // Another App ID has a window of its own.
-    assert_eq!(second.take("app-b", &limit).unwrap(), None);
+    reserved(second.take("app-b", &limit).unwrap());
     // A 429's pause holds every runner.
     first.pause("app-b", Duration::from_secs(30)).unwrap();
-    let wait = second.take("app-b", &limit).unwrap().expect("paused");
+    let Slot::Wait(wait) = second.take("app-b", &limit).unwrap() else {
+        panic!("paused");
+    };
     assert!(wait > Duration::from_secs(29), "{wait:?}");
 }
 
