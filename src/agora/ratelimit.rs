@@ -91,22 +91,78 @@ pub const RESERVE_AHEAD: Duration = Duration::from_millis(25);
 /// want by then.
 pub const RESERVE_WITHIN: Duration = Duration::from_millis(250);
 
+/// How long a runner's best waiting priority holds the others' worse
+/// calls back after its slot's instant: time to hand the slot over and
+/// ask for the next, which says again what it waits for.
+pub const WAITING_HOLDS: Duration = Duration::from_millis(200);
+
 /// The window of one App ID's grants as several runners share it, in
 /// microseconds on the sharing place's clock: the instants reserved for
-/// the last requests (some perhaps still ahead), oldest first, and a
-/// 429's pause.
+/// the last requests (some perhaps still ahead), oldest first; a 429's
+/// pause; and what each runner asking lately waits for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     pub grants: Vec<i64>,
     pub paused_until: Option<i64>,
+    pub waiting: Vec<Waiting>,
+}
+
+/// The best priority a runner has calls waiting in, as it said when it
+/// last asked for a slot, until when that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub runner: u64,
+    pub priority: Priority,
+    pub until: i64,
+}
+
+/// Who asks a shared window for a slot: a runner (one [`RateLimiter`])
+/// and the best priority it has calls waiting in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asker {
+    pub runner: u64,
+    pub priority: Priority,
 }
 
 impl Window {
-    /// Reserves the first instant from `now` + [`RESERVE_AHEAD`] at which
-    /// `limit` allows a request (no earlier than any reserved before, so
-    /// that the instants stay in order), if it is within
-    /// [`RESERVE_WITHIN`]; else says how long until it may be asked for.
-    pub fn reserve(&mut self, now: i64, limit: &RateLimit) -> Result<i64, Duration> {
+    /// Reserves a slot for `asker` unless another runner waits with a
+    /// better priority: across runners as within one, urgent calls go
+    /// before acquires and acquires before routine queries. The slot is
+    /// the first instant from `now` + [`RESERVE_AHEAD`] at which `limit`
+    /// allows a request (no earlier than any reserved before, so that the
+    /// instants stay in order), if it is within [`RESERVE_WITHIN`]; else
+    /// the answer is how long until asking again. Either way `asker`'s
+    /// priority is noted for [`WAITING_HOLDS`] past its slot or its wait.
+    pub fn reserve(&mut self, now: i64, limit: &RateLimit, asker: Asker) -> Result<i64, Duration> {
+        self.waiting
+            .retain(|w| w.until > now && w.runner != asker.runner);
+        let better = self
+            .waiting
+            .iter()
+            .filter(|w| w.priority < asker.priority)
+            .map(|w| w.until)
+            .max();
+        let slot = match better {
+            Some(until) => Err(until),
+            None => self.first_free(now, limit),
+        };
+        let until = slot.unwrap_or_else(|at| at) + micros(WAITING_HOLDS);
+        self.waiting.push(Waiting {
+            runner: asker.runner,
+            priority: asker.priority,
+            until,
+        });
+        match slot {
+            Ok(at) => {
+                self.grants.push(at);
+                Ok(at)
+            }
+            Err(at) => Err(duration_of(at - now)),
+        }
+    }
+
+    /// The instant a slot is free for a request, or when to ask again.
+    fn first_free(&mut self, now: i64, limit: &RateLimit) -> Result<i64, i64> {
         let span = micros(limit.span() + DEPARTURE_TOLERANCE);
         self.grants.retain(|&at| at > now - span);
         self.grants.sort_unstable();
@@ -120,9 +176,8 @@ impl Window {
             .max(self.grants.last().copied().unwrap_or(at))
             .max(self.paused_until.unwrap_or(at));
         if at > now + micros(RESERVE_WITHIN) {
-            return Err(duration_of(at - now - micros(RESERVE_AHEAD)));
+            return Err(at - micros(RESERVE_AHEAD));
         }
-        self.grants.push(at);
         Ok(at)
     }
 
@@ -222,7 +277,7 @@ fn duration_of(micros: i64) -> Duration {
 pub trait SharedWindow: Send + Sync + std::fmt::Debug {
     /// Reserves a slot for `app_id` (see [`Window::reserve`]), or says
     /// how long until one may be.
-    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Slot, SharedError>;
+    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError>;
 
     /// Holds every runner's calls for `app_id` for `pause`.
     fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError>;
@@ -262,7 +317,8 @@ impl Priority {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its place in [`Priority::ALL`].
+    pub fn index(self) -> usize {
         match self {
             Priority::Urgent => 0,
             Priority::Normal => 1,
@@ -335,6 +391,8 @@ pub struct RateLimiter {
 
 struct Shared {
     limit: RateLimit,
+    /// This runner, to the runners it shares a window with.
+    runner: u64,
     /// Local instants are microseconds since this one to a [`ClockOffset`].
     epoch: Instant,
     state: Mutex<State>,
@@ -381,6 +439,7 @@ impl RateLimiter {
         RateLimiter {
             shared: Arc::new(Shared {
                 limit,
+                runner: rand::random(),
                 epoch: Instant::now(),
                 state: Mutex::new(State::default()),
                 window: Mutex::new(None),
@@ -576,6 +635,15 @@ impl Bucket {
         self.queues.iter().all(VecDeque::is_empty)
     }
 
+    /// The best priority a call waits in.
+    fn best_waiting(&self) -> Option<Priority> {
+        Priority::ALL
+            .into_iter()
+            .zip(&self.queues)
+            .find(|(_, queue)| !queue.is_empty())
+            .map(|(priority, _)| priority)
+    }
+
     /// When the next slot frees up; `None` if one is free whenever.
     fn free_at(&self, limit: &RateLimit) -> Option<Instant> {
         let full = self.granted.len() >= limit_calls(limit);
@@ -651,7 +719,7 @@ impl Dispatcher {
         let limit = self.shared.limit;
         let mut unreachable = false;
         loop {
-            let turn = {
+            let (turn, best) = {
                 let mut state = self.shared.lock();
                 let Some(bucket) = state.buckets.get_mut(&self.app_id) else {
                     return;
@@ -661,7 +729,7 @@ impl Dispatcher {
                     bucket.dispatching = false;
                     self.finished = true;
                 }
-                turn
+                (turn, bucket.best_waiting())
             };
             match turn {
                 None => return,
@@ -673,10 +741,15 @@ impl Dispatcher {
                 }
                 Some(Ok(())) => {}
             }
-            if let Some(window) = self.shared.window() {
+            if let (Some(window), Some(priority)) = (self.shared.window(), best) {
                 let app_id = self.app_id.clone();
+                let asker = Asker {
+                    runner: self.shared.runner,
+                    priority,
+                };
                 let sent = Instant::now();
-                let taken = tokio::task::spawn_blocking(move || window.take(&app_id, &limit)).await;
+                let taken =
+                    tokio::task::spawn_blocking(move || window.take(&app_id, &limit, asker)).await;
                 let answered = Instant::now();
                 match taken {
                     Ok(Ok(Slot::Reserved(reservation))) => {
@@ -748,30 +821,98 @@ mod tests {
         RateLimit::per_second(NonZeroU32::new(calls).unwrap())
     }
 
+    fn asker(runner: u64, priority: Priority) -> Asker {
+        Asker { runner, priority }
+    }
+
+    const ONE: Asker = Asker {
+        runner: 1,
+        priority: Priority::Urgent,
+    };
+
     #[test]
     fn a_shared_window_reserves_slots_ahead_a_widened_span_apart() {
         let limit = limit(2);
         let mut window = Window::default();
         // 25 ms ahead, and never before a slot reserved earlier.
-        assert_eq!(window.reserve(0, &limit), Ok(25 * MS));
-        assert_eq!(window.reserve(-5 * MS, &limit), Ok(25 * MS));
+        assert_eq!(window.reserve(0, &limit, ONE), Ok(25 * MS));
+        assert_eq!(window.reserve(-5 * MS, &limit, ONE), Ok(25 * MS));
         // Full until the first slot is a span (1 s + 20 ms margin + 10 ms
         // departure tolerance) old: too far ahead to hold now.
         assert_eq!(
-            window.reserve(100 * MS, &limit),
+            window.reserve(100 * MS, &limit, ONE),
             Err(Duration::from_millis(930))
         );
         assert_eq!(window.grants, [25 * MS, 25 * MS]);
         // Within 250 ms of it: reserved at the instant it frees.
-        assert_eq!(window.reserve(830 * MS, &limit), Ok(1055 * MS));
-        assert_eq!(window.reserve(900 * MS, &limit), Ok(1055 * MS));
+        assert_eq!(window.reserve(830 * MS, &limit, ONE), Ok(1055 * MS));
+        assert_eq!(window.reserve(900 * MS, &limit, ONE), Ok(1055 * MS));
         assert_eq!(
-            window.reserve(1000 * MS, &limit),
+            window.reserve(1000 * MS, &limit, ONE),
             Err(Duration::from_millis(1060))
         );
         // A slot's instant drops out a span after it.
-        assert_eq!(window.reserve(2050 * MS, &limit), Ok(2085 * MS));
+        assert_eq!(window.reserve(2050 * MS, &limit, ONE), Ok(2085 * MS));
         assert_eq!(window.grants, [1055 * MS, 1055 * MS, 2085 * MS]);
+    }
+
+    #[test]
+    fn a_runner_waiting_with_a_better_priority_holds_the_others_worse_calls() {
+        use Priority::{Normal, Routine, Urgent};
+        let limit = limit(1);
+        let mut window = Window::default();
+        assert_eq!(window.reserve(0, &limit, asker(1, Routine)), Ok(25 * MS));
+        // Runner 2's start finds the window full: it waits, and says so.
+        assert_eq!(
+            window.reserve(100 * MS, &limit, asker(2, Urgent)),
+            Err(Duration::from_millis(930))
+        );
+        // So runner 1's next query waits for runner 2 (back by 1030 ms)
+        // even once the slot is free...
+        assert_eq!(
+            window.reserve(1100 * MS, &limit, asker(1, Routine)),
+            Err(Duration::from_millis(130))
+        );
+        // ...which takes it when it comes back,
+        assert_eq!(
+            window.reserve(1150 * MS, &limit, asker(2, Urgent)),
+            Ok(1175 * MS)
+        );
+        // and its own queries do not wait for what it said before.
+        assert_eq!(
+            window.reserve(2300 * MS, &limit, asker(2, Routine)),
+            Ok(2325 * MS)
+        );
+        // Runner 2's word lapsed at 2525 ms; runner 1's is kept.
+        assert_eq!(
+            window.reserve(3370 * MS, &limit, asker(1, Normal)),
+            Ok(3395 * MS)
+        );
+        assert_eq!(
+            window.waiting,
+            [Waiting {
+                runner: 1,
+                priority: Normal,
+                until: 3595 * MS
+            }]
+        );
+    }
+
+    #[test]
+    fn a_runner_that_stopped_asking_holds_nobody_back() {
+        use Priority::{Routine, Urgent};
+        let limit = limit(10);
+        let mut window = Window::default();
+        assert_eq!(window.reserve(0, &limit, asker(2, Urgent)), Ok(25 * MS));
+        // Its word holds 200 ms past its slot.
+        assert_eq!(
+            window.reserve(200 * MS, &limit, asker(1, Routine)),
+            Err(Duration::from_millis(25))
+        );
+        assert_eq!(
+            window.reserve(225 * MS, &limit, asker(1, Routine)),
+            Ok(250 * MS)
+        );
     }
 
     #[test]
@@ -782,11 +923,11 @@ mod tests {
         window.pause(100 * MS, Duration::from_millis(500));
         assert_eq!(window.paused_until, Some(2000 * MS));
         assert_eq!(
-            window.reserve(1500 * MS, &limit),
+            window.reserve(1500 * MS, &limit, ONE),
             Err(Duration::from_millis(475))
         );
-        assert_eq!(window.reserve(1800 * MS, &limit), Ok(2000 * MS));
-        assert_eq!(window.reserve(2000 * MS, &limit), Ok(2025 * MS));
+        assert_eq!(window.reserve(1800 * MS, &limit, ONE), Ok(2000 * MS));
+        assert_eq!(window.reserve(2000 * MS, &limit, ONE), Ok(2025 * MS));
     }
 
     #[test]

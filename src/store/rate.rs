@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agora::ratelimit::{RateLimit, Reservation, SharedError, SharedWindow, Slot, Window};
+use crate::agora::ratelimit::{
+    Asker, Priority, RateLimit, Reservation, SharedError, SharedWindow, Slot, Waiting, Window,
+};
 
 use chrono::Utc;
 
@@ -16,18 +18,17 @@ use super::{Store, StoreError};
 /// What a change does to an App ID's window at an instant.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum WindowChange {
-    Take(RateLimit),
+    Take(RateLimit, Asker),
     Pause(Duration),
 }
 
 impl WindowChange {
     /// Applies the change to `window` at `now`: the slot a take reserved
-    /// (none for a pause), or how long until one may be, the window then
-    /// unchanged.
+    /// (none for a pause), or how long until one may be.
     pub fn apply(self, window: &mut Window, now: i64) -> Result<Option<Reservation>, Duration> {
         match self {
-            WindowChange::Take(limit) => {
-                let at = window.reserve(now, &limit)?;
+            WindowChange::Take(limit, asker) => {
+                let at = window.reserve(now, &limit, asker)?;
                 Ok(Some(Reservation { at, now }))
             }
             WindowChange::Pause(pause) => {
@@ -43,12 +44,43 @@ fn grants_text(window: &Window) -> String {
     serde_json::Value::from(window.grants.clone()).to_string()
 }
 
-fn window_from(grants: &str, paused_until: Option<i64>) -> Result<Window, StoreError> {
+/// The waiting column's text: `[runner, priority, until]` per runner,
+/// the priority as its place in [`Priority::ALL`].
+fn waiting_text(window: &Window) -> String {
+    let rows: Vec<(u64, usize, i64)> = window
+        .waiting
+        .iter()
+        .map(|w| (w.runner, w.priority.index(), w.until))
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn window_from(
+    grants: &str,
+    paused_until: Option<i64>,
+    waiting: &str,
+) -> Result<Window, StoreError> {
     let grants = serde_json::from_str(grants)
         .map_err(|error| StoreError::corrupt(format!("rate_windows.grants: {error}")))?;
+    let rows: Vec<(u64, usize, i64)> = serde_json::from_str(waiting)
+        .map_err(|error| StoreError::corrupt(format!("rate_windows.waiting: {error}")))?;
+    let waiting = rows
+        .into_iter()
+        .map(|(runner, priority, until)| {
+            let priority = *Priority::ALL.get(priority).ok_or_else(|| {
+                StoreError::corrupt(format!("rate_windows.waiting: priority {priority}"))
+            })?;
+            Ok(Waiting {
+                runner,
+                priority,
+                until,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
     Ok(Window {
         grants,
         paused_until,
+        waiting,
     })
 }
 
@@ -99,7 +131,8 @@ async fn write_window<C: Connection>(
     let rows = tx
         .query(
             &format!(
-                "SELECT grants, paused_until, {now} FROM rate_windows WHERE app_id = $1{lock}"
+                "SELECT grants, paused_until, waiting, {now} FROM rate_windows \
+                 WHERE app_id = $1{lock}"
             ),
             &values![app_id],
         )
@@ -107,26 +140,29 @@ async fn write_window<C: Connection>(
     let row = rows
         .first()
         .ok_or_else(|| StoreError::corrupt(format!("no rate window for {app_id}")))?;
-    let mut window = window_from(&row.text(0)?, row.optional_integer(1)?)?;
+    let mut window = window_from(&row.text(0)?, row.optional_integer(1)?, &row.text(2)?)?;
     let now = row
-        .optional_integer(2)?
+        .optional_integer(3)?
         .unwrap_or_else(|| Utc::now().timestamp_micros());
+    // Written even when no slot is free: the asker's priority is noted.
     let outcome = change.apply(&mut window, now);
-    if outcome.is_err() {
-        return Ok(outcome);
-    }
     tx.execute(
-        "UPDATE rate_windows SET grants = $2, paused_until = $3 WHERE app_id = $1",
-        &values![app_id, grants_text(&window), window.paused_until],
+        "UPDATE rate_windows SET grants = $2, paused_until = $3, waiting = $4 WHERE app_id = $1",
+        &values![
+            app_id,
+            grants_text(&window),
+            window.paused_until,
+            waiting_text(&window)
+        ],
     )
     .await?;
     Ok(outcome)
 }
 
 impl SharedWindow for Store {
-    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Slot, SharedError> {
+    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError> {
         Ok(
-            match self.change_window(app_id, WindowChange::Take(*limit))? {
+            match self.change_window(app_id, WindowChange::Take(*limit, asker))? {
                 Ok(Some(reservation)) => Slot::Reserved(reservation),
                 Ok(None) => return Err("a take reserved nothing".into()),
                 Err(wait) => Slot::Wait(wait),

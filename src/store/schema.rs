@@ -180,6 +180,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
             'stopped before a recording started', 'stopped by hand');
     ",
+    // 7: what each runner sharing a rate window waits for, so that its
+    // urgent calls go before the others' routine ones (see
+    // `agora::ratelimit::Window::reserve`): a JSON array of
+    // `[runner, priority, until]`.
+    r"
+    ALTER TABLE rate_windows ADD COLUMN waiting TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 /// The schema version this build writes.

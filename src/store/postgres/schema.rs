@@ -141,6 +141,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
             'stopped before a recording started', 'stopped by hand');
     ",
+    // 7: what each runner sharing a rate window waits for, as SQLite's
+    // migration 7.
+    r"
+    ALTER TABLE rate_windows ADD COLUMN waiting TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 const _: () = assert!(
