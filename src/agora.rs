@@ -26,5 +26,7 @@ pub mod retry;
 pub use call::Call;
 pub use client::{ApiBase, Client, ClientConfig, Credentials, MAX_IN_FLIGHT, Recording};
 pub use error::{ApiError, ConfigError};
-pub use ratelimit::{Priority, RateLimit, RateLimiter, SharedWindow, WaitStats, Window};
+pub use ratelimit::{
+    Asker, Priority, RateLimit, RateLimiter, Reservation, SharedWindow, Slot, WaitStats, Window,
+};
 pub use retry::{Area, ErrorClass, Presence, ResilientClient, RetryPolicy, Started};

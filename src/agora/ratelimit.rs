@@ -15,9 +15,14 @@
 //! Agora counts per App ID, whoever calls: several runners on one state
 //! store (daemons on one PostgreSQL, CronJob pods, a `run` beside a
 //! daemon on one machine) share one window there ([`SharedWindow`]). Each
-//! grant is then also taken from the shared window, whose answer, when it
-//! is full, says how long until a slot frees; a 429's pause is written
-//! there too, so that every runner holds back.
+//! grant is then also reserved in the shared window, at an instant a
+//! little ahead on the store's clock, and handed over at that instant:
+//! what Agora counts is when requests arrive, so the window holds when
+//! they leave, not when their slot was taken (the delay between the two
+//! differs between processes by more than a margin). A slot that cannot be
+//! used within [`DEPARTURE_TOLERANCE`] of its instant is not used. When the
+//! window is full, its answer says how long until a slot frees; a 429's
+//! pause is written there too, so that every runner holds back.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -70,36 +75,110 @@ impl Default for RateLimit {
     }
 }
 
+/// How long after its reserved instant a request may leave in a shared
+/// slot: the shared window's span is widened by as much, so that requests
+/// `calls` slots apart arrive a window apart however late within it each
+/// leaves. Later, the slot is given up.
+pub const DEPARTURE_TOLERANCE: Duration = Duration::from_millis(10);
+
+/// How far ahead of the store's clock a shared slot is reserved: time for
+/// the answer to reach the runner and the runner to be ready at the
+/// instant. A lead, not a cost: the window's pace is unchanged.
+pub const RESERVE_AHEAD: Duration = Duration::from_millis(25);
+
+/// The furthest ahead a shared slot is reserved: beyond, the runner asks
+/// again later rather than hold a slot a runner with a better priority may
+/// want by then.
+pub const RESERVE_WITHIN: Duration = Duration::from_millis(250);
+
+/// How long a runner's best waiting priority holds the others' worse
+/// calls back after its slot's instant: time to hand the slot over and
+/// ask for the next, which says again what it waits for.
+pub const WAITING_HOLDS: Duration = Duration::from_millis(200);
+
 /// The window of one App ID's grants as several runners share it, in
-/// microseconds on the sharing place's clock: the last grants, oldest
-/// first, and a 429's pause.
+/// microseconds on the sharing place's clock: the instants reserved for
+/// the last requests (some perhaps still ahead), oldest first; a 429's
+/// pause; and what each runner asking lately waits for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     pub grants: Vec<i64>,
     pub paused_until: Option<i64>,
+    pub waiting: Vec<Waiting>,
+}
+
+/// The best priority a runner has calls waiting in, as it said when it
+/// last asked for a slot, until when that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub runner: u64,
+    pub priority: Priority,
+    pub until: i64,
+}
+
+/// Who asks a shared window for a slot: a runner (one [`RateLimiter`])
+/// and the best priority it has calls waiting in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asker {
+    pub runner: u64,
+    pub priority: Priority,
 }
 
 impl Window {
-    /// Takes a slot at `now` if `limit` allows one, else says how long
-    /// until it may.
-    pub fn take(&mut self, now: i64, limit: &RateLimit) -> Result<(), Duration> {
-        let span = micros(limit.span());
+    /// Reserves a slot for `asker` unless another runner waits with a
+    /// better priority: across runners as within one, urgent calls go
+    /// before acquires and acquires before routine queries. The slot is
+    /// the first instant from `now` + [`RESERVE_AHEAD`] at which `limit`
+    /// allows a request (no earlier than any reserved before, so that the
+    /// instants stay in order), if it is within [`RESERVE_WITHIN`]; else
+    /// the answer is how long until asking again. Either way `asker`'s
+    /// priority is noted for [`WAITING_HOLDS`] past its slot or its wait.
+    pub fn reserve(&mut self, now: i64, limit: &RateLimit, asker: Asker) -> Result<i64, Duration> {
+        self.waiting
+            .retain(|w| w.until > now && w.runner != asker.runner);
+        let better = self
+            .waiting
+            .iter()
+            .filter(|w| w.priority < asker.priority)
+            .map(|w| w.until)
+            .max();
+        let slot = match better {
+            Some(until) => Err(until),
+            None => self.first_free(now, limit),
+        };
+        let until = slot.unwrap_or_else(|at| at) + micros(WAITING_HOLDS);
+        self.waiting.push(Waiting {
+            runner: asker.runner,
+            priority: asker.priority,
+            until,
+        });
+        match slot {
+            Ok(at) => {
+                self.grants.push(at);
+                Ok(at)
+            }
+            Err(at) => Err(duration_of(at - now)),
+        }
+    }
+
+    /// The instant a slot is free for a request, or when to ask again.
+    fn first_free(&mut self, now: i64, limit: &RateLimit) -> Result<i64, i64> {
+        let span = micros(limit.span() + DEPARTURE_TOLERANCE);
         self.grants.retain(|&at| at > now - span);
         self.grants.sort_unstable();
         let calls = limit_calls(limit);
-        let window_free = match self.grants.len().checked_sub(calls) {
+        let mut at = now + micros(RESERVE_AHEAD);
+        if let Some(excess) = self.grants.len().checked_sub(calls) {
             // `grants[excess]` is the grant whose expiry makes room.
-            Some(excess) => self.grants[excess] + span,
-            None => now,
-        };
-        let free = window_free.max(self.paused_until.unwrap_or(now));
-        if free > now {
-            return Err(Duration::from_micros(
-                u64::try_from(free - now).unwrap_or(0),
-            ));
+            at = at.max(self.grants[excess] + span);
         }
-        self.grants.push(now);
-        Ok(())
+        at = at
+            .max(self.grants.last().copied().unwrap_or(at))
+            .max(self.paused_until.unwrap_or(at));
+        if at > now + micros(RESERVE_WITHIN) {
+            return Err(at - micros(RESERVE_AHEAD));
+        }
+        Ok(at)
     }
 
     /// Holds every grant until `now + pause`; a later pause extends an
@@ -110,17 +189,95 @@ impl Window {
     }
 }
 
+/// A slot reserved in a shared window: its instant, and the window's clock
+/// when it was reserved, both in microseconds on the sharing place's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub at: i64,
+    pub now: i64,
+}
+
+/// A shared window's answer to a runner asking for a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Reserved(Reservation),
+    /// None free soon: ask again after this long.
+    Wait(Duration),
+}
+
+/// How far two clocks may drift apart, in millionths: NTP slews a clock
+/// by at most 500 ppm.
+const DRIFT_PPM: i64 = 500;
+
+/// The sharing place's clock against this process's, in microseconds
+/// (`place - local`), learnt from a reservation's round trip: the place
+/// read its clock at some point between sending and answer, so the
+/// offset is known to within half the round trip, plus the drift since.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClockOffset {
+    offset: i64,
+    uncertainty: i64,
+    observed_at: i64,
+}
+
+impl ClockOffset {
+    /// From a round trip sent at local `sent`, answered at local
+    /// `answered`, in which the place's clock read `place_now`.
+    pub fn observed(sent: i64, answered: i64, place_now: i64) -> ClockOffset {
+        let round_trip = (answered - sent).max(0);
+        let middle = sent + round_trip / 2;
+        ClockOffset {
+            offset: place_now - middle,
+            uncertainty: round_trip - round_trip / 2,
+            observed_at: answered,
+        }
+    }
+
+    /// How far off the offset may be at local `now`.
+    pub fn uncertainty_at(&self, now: i64) -> i64 {
+        self.uncertainty + (now - self.observed_at).max(0) * DRIFT_PPM / 1_000_000
+    }
+
+    /// The more certain of two at local `now`: a quick round trip pins the
+    /// offset down for a while after a slow one.
+    #[must_use]
+    pub fn or_better(self, other: ClockOffset, now: i64) -> ClockOffset {
+        if other.uncertainty_at(now) < self.uncertainty_at(now) {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// When a request may use the slot reserved at place instant `at`, in
+    /// local microseconds, learnt at local `now`: from the first local
+    /// instant that cannot be before `at`, to the last that cannot be more
+    /// than `tolerance` after it. `None` when the offset is too uncertain
+    /// for any instant to be both.
+    pub fn departure(&self, at: i64, now: i64, tolerance: Duration) -> Option<(i64, i64)> {
+        let local = at - self.offset;
+        let uncertainty = self.uncertainty_at(now);
+        let (from, by) = (local + uncertainty, local - uncertainty + micros(tolerance));
+        (from <= by).then_some((from, by))
+    }
+}
+
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// A positive number of microseconds as a duration; zero for a negative.
+fn duration_of(micros: i64) -> Duration {
+    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
 /// Where several runners keep one App ID's [`Window`]: the state store.
 /// Calls block for a database round trip or two; the limiter makes them on
 /// tokio's blocking pool.
 pub trait SharedWindow: Send + Sync + std::fmt::Debug {
-    /// Takes a slot for `app_id` now: `Ok(None)` if granted, else how long
-    /// until one may be.
-    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Option<Duration>, SharedError>;
+    /// Reserves a slot for `app_id` (see [`Window::reserve`]), or says
+    /// how long until one may be.
+    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError>;
 
     /// Holds every runner's calls for `app_id` for `pause`.
     fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError>;
@@ -160,7 +317,8 @@ impl Priority {
         }
     }
 
-    fn index(self) -> usize {
+    /// Its place in [`Priority::ALL`].
+    pub fn index(self) -> usize {
         match self {
             Priority::Urgent => 0,
             Priority::Normal => 1,
@@ -233,6 +391,10 @@ pub struct RateLimiter {
 
 struct Shared {
     limit: RateLimit,
+    /// This runner, to the runners it shares a window with.
+    runner: u64,
+    /// Local instants are microseconds since this one to a [`ClockOffset`].
+    epoch: Instant,
     state: Mutex<State>,
     /// Shared with other runners, once [`RateLimiter::share`] was called.
     window: Mutex<Option<Arc<dyn SharedWindow>>>,
@@ -242,6 +404,8 @@ struct Shared {
 struct State {
     buckets: HashMap<String, Bucket>,
     stats: WaitStats,
+    /// The shared window's clock against this process's, once learnt.
+    clock: Option<ClockOffset>,
 }
 
 /// One App ID's window and queues.
@@ -275,6 +439,8 @@ impl RateLimiter {
         RateLimiter {
             shared: Arc::new(Shared {
                 limit,
+                runner: rand::random(),
+                epoch: Instant::now(),
                 state: Mutex::new(State::default()),
                 window: Mutex::new(None),
             }),
@@ -362,7 +528,7 @@ impl RateLimiter {
         let limit = self.shared.limit;
         let now = Instant::now();
         let mut state = self.shared.lock();
-        let State { buckets, stats } = &mut *state;
+        let State { buckets, stats, .. } = &mut *state;
         let bucket = match buckets.get_mut(app_id) {
             Some(bucket) => bucket,
             None => buckets.entry(app_id.to_owned()).or_default(),
@@ -426,6 +592,36 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// `at` in microseconds since the epoch.
+    fn local(&self, at: Instant) -> i64 {
+        micros(at.saturating_duration_since(self.epoch))
+    }
+
+    /// When to hand over the slot `reservation`, asked for at `sent` and
+    /// answered at `answered`, and the last instant it may still be used;
+    /// `None` if no instant is sure to be both late enough and early
+    /// enough.
+    fn departure(
+        &self,
+        reservation: Reservation,
+        sent: Instant,
+        answered: Instant,
+    ) -> Option<(Instant, Instant)> {
+        let (sent, answered) = (self.local(sent), self.local(answered));
+        let observed = ClockOffset::observed(sent, answered, reservation.now);
+        let clock = {
+            let mut state = self.lock();
+            let clock = state
+                .clock
+                .map_or(observed, |known| known.or_better(observed, answered));
+            state.clock = Some(clock);
+            clock
+        };
+        let (from, by) = clock.departure(reservation.at, answered, DEPARTURE_TOLERANCE)?;
+        let instant = |local: i64| self.epoch + duration_of(local);
+        Some((instant(from), instant(by)))
+    }
 }
 
 impl State {
@@ -437,6 +633,15 @@ impl State {
 impl Bucket {
     fn is_idle(&self) -> bool {
         self.queues.iter().all(VecDeque::is_empty)
+    }
+
+    /// The best priority a call waits in.
+    fn best_waiting(&self) -> Option<Priority> {
+        Priority::ALL
+            .into_iter()
+            .zip(&self.queues)
+            .find(|(_, queue)| !queue.is_empty())
+            .map(|(priority, _)| priority)
     }
 
     /// When the next slot frees up; `None` if one is free whenever.
@@ -480,6 +685,10 @@ impl Bucket {
 
     /// Hands the slot taken at `now` to the best waiting call.
     fn grant_next(&mut self, now: Instant, limit: &RateLimit, stats: &mut WaitStats) {
+        // A 429 since the slot was reserved holds it back too.
+        if self.paused_until.is_some_and(|until| until > now) {
+            return;
+        }
         for queue in &mut self.queues {
             while let Some(waiter) = queue.pop_front() {
                 // A caller that left between the check and now costs
@@ -510,7 +719,7 @@ impl Dispatcher {
         let limit = self.shared.limit;
         let mut unreachable = false;
         loop {
-            let turn = {
+            let (turn, best) = {
                 let mut state = self.shared.lock();
                 let Some(bucket) = state.buckets.get_mut(&self.app_id) else {
                     return;
@@ -520,7 +729,7 @@ impl Dispatcher {
                     bucket.dispatching = false;
                     self.finished = true;
                 }
-                turn
+                (turn, bucket.best_waiting())
             };
             match turn {
                 None => return,
@@ -532,12 +741,38 @@ impl Dispatcher {
                 }
                 Some(Ok(())) => {}
             }
-            if let Some(window) = self.shared.window() {
+            if let (Some(window), Some(priority)) = (self.shared.window(), best) {
                 let app_id = self.app_id.clone();
-                let taken = tokio::task::spawn_blocking(move || window.take(&app_id, &limit)).await;
+                let asker = Asker {
+                    runner: self.shared.runner,
+                    priority,
+                };
+                let sent = Instant::now();
+                let taken =
+                    tokio::task::spawn_blocking(move || window.take(&app_id, &limit, asker)).await;
+                let answered = Instant::now();
                 match taken {
-                    Ok(Ok(None)) => unreachable = false,
-                    Ok(Ok(Some(wait))) => {
+                    Ok(Ok(Slot::Reserved(reservation))) => {
+                        unreachable = false;
+                        let Some((from, by)) = self.shared.departure(reservation, sent, answered)
+                        else {
+                            tracing::debug!(
+                                ?reservation,
+                                "a shared slot came back too late to be used"
+                            );
+                            continue;
+                        };
+                        sleep_until(from).await;
+                        if Instant::now() > by {
+                            tracing::debug!(
+                                ?reservation,
+                                "woke too late for a shared slot; giving it up"
+                            );
+                            continue;
+                        }
+                    }
+                    Ok(Ok(Slot::Wait(wait))) => {
+                        unreachable = false;
                         sleep_until(Instant::now() + wait).await;
                         continue;
                     }
@@ -552,7 +787,7 @@ impl Dispatcher {
                 }
             }
             let mut state = self.shared.lock();
-            let State { buckets, stats } = &mut *state;
+            let State { buckets, stats, .. } = &mut *state;
             if let Some(bucket) = buckets.get_mut(&self.app_id) {
                 bucket.grant_next(Instant::now(), &limit, stats);
             }
@@ -586,33 +821,144 @@ mod tests {
         RateLimit::per_second(NonZeroU32::new(calls).unwrap())
     }
 
+    fn asker(runner: u64, priority: Priority) -> Asker {
+        Asker { runner, priority }
+    }
+
+    const ONE: Asker = Asker {
+        runner: 1,
+        priority: Priority::Urgent,
+    };
+
     #[test]
-    fn a_shared_window_grants_calls_per_span_then_names_the_wait() {
+    fn a_shared_window_reserves_slots_ahead_a_widened_span_apart() {
         let limit = limit(2);
         let mut window = Window::default();
-        assert_eq!(window.take(0, &limit), Ok(()));
-        assert_eq!(window.take(300 * MS, &limit), Ok(()));
-        // Full until the first grant is a span (1 s + 20 ms margin) old.
+        // 25 ms ahead, and never before a slot reserved earlier.
+        assert_eq!(window.reserve(0, &limit, ONE), Ok(25 * MS));
+        assert_eq!(window.reserve(-5 * MS, &limit, ONE), Ok(25 * MS));
+        // Full until the first slot is a span (1 s + 20 ms margin + 10 ms
+        // departure tolerance) old: too far ahead to hold now.
         assert_eq!(
-            window.take(500 * MS, &limit),
-            Err(Duration::from_millis(520))
+            window.reserve(100 * MS, &limit, ONE),
+            Err(Duration::from_millis(930))
         );
-        assert_eq!(window.grants, [0, 300 * MS]);
-        assert_eq!(window.take(1020 * MS, &limit), Ok(()));
-        assert_eq!(window.grants, [300 * MS, 1020 * MS]);
+        assert_eq!(window.grants, [25 * MS, 25 * MS]);
+        // Within 250 ms of it: reserved at the instant it frees.
+        assert_eq!(window.reserve(830 * MS, &limit, ONE), Ok(1055 * MS));
+        assert_eq!(window.reserve(900 * MS, &limit, ONE), Ok(1055 * MS));
+        assert_eq!(
+            window.reserve(1000 * MS, &limit, ONE),
+            Err(Duration::from_millis(1060))
+        );
+        // A slot's instant drops out a span after it.
+        assert_eq!(window.reserve(2050 * MS, &limit, ONE), Ok(2085 * MS));
+        assert_eq!(window.grants, [1055 * MS, 1055 * MS, 2085 * MS]);
     }
 
     #[test]
-    fn a_shared_pause_holds_every_grant_and_only_grows() {
+    fn a_runner_waiting_with_a_better_priority_holds_the_others_worse_calls() {
+        use Priority::{Normal, Routine, Urgent};
+        let limit = limit(1);
+        let mut window = Window::default();
+        assert_eq!(window.reserve(0, &limit, asker(1, Routine)), Ok(25 * MS));
+        // Runner 2's start finds the window full: it waits, and says so.
+        assert_eq!(
+            window.reserve(100 * MS, &limit, asker(2, Urgent)),
+            Err(Duration::from_millis(930))
+        );
+        // So runner 1's next query waits for runner 2 (back by 1030 ms)
+        // even once the slot is free...
+        assert_eq!(
+            window.reserve(1100 * MS, &limit, asker(1, Routine)),
+            Err(Duration::from_millis(130))
+        );
+        // ...which takes it when it comes back,
+        assert_eq!(
+            window.reserve(1150 * MS, &limit, asker(2, Urgent)),
+            Ok(1175 * MS)
+        );
+        // and its own queries do not wait for what it said before.
+        assert_eq!(
+            window.reserve(2300 * MS, &limit, asker(2, Routine)),
+            Ok(2325 * MS)
+        );
+        // Runner 2's word lapsed at 2525 ms; runner 1's is kept.
+        assert_eq!(
+            window.reserve(3370 * MS, &limit, asker(1, Normal)),
+            Ok(3395 * MS)
+        );
+        assert_eq!(
+            window.waiting,
+            [Waiting {
+                runner: 1,
+                priority: Normal,
+                until: 3595 * MS
+            }]
+        );
+    }
+
+    #[test]
+    fn a_runner_that_stopped_asking_holds_nobody_back() {
+        use Priority::{Routine, Urgent};
+        let limit = limit(10);
+        let mut window = Window::default();
+        assert_eq!(window.reserve(0, &limit, asker(2, Urgent)), Ok(25 * MS));
+        // Its word holds 200 ms past its slot.
+        assert_eq!(
+            window.reserve(200 * MS, &limit, asker(1, Routine)),
+            Err(Duration::from_millis(25))
+        );
+        assert_eq!(
+            window.reserve(225 * MS, &limit, asker(1, Routine)),
+            Ok(250 * MS)
+        );
+    }
+
+    #[test]
+    fn a_shared_pause_holds_every_reservation_and_only_grows() {
         let limit = limit(10);
         let mut window = Window::default();
         window.pause(0, Duration::from_secs(2));
         window.pause(100 * MS, Duration::from_millis(500));
         assert_eq!(window.paused_until, Some(2000 * MS));
         assert_eq!(
-            window.take(1500 * MS, &limit),
-            Err(Duration::from_millis(500))
+            window.reserve(1500 * MS, &limit, ONE),
+            Err(Duration::from_millis(475))
         );
-        assert_eq!(window.take(2000 * MS, &limit), Ok(()));
+        assert_eq!(window.reserve(1800 * MS, &limit, ONE), Ok(2000 * MS));
+        assert_eq!(window.reserve(2000 * MS, &limit, ONE), Ok(2025 * MS));
+    }
+
+    #[test]
+    fn a_slot_is_used_from_when_it_cannot_be_early_to_when_it_cannot_be_late() {
+        let tolerance = Duration::from_millis(10);
+        // Asked at 1 ms, answered at 3 ms; the place read 50 ms meanwhile:
+        // its clock is 48 ms ahead, give or take 1 ms.
+        let clock = ClockOffset::observed(MS, 3 * MS, 50 * MS);
+        assert_eq!(clock.uncertainty_at(3 * MS), MS);
+        // Its 60 ms is our 12 ms, give or take 1.
+        assert_eq!(
+            clock.departure(60 * MS, 3 * MS, tolerance),
+            Some((13 * MS, 21 * MS))
+        );
+        // 10 s later the clocks may have drifted 5 ms apart.
+        assert_eq!(clock.uncertainty_at(10_003 * MS), 6 * MS);
+        assert_eq!(clock.departure(10_060 * MS, 10_003 * MS, tolerance), None);
+        // A round trip of 12 ms leaves no instant sure to be on time.
+        let slow = ClockOffset::observed(0, 12 * MS, 50 * MS);
+        assert_eq!(slow.departure(60 * MS, 12 * MS, tolerance), None);
+    }
+
+    #[test]
+    fn a_quick_round_trip_is_trusted_until_drift_makes_a_slow_one_better() {
+        let quick = ClockOffset::observed(0, 2 * MS, 100 * MS);
+        let slow = ClockOffset::observed(1000 * MS, 1008 * MS, 1100 * MS);
+        assert_eq!(quick.or_better(slow, 1008 * MS), quick);
+        assert_eq!(slow.or_better(quick, 1008 * MS), quick);
+        // 10 s on, the quick one's 1 ms has grown to 6 ms: a new round trip
+        // of 8 ms (4 ms either way) is better.
+        let later = ClockOffset::observed(10_000 * MS, 10_008 * MS, 10_100 * MS);
+        assert_eq!(quick.or_better(later, 10_008 * MS), later);
     }
 }

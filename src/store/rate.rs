@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agora::ratelimit::{RateLimit, SharedError, SharedWindow, Window};
+use crate::agora::ratelimit::{
+    Asker, Priority, RateLimit, Reservation, SharedError, SharedWindow, Slot, Waiting, Window,
+};
 
 use chrono::Utc;
 
@@ -16,19 +18,22 @@ use super::{Store, StoreError};
 /// What a change does to an App ID's window at an instant.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum WindowChange {
-    Take(RateLimit),
+    Take(RateLimit, Asker),
     Pause(Duration),
 }
 
 impl WindowChange {
-    /// Applies the change to `window` at `now`: `Some(wait)` when a slot
-    /// was wanted and none is free, the window then unchanged.
-    pub fn apply(self, window: &mut Window, now: i64) -> Option<Duration> {
+    /// Applies the change to `window` at `now`: the slot a take reserved
+    /// (none for a pause), or how long until one may be.
+    pub fn apply(self, window: &mut Window, now: i64) -> Result<Option<Reservation>, Duration> {
         match self {
-            WindowChange::Take(limit) => window.take(now, &limit).err(),
+            WindowChange::Take(limit, asker) => {
+                let at = window.reserve(now, &limit, asker)?;
+                Ok(Some(Reservation { at, now }))
+            }
             WindowChange::Pause(pause) => {
                 window.pause(now, pause);
-                None
+                Ok(None)
             }
         }
     }
@@ -39,12 +44,43 @@ fn grants_text(window: &Window) -> String {
     serde_json::Value::from(window.grants.clone()).to_string()
 }
 
-fn window_from(grants: &str, paused_until: Option<i64>) -> Result<Window, StoreError> {
+/// The waiting column's text: `[runner, priority, until]` per runner,
+/// the priority as its place in [`Priority::ALL`].
+fn waiting_text(window: &Window) -> String {
+    let rows: Vec<(u64, usize, i64)> = window
+        .waiting
+        .iter()
+        .map(|w| (w.runner, w.priority.index(), w.until))
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn window_from(
+    grants: &str,
+    paused_until: Option<i64>,
+    waiting: &str,
+) -> Result<Window, StoreError> {
     let grants = serde_json::from_str(grants)
         .map_err(|error| StoreError::corrupt(format!("rate_windows.grants: {error}")))?;
+    let rows: Vec<(u64, usize, i64)> = serde_json::from_str(waiting)
+        .map_err(|error| StoreError::corrupt(format!("rate_windows.waiting: {error}")))?;
+    let waiting = rows
+        .into_iter()
+        .map(|(runner, priority, until)| {
+            let priority = *Priority::ALL.get(priority).ok_or_else(|| {
+                StoreError::corrupt(format!("rate_windows.waiting: priority {priority}"))
+            })?;
+            Ok(Waiting {
+                runner,
+                priority,
+                until,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
     Ok(Window {
         grants,
         paused_until,
+        waiting,
     })
 }
 
@@ -62,7 +98,7 @@ impl Store {
         &self,
         app_id: &str,
         change: WindowChange,
-    ) -> Result<Option<Duration>, StoreError> {
+    ) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
         let app_id = app_id.to_owned();
         on_database!(self, |db| change_window(db, &app_id, change))
     }
@@ -75,7 +111,7 @@ async fn change_window(
     db: &impl Database,
     app_id: &str,
     change: WindowChange,
-) -> Result<Option<Duration>, StoreError> {
+) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
     let mut tx = db.transaction().await?;
     let outcome = write_window(&mut tx, app_id, change).await;
     tx.finish(outcome).await
@@ -85,7 +121,7 @@ async fn write_window<C: Connection>(
     tx: &mut C,
     app_id: &str,
     change: WindowChange,
-) -> Result<Option<Duration>, StoreError> {
+) -> Result<Result<Option<Reservation>, Duration>, StoreError> {
     tx.execute(
         "INSERT INTO rate_windows (app_id) VALUES ($1) ON CONFLICT DO NOTHING",
         &values![app_id],
@@ -95,7 +131,8 @@ async fn write_window<C: Connection>(
     let rows = tx
         .query(
             &format!(
-                "SELECT grants, paused_until, {now} FROM rate_windows WHERE app_id = $1{lock}"
+                "SELECT grants, paused_until, waiting, {now} FROM rate_windows \
+                 WHERE app_id = $1{lock}"
             ),
             &values![app_id],
         )
@@ -103,28 +140,39 @@ async fn write_window<C: Connection>(
     let row = rows
         .first()
         .ok_or_else(|| StoreError::corrupt(format!("no rate window for {app_id}")))?;
-    let mut window = window_from(&row.text(0)?, row.optional_integer(1)?)?;
+    let mut window = window_from(&row.text(0)?, row.optional_integer(1)?, &row.text(2)?)?;
     let now = row
-        .optional_integer(2)?
+        .optional_integer(3)?
         .unwrap_or_else(|| Utc::now().timestamp_micros());
-    if let Some(wait) = change.apply(&mut window, now) {
-        return Ok(Some(wait));
-    }
+    // Written even when no slot is free: the asker's priority is noted.
+    let outcome = change.apply(&mut window, now);
     tx.execute(
-        "UPDATE rate_windows SET grants = $2, paused_until = $3 WHERE app_id = $1",
-        &values![app_id, grants_text(&window), window.paused_until],
+        "UPDATE rate_windows SET grants = $2, paused_until = $3, waiting = $4 WHERE app_id = $1",
+        &values![
+            app_id,
+            grants_text(&window),
+            window.paused_until,
+            waiting_text(&window)
+        ],
     )
     .await?;
-    Ok(None)
+    Ok(outcome)
 }
 
 impl SharedWindow for Store {
-    fn take(&self, app_id: &str, limit: &RateLimit) -> Result<Option<Duration>, SharedError> {
-        Ok(self.change_window(app_id, WindowChange::Take(*limit))?)
+    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError> {
+        Ok(
+            match self.change_window(app_id, WindowChange::Take(*limit, asker))? {
+                Ok(Some(reservation)) => Slot::Reserved(reservation),
+                Ok(None) => return Err("a take reserved nothing".into()),
+                Err(wait) => Slot::Wait(wait),
+            },
+        )
     }
 
     fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError> {
-        self.change_window(app_id, WindowChange::Pause(pause))?;
+        // A pause always applies: nothing to wait for.
+        let _paused = self.change_window(app_id, WindowChange::Pause(pause))?;
         Ok(())
     }
 }

@@ -169,6 +169,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // session that was missed or stopped before it recorded says so.
     // (Instants are fixed-width text: text order is time order.)
     FINAL_PHASES_BY_OUTCOME,
+    // 7: what each runner sharing a rate window waits for, so that its
+    // urgent calls go before the others' routine ones (see
+    // `agora::ratelimit::Window::reserve`): a JSON array of
+    // `[runner, priority, until]`.
+    RATE_WINDOW_WAITING,
 ];
 
 /// Migration 6, the same SQL for both backends.
@@ -183,6 +188,11 @@ pub(super) const FINAL_PHASES_BY_OUTCOME: &str = r"
     UPDATE sessions SET phase = 'interrupted'
         WHERE phase = 'abandoned' AND error IN ('stopped before the occurrence began',
             'stopped before a recording started', 'stopped by hand');
+";
+
+/// Migration 7, the same SQL for both backends.
+pub(super) const RATE_WINDOW_WAITING: &str = r"
+    ALTER TABLE rate_windows ADD COLUMN waiting TEXT NOT NULL DEFAULT '[]';
 ";
 
 /// The schema version this build writes.

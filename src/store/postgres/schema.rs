@@ -8,7 +8,7 @@ use tokio_postgres::Client;
 
 use super::super::StoreError;
 use super::super::database::{Connection, Database};
-use super::super::schema::{FINAL_PHASES_BY_OUTCOME, SCHEMA_VERSION};
+use super::super::schema::{FINAL_PHASES_BY_OUTCOME, RATE_WINDOW_WAITING, SCHEMA_VERSION};
 
 /// Schema migrations, in order.
 pub(super) const MIGRATIONS: &[&str] = &[
@@ -130,6 +130,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 6: final phases named by the session's outcome, as SQLite's
     // migration 6.
     FINAL_PHASES_BY_OUTCOME,
+    // 7: what each runner sharing a rate window waits for, as SQLite's
+    // migration 7.
+    RATE_WINDOW_WAITING,
 ];
 
 const _: () = assert!(

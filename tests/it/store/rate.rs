@@ -4,29 +4,78 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use recplan::agora::RateLimit;
+use recplan::agora::ratelimit::{DEPARTURE_TOLERANCE, RESERVE_AHEAD, WAITING_HOLDS};
+use recplan::agora::{Asker, Priority, RateLimit, Slot};
 
 use super::Place;
+
+const URGENT: Asker = Asker {
+    runner: 1,
+    priority: Priority::Urgent,
+};
 
 on_each_backend!(place runners_on_one_store_share_one_window_per_app_id);
 fn runners_on_one_store_share_one_window_per_app_id(place: &Place) {
     let limit = RateLimit::per_second(NonZeroU32::new(3).unwrap());
     let (first, second) = (place.open(), place.open());
     let (first, second) = (first.rate_window().unwrap(), second.rate_window().unwrap());
-    assert_eq!(first.take("app-a", &limit).unwrap(), None);
-    assert_eq!(second.take("app-a", &limit).unwrap(), None);
-    assert_eq!(first.take("app-a", &limit).unwrap(), None);
-    let wait = second
-        .take("app-a", &limit)
-        .unwrap()
-        .expect("the window is full");
-    assert!(wait <= limit.window + limit.margin, "{wait:?}");
+    let reserved = |slot: Slot| match slot {
+        Slot::Reserved(reservation) => reservation,
+        Slot::Wait(wait) => panic!("no slot: wait {wait:?}"),
+    };
+    let one = reserved(first.take("app-a", &limit, URGENT).unwrap());
+    let two = reserved(second.take("app-a", &limit, URGENT).unwrap());
+    let three = reserved(first.take("app-a", &limit, URGENT).unwrap());
+    // Ahead of the store's clock, in the order taken.
+    assert!(one.at > one.now, "{one:?}");
+    assert!(
+        one.at <= two.at && two.at <= three.at,
+        "{one:?} {two:?} {three:?}"
+    );
+    let Slot::Wait(wait) = second.take("app-a", &limit, URGENT).unwrap() else {
+        panic!("the window is full");
+    };
+    assert!(
+        wait <= limit.window + limit.margin + DEPARTURE_TOLERANCE,
+        "{wait:?}"
+    );
     // Another App ID has a window of its own.
-    assert_eq!(second.take("app-b", &limit).unwrap(), None);
+    reserved(second.take("app-b", &limit, URGENT).unwrap());
     // A 429's pause holds every runner.
     first.pause("app-b", Duration::from_secs(30)).unwrap();
-    let wait = second.take("app-b", &limit).unwrap().expect("paused");
+    let Slot::Wait(wait) = second.take("app-b", &limit, URGENT).unwrap() else {
+        panic!("paused");
+    };
     assert!(wait > Duration::from_secs(29), "{wait:?}");
+}
+
+on_each_backend!(place a_runner_waiting_for_a_start_holds_back_another_runners_queries);
+fn a_runner_waiting_for_a_start_holds_back_another_runners_queries(place: &Place) {
+    let limit = RateLimit::per_second(NonZeroU32::new(10).unwrap());
+    let (first, second) = (place.open(), place.open());
+    let (first, second) = (first.rate_window().unwrap(), second.rate_window().unwrap());
+    let query = Asker {
+        runner: 1,
+        priority: Priority::Routine,
+    };
+    let start = Asker {
+        runner: 2,
+        priority: Priority::Urgent,
+    };
+    assert!(matches!(
+        first.take("app-a", &limit, query).unwrap(),
+        Slot::Reserved(_)
+    ));
+    assert!(matches!(
+        second.take("app-a", &limit, start).unwrap(),
+        Slot::Reserved(_)
+    ));
+    // Slots are free, but the second runner may still be waiting for
+    // another start: for 200 ms after its slot, it is taken at its word.
+    let Slot::Wait(wait) = first.take("app-a", &limit, query).unwrap() else {
+        panic!("a query went before a start");
+    };
+    assert!(wait <= RESERVE_AHEAD + WAITING_HOLDS, "{wait:?}");
 }
 
 #[test]
