@@ -4,11 +4,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use recplan::sim::{self, Endpoint, Fault, SimConfig, SimHandle, Simulator};
+use recplan::sim::{Endpoint, Fault, SimConfig, SimHandle, Simulator};
+
+use crate::operator::against as recplan;
 
 const PLAN: &str = r##"
 name: crash
@@ -25,24 +27,6 @@ steps:
   - at: 12s
     update: {streamSubscribe: {audioUidList: {subscribeAudioUids: ["#allstream#"]}}}
 "##;
-
-/// The real binary against `handle`, with its state in `state`.
-fn recplan(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_recplan"));
-    command
-        .args(args)
-        .arg("--state-dir")
-        .arg(state)
-        .env("AGORA_API_BASE", handle.uri())
-        .env("AGORA_APP_ID", sim::DEMO_APP_ID)
-        .env("AGORA_CUSTOMER_ID", sim::DEMO_CUSTOMER_ID)
-        .env("AGORA_CUSTOMER_SECRET", sim::DEMO_CUSTOMER_SECRET)
-        .env_remove("RECPLAN_STATE_DIR")
-        .env_remove("RECPLAN_STATE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
 
 /// Starts `recplan run --now` and kills it with SIGKILL once its stderr
 /// shows `marker`.

@@ -256,7 +256,7 @@ start:
 "#;
 
 /// The real binary against `handle`, with its state in `state`.
-fn against(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
+pub(crate) fn against(handle: &SimHandle, state: &Path, args: &[&str]) -> Command {
     on_store(handle, &state_dir(state), args)
 }
 
