@@ -175,10 +175,13 @@ impl Connection for PostgresConnection<'_> {
         started_sid: "((detail::jsonb) -> 'recording' ->> 'sid')",
         lock_row: " FOR UPDATE",
         now_micros: "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
-        // Those whose advisory lock (see [`lease`]) no connection holds.
+        // Those whose advisory lock (see [`lease`]) no connection holds, in
+        // this database.
         unleased: "SELECT id FROM sessions s WHERE finished_at IS NULL AND NOT EXISTS (
                 SELECT FROM pg_locks l
                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                    AND l.database = (SELECT oid FROM pg_database
+                        WHERE datname = current_database())
                     AND l.classid = 'sessions'::regclass::oid
                     AND l.objid::bigint = s.id)
             ORDER BY id",

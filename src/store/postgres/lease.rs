@@ -54,10 +54,12 @@ const DRIVER_LIMIT: usize = NAME_LIMIT - "recplan ".len();
 
 /// The holder of a session's lock, if any connection holds it: the same
 /// key as [`Task::take`]'s `pg_try_advisory_lock(namespace, id)`, which
-/// PostgreSQL shows as `classid`, `objid` and `objsubid` 2.
+/// PostgreSQL shows as `classid`, `objid` and `objsubid` 2, in this
+/// database (another's `sessions` table may have the same oid).
 const HOLDER: &str = "SELECT a.application_name FROM pg_locks l
     LEFT JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid = 'sessions'::regclass::oid
         AND l.objid::bigint = $1";
 
