@@ -30,7 +30,7 @@ pub use timeline::{CONFIRM_AFTER, PlannedCall, query_interval, timeline};
 use crate::agora::ResilientClient;
 use crate::clock::Clock;
 use crate::plan::{Env, Occurrence};
-use crate::store::{Begin, NewSession, SessionId, Store};
+use crate::store::{Begin, NewSession, OccurrenceKey, SessionId, Store, StoredSession};
 
 /// What every session of a process shares.
 #[derive(Clone, Debug)]
@@ -208,16 +208,20 @@ pub async fn until_driven_elsewhere_end(
     report: &OccurrenceReport,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let elsewhere: Vec<(&str, &str)> = report
+    let elsewhere: Vec<OccurrenceKey> = report
         .sessions
         .iter()
         .filter(|session| session.outcome.is_none())
-        .map(|session| (session.cname.as_str(), session.uid.as_str()))
+        .map(|session| OccurrenceKey {
+            plan: report.plan.clone(),
+            cname: session.cname.clone(),
+            uid: session.uid.clone(),
+            scheduled_start: report.start.to_utc(),
+        })
         .collect();
     if elsewhere.is_empty() {
         return;
     }
-    let start = report.start.to_utc();
     let end = context.clock.instant_at(report.end.to_utc());
     let mut look_at = end;
     while look_at <= end + OTHERS_GRACE {
@@ -225,15 +229,14 @@ pub async fn until_driven_elsewhere_end(
             () = tokio::time::sleep_until(look_at) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        match context.store.history(Some(&report.plan), Some(start)) {
+        // Each by its key, as the store matches it (to the millisecond).
+        let stored: Result<Vec<_>, _> = elsewhere
+            .iter()
+            .map(|key| context.store.find(key))
+            .collect();
+        match stored {
             Ok(stored) => {
-                // Stored to the millisecond.
-                let running = stored.iter().any(|session| {
-                    session.scheduled_start.timestamp_millis() == start.timestamp_millis()
-                        && session.is_active()
-                        && elsewhere.contains(&(session.cname.as_str(), session.uid.as_str()))
-                });
-                if !running {
+                if !stored.iter().flatten().any(StoredSession::is_active) {
                     return;
                 }
             }
