@@ -6,7 +6,9 @@
 //!
 //! Each run writes `RECPLAN_BENCH_SESSIONS` sessions (default 300) as plans
 //! of 30 channels, every one starting at the same second, 15 s after the
-//! run begins, and lasting 170 s. Three daemons (the real binary, its store
+//! run begins, and lasting 200 s, with one `update` step: plan k's at
+//! 120 + 3k s, so that each plan's 30 steps fit in the quota's 3 s before
+//! the next plan's are due. Three daemons (the real binary, its store
 //! a schema of the run's own in the database `RECPLAN_BENCH_POSTGRES`
 //! names) run them against the simulator in this process, which answers
 //! 429 above 10 requests a second per App ID, as Agora's default quota
@@ -19,9 +21,14 @@
 //!   against the bound 2N/10 s (N acquires and N starts at 10 a second);
 //! - the 429s among all requests;
 //! - takeover: for each session of the killed daemon, the time from the
-//!   kill to the first request a survivor sent for its recording (the
-//!   resumed session's query, sent at once, through the shared limit), and
-//!   to the survivor's log line taking its lease: median and worst;
+//!   kill to the survivor's log line taking its lease (the session is
+//!   resumed from there: its step and stop armed), and to the first request
+//!   a survivor sent for its recording (its confirming query, a routine
+//!   call that waits behind every other under the shared limit): median
+//!   and worst;
+//! - how late the steps went out after their offsets, for the sessions
+//!   taken over (steps due after the kill) and for those never orphaned:
+//!   a takeover done right costs its sessions nothing here;
 //! - recordings started (2xx answers to `start`) per channel and stops per
 //!   recording: one each is right;
 //! - which calls drew the 429s, and how many queries went out before the
@@ -57,9 +64,12 @@ const POSTGRES_VAR: &str = "RECPLAN_BENCH_POSTGRES";
 const DAEMONS: usize = 3;
 const CHANNELS_PER_PLAN: usize = 30;
 /// Long enough for the burst (60 s at 300 sessions), the confirming
-/// queries, the kill and the takeover, and short of the first routine
-/// query (120 s after confirmation), which would compete with the takeover.
-const DURATION_SECS: u64 = 170;
+/// queries (30 s more at 300), the kill, the takeover and the steps.
+const DURATION_SECS: u64 = 200;
+/// The first plan's step; plan k's is `STEP_SPACING` × k later.
+const FIRST_STEP_SECS: u64 = 120;
+/// The quota's time for one plan's steps: 30 at 10 a second.
+const STEP_SPACING_SECS: u64 = 3;
 /// From writing the plans to their start: enough for three daemons to
 /// start, migrate the store and load the plans on a busy 2-core machine.
 const LEAD: Duration = Duration::from_secs(15);
@@ -149,7 +159,7 @@ fn plan_text(plan: usize, channels: std::ops::Range<usize>, start: DateTime<Utc>
         .map(|n| format!("{{cname: {}, uid: \"{}\"}}", cname(n), 200_000 + n))
         .collect();
     format!(
-        r#"name: ha-{plan:02}
+        r##"name: ha-{plan:02}
 mode: individual
 schedule:
   cron: "{cron}"
@@ -160,9 +170,19 @@ start:
   token: tok
   storageConfig: {{vendor: 1, region: 0, bucket: b, accessKey: ak, secretKey: sk}}
   recordingConfig: {{channelType: 0, maxIdleTime: 600, subscribeUidGroup: 0}}
-"#,
-        channels.join(", ")
+steps:
+  - at: {}s
+    update: {{streamSubscribe: {{audioUidList: {{subscribeAudioUids: ["#allstream#"]}}}}}}
+"##,
+        channels.join(", "),
+        step_at(plan).as_secs()
     )
+}
+
+/// When plan `plan`'s step is due, from the occurrence's start.
+fn step_at(plan: usize) -> Duration {
+    let plan = u64::try_from(plan).expect("plans fit");
+    Duration::from_secs(FIRST_STEP_SECS + STEP_SPACING_SECS * plan)
 }
 
 /// A daemon's log line, as JSON, and when it was read.
@@ -279,6 +299,11 @@ struct Figures {
     /// request from a survivor (ms, sorted).
     leased_ms: Vec<u64>,
     called_ms: Vec<u64>,
+    /// How late each step arrived after its offset (ms, sorted): of the
+    /// sessions taken over whose step was due after the kill, and of the
+    /// sessions never orphaned.
+    late_taken_ms: Vec<u64>,
+    late_kept_ms: Vec<u64>,
     /// Channels whose recording was started (2xx) more than once,
     /// recordings stopped (200) once, and recordings stopped more than once.
     started_twice: usize,
@@ -482,6 +507,32 @@ fn figures(
     }
     leased_ms.sort_unstable();
     called_ms.sort_unstable();
+
+    let mut late_taken_ms = Vec::new();
+    let mut late_kept_ms = Vec::new();
+    for (cname, (daemon, sid)) in drivers {
+        let Some(index) = cname
+            .strip_prefix("ha-")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let due = start_at + step_at(index / CHANNELS_PER_PLAN);
+        let Some(step) = requests
+            .iter()
+            .find(|r| is(r, "update") && sid_of(r) == Some(sid.as_str()))
+        else {
+            continue;
+        };
+        let late = ms(step.at.saturating_duration_since(due));
+        if *daemon != victim {
+            late_kept_ms.push(late);
+        } else if due > killed_at {
+            late_taken_ms.push(late);
+        }
+    }
+    late_taken_ms.sort_unstable();
+    late_kept_ms.sort_unstable();
     Figures {
         sessions: setup.sessions,
         requests: requests.len(),
@@ -498,6 +549,8 @@ fn figures(
         orphans: orphans.len(),
         leased_ms,
         called_ms,
+        late_taken_ms,
+        late_kept_ms,
         started_twice: starts.values().filter(|&&n| n > 1).count(),
         stopped_once: stops.values().filter(|&&n| n == 1).count(),
         stopped_twice: stops.values().filter(|&&n| n > 1).count(),
@@ -558,6 +611,11 @@ fn print(number: usize, f: &Figures) {
         spread(&f.called_ms, f.orphans)
     );
     println!(
+        "  steps late after their offsets, median / worst: taken over {}; never orphaned {}",
+        spread(&f.late_taken_ms, f.orphans),
+        spread(&f.late_kept_ms, f.sessions - f.orphans)
+    );
+    println!(
         "  channels recorded twice {}; recordings stopped once {} of {}, twice or more {}",
         f.started_twice, f.stopped_once, f.sessions, f.stopped_twice
     );
@@ -587,17 +645,25 @@ fn main() {
     );
     let mut leased = Vec::new();
     let mut called = Vec::new();
+    let mut late_taken = Vec::new();
+    let mut late_kept = Vec::new();
     for number in 1..=setup.runs {
         let figures = run(&setup, number, &runtime);
         print(number, &figures);
         leased.extend(&figures.leased_ms);
         called.extend(&figures.called_ms);
+        late_taken.extend(&figures.late_taken_ms);
+        late_kept.extend(&figures.late_kept_ms);
     }
-    leased.sort_unstable();
-    called.sort_unstable();
+    for all in [&mut leased, &mut called, &mut late_taken, &mut late_kept] {
+        all.sort_unstable();
+    }
     println!(
-        "all runs: kill → lease taken, median / worst: {}; kill → first request: {}",
+        "all runs: kill → lease taken, median / worst: {}; kill → first request: {}; \
+         steps late, taken over {}, never orphaned {}",
         spread(&leased, leased.len()),
-        spread(&called, called.len())
+        spread(&called, called.len()),
+        spread(&late_taken, late_taken.len()),
+        spread(&late_kept, late_kept.len())
     );
 }
