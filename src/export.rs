@@ -19,7 +19,7 @@ mod systemd;
 use crate::plan::Plan;
 
 pub use daemon::{DaemonOptions, deployment};
-pub use ics::feed;
+pub use ics::{MAX_EVENTS_PER_PLAN, feed};
 pub use kubernetes::KubernetesOptions;
 pub use systemd::{SANDBOX, SystemdOptions};
 

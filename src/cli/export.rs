@@ -85,7 +85,8 @@ enum Engine {
         out: Option<PathBuf>,
     },
     /// An iCalendar feed: one event per plan and upcoming occurrence,
-    /// with its channels, for the team's calendar.
+    /// with its channels, for the team's calendar; at most 1,000 events a
+    /// plan, the feed saying what it left out.
     ///
     /// Example: recplan export ics plans/ --days 60 > recordings.ics
     Ics {

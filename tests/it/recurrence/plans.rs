@@ -316,6 +316,37 @@ fn export_ics_writes_one_event_per_plan_and_occurrence() {
     assert!(feed.contains(&format!("DTEND:{first}T091500Z")), "{feed}");
 }
 
+#[test]
+fn export_ics_lists_a_plan_every_minute_in_part_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("minutely.yaml");
+    std::fs::write(
+        &plan,
+        plan_text("  cron: \"* * * * *\"\n  timezone: UTC\n  duration: 30s\n"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = recplan(&["export", "ics", plan.to_str().unwrap(), "--days", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    let feed = stdout.replace("\r\n ", "");
+    assert_eq!(
+        feed.matches("BEGIN:VEVENT").count(),
+        recplan::export::MAX_EVENTS_PER_PLAN,
+        "{stderr}"
+    );
+    // A day from now holds 1,440 or 1,441 starts, by where the minute is.
+    assert!(
+        feed.contains("DESCRIPTION:Listed in part: minutely: the first 1000 of 144"),
+        "{}",
+        &feed[..2000]
+    );
+    let last = feed.rfind("BEGIN:VEVENT").unwrap();
+    assert!(
+        feed[last..].contains("later recordings of this plan are not listed"),
+        "{}",
+        &feed[last..]
+    );
+}
+
 /// Serves `body` (or a 500 when `None`) at every path on 127.0.0.1, with
 /// the body switchable while it runs.
 async fn calendar_server(
