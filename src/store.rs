@@ -28,8 +28,10 @@
 //! [`rate`]) and how migrations are applied ([`schema`]). Below it, each
 //! database says only how it connects and runs a statement ([`sqlite`],
 //! [`postgres`]) and in what DDL its migrations are written; above it,
-//! `on_database!` is the one place a call picks its database. Leases
-//! ([`lease`]) are each database's own.
+//! `on_database!` is the one place a call picks its database and awaits
+//! it: SQLite's on the runtime's blocking pool, PostgreSQL's on the
+//! caller's runtime, whose tasks run its connections. Leases ([`lease`])
+//! are each database's own.
 
 /// Runs `$call`, a call over a [`database::Database`] `$db`, on whichever
 /// database the store has, and awaits its answer: the one place that tells
