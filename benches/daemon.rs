@@ -178,9 +178,11 @@ async fn run(setup: &Setup, dir: &Path) -> Report {
     let sim = Sim::start(setup.sim_in_child, setup.sessions + 1).await;
     let api = client(&sim.uri());
     let store = if setup.on_disk {
-        Store::open(&dir.join("state")).expect("the store opens")
+        Store::open(&dir.join("state"))
+            .await
+            .expect("the store opens")
     } else {
-        Store::open_in_memory().expect("the store opens")
+        Store::open_in_memory().await.expect("the store opens")
     };
     let plans = dir.join("plans");
     std::fs::create_dir(&plans).expect("plan directory");

@@ -268,7 +268,9 @@ pub async fn serve(
     // Watching before loading: a change made once the plans are loaded is
     // never missed.
     let watcher = workers::watch(&paths);
-    let scheduler = Scheduler::start(config, context, events)?.with_requests(requests);
+    let scheduler = Scheduler::start(config, context, events)
+        .await?
+        .with_requests(requests);
     let (internal, internal_rx) = mpsc::unbounded_channel();
     let (stopped, stopping) = tokio::sync::watch::channel(false);
 

@@ -153,7 +153,8 @@ async fn receive(
     let noticed = Arc::new(*notice);
     let writing = {
         let noticed = Arc::clone(&noticed);
-        tokio::task::spawn_blocking(move || store.record_notice(&noticed, at))
+        // A task of its own: the write goes on if the answer cannot wait.
+        tokio::spawn(async move { store.record_notice(&noticed, at).await })
     };
     settle(writing, noticed).await
 }

@@ -113,9 +113,10 @@ pub async fn run_occurrence(
         };
         // A new session is leased before other processes can see it, so
         // their recovery never mistakes it for an orphan.
-        let (id, earlier, leased) = match context.store.begin_leased(&new, context.clock.now()) {
+        let begun = context.store.begin_leased(&new, context.clock.now()).await;
+        let (id, earlier, leased) = match begun {
             Ok((Begin::Created(id), leased)) => (id, None, leased),
-            Ok((Begin::AlreadyExists(id, _), _)) => match context.store.get(id) {
+            Ok((Begin::AlreadyExists(id, _), _)) => match context.store.get(id).await {
                 Ok(Some(stored)) if stored.is_active() => (id, Some(stored), None),
                 Ok(Some(stored)) => {
                     let reason = format!("already ran (session {id}, {})", stored.phase.as_str());
@@ -141,7 +142,11 @@ pub async fn run_occurrence(
                 continue;
             }
         };
-        let lease = match leased.map_or_else(|| context.store.lease(id), |lease| Ok(Some(lease))) {
+        let lease = match leased {
+            Some(lease) => Ok(Some(lease)),
+            None => context.store.lease(id).await,
+        };
+        let lease = match lease {
             Ok(Some(lease)) => lease,
             Ok(None) => {
                 tasks.spawn(std::future::ready((
@@ -230,11 +235,14 @@ pub async fn until_driven_elsewhere_end(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         // Each by its key, as the store matches it (to the millisecond).
-        let stored: Result<Vec<_>, _> = elsewhere
-            .iter()
-            .map(|key| context.store.find(key))
-            .collect();
-        match stored {
+        let stored = async {
+            let mut stored = Vec::with_capacity(elsewhere.len());
+            for key in &elsewhere {
+                stored.push(context.store.find(key).await?);
+            }
+            Ok::<_, crate::store::StoreError>(stored)
+        };
+        match stored.await {
             Ok(stored) => {
                 if !stored.iter().flatten().any(StoredSession::is_active) {
                     return;

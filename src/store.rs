@@ -28,24 +28,30 @@
 //! [`rate`]) and how migrations are applied ([`schema`]). Below it, each
 //! database says only how it connects and runs a statement ([`sqlite`],
 //! [`postgres`]) and in what DDL its migrations are written; above it,
-//! `on_database!` is the one place a call picks its database. Leases
-//! ([`lease`]) are each database's own.
+//! `on_database!` is the one place a call picks its database and awaits
+//! it: SQLite's on the runtime's blocking pool, PostgreSQL's on the
+//! caller's runtime, whose tasks run its connections. Leases ([`lease`])
+//! are each database's own.
 
 /// Runs `$call`, a call over a [`database::Database`] `$db`, on whichever
-/// database the store has, and waits for its answer: the one place that
-/// tells them apart for a call. SQLite's runs here, on the caller's thread;
-/// PostgreSQL's on its connections' runtime, so what it uses must be its
-/// own (cloned in) or `'static`.
+/// database the store has, and awaits its answer: the one place that tells
+/// them apart for a call. SQLite's statements block, so its call runs on
+/// the runtime's blocking pool, with what it uses cloned or moved in;
+/// PostgreSQL's is awaited here, on the caller's runtime.
 macro_rules! on_database {
     ($store:expr, |$db:ident| $call:expr) => {
         match &$store.backend {
-            $crate::store::Backend::Sqlite($db) => $crate::store::sqlite::block_on($call),
-            $crate::store::Backend::Postgres(postgres) => {
-                let connections = postgres.connections();
-                postgres.block(async move {
-                    let $db = &*connections;
-                    $call.await
+            $crate::store::Backend::Sqlite(sqlite) => {
+                let sqlite = sqlite.clone();
+                $crate::store::sqlite::blocking(move || {
+                    let $db = &sqlite;
+                    $crate::store::sqlite::block_on($call)
                 })
+                .await
+            }
+            $crate::store::Backend::Postgres(postgres) => {
+                let $db = postgres.connections();
+                $call.await
             }
         }
     };
@@ -68,6 +74,7 @@ mod schema;
 mod sqlite;
 mod transition;
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,13 +103,12 @@ use sqlite::Sqlite;
 ///
 /// Every call is short: a few indexed statements on a local file, well under
 /// a millisecond for reads and one fsync for a write, or a round trip or
-/// two to PostgreSQL. Calls block the calling thread until the database
-/// answers, as SQLite's do; async code may call the store directly from a
-/// task, or, under a slow disk or a distant server, wrap calls in
-/// `tokio::task::spawn_blocking` (the store is `Send + Sync + 'static`).
-/// Transitions that many tasks record at once go through
-/// [`Store::record_queued`] instead, which blocks none of them and writes
-/// all that are waiting with one commit.
+/// two to PostgreSQL. Calls are async and block no thread of the caller's
+/// runtime: SQLite's run on its blocking pool, PostgreSQL's on the runtime
+/// itself, whose tasks drive its connections. So a store is opened, and
+/// used, inside a tokio runtime. Transitions that many tasks record at
+/// once go through [`Store::record_queued`] instead, which writes all that
+/// are waiting with one commit.
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
@@ -136,15 +142,17 @@ impl Backend {
     }
 
     /// What keeps other processes off session `id`, or `None` if another
-    /// live process holds it.
-    fn hold(&self, id: SessionId) -> Result<Option<lease::Hold>, StoreError> {
+    /// live process holds it. A lease file is taken here and now: opening
+    /// and locking it never waits (a lock held elsewhere is refused).
+    async fn hold(&self, id: SessionId) -> Result<Option<lease::Hold>, StoreError> {
         match self {
             Backend::Sqlite(db) => match db.path().and_then(Path::parent) {
                 Some(dir) => lease::lock_file(dir, id),
                 None => Ok(Some(lease::Hold::Process)),
             },
             Backend::Postgres(db) => Ok(db
-                .lease(id)?
+                .lease(id)
+                .await?
                 .map(|lock| lease::Hold::Advisory { _lock: lock })),
         }
     }
@@ -165,28 +173,36 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the SQLite store in `dir`, migrating its
     /// schema to this build's.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let store = Store::with(Backend::Sqlite(Sqlite::open(dir)?));
-        // Lease files outlive their sessions only when their process died.
-        match lease::sweep(dir, &store.leased) {
-            Ok(0) => {}
-            Ok(removed) => tracing::debug!(removed, "removed stale lease files"),
-            Err(error) => tracing::warn!(%error, "cannot sweep stale lease files"),
-        }
-        Ok(store)
+    pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+        let dir = dir.to_owned();
+        sqlite::blocking(move || {
+            let store = Store::with(Backend::Sqlite(Sqlite::open(&dir)?));
+            // Lease files outlive their sessions only when their process
+            // died.
+            match lease::sweep(&dir, &store.leased) {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "removed stale lease files"),
+                Err(error) => tracing::warn!(%error, "cannot sweep stale lease files"),
+            }
+            Ok(store)
+        })
+        .await
     }
 
     /// A store that lives and dies with the process, for tests.
-    pub fn open_in_memory() -> Result<Store, StoreError> {
-        Ok(Store::with(Backend::Sqlite(Sqlite::open_in_memory()?)))
+    pub async fn open_in_memory() -> Result<Store, StoreError> {
+        sqlite::blocking(|| Ok(Store::with(Backend::Sqlite(Sqlite::open_in_memory()?)))).await
     }
 
     /// Connects to the PostgreSQL store at `url` (`postgres://` or
     /// `postgresql://`, with libpq's URL parameters), creating or migrating
     /// its tables in the connection's schema (the first of its
-    /// `search_path`). Plain connections only: no TLS.
-    pub fn open_url(url: &str) -> Result<Store, StoreError> {
-        Ok(Store::with(Backend::Postgres(Postgres::connect(url)?)))
+    /// `search_path`). Plain connections only: no TLS. Its connections
+    /// run on the runtime this is called on, and end with it.
+    pub async fn open_url(url: &str) -> Result<Store, StoreError> {
+        Ok(Store::with(Backend::Postgres(
+            Postgres::connect(url).await?,
+        )))
     }
 
     fn with(backend: Backend) -> Store {
@@ -218,31 +234,40 @@ impl Store {
 
     /// Begins the session of one occurrence of one channel, unless it was
     /// begun before: the store enforces that an occurrence runs at most once.
-    pub fn begin(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Begin, StoreError> {
-        self.begin_then(new, at, |_| Ok(())).map(|(begin, _)| begin)
+    pub async fn begin(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Begin, StoreError> {
+        let (begin, _) = self.begin_then(new, at, |_| async { Ok(()) }).await?;
+        Ok(begin)
     }
 
     /// [`Store::begin`], and for a new session its [`Lease`] too, taken
     /// before the session is visible to other processes: recovery elsewhere
-    /// cannot see it unleased and take it over.
-    pub fn begin_leased(
+    /// cannot see it unleased and take it over. The lease never waits on
+    /// the store's connection (a lease file, or PostgreSQL's lease
+    /// connection), which the inserting transaction holds meanwhile.
+    pub async fn begin_leased(
         &self,
         new: &NewSession,
         at: DateTime<Utc>,
     ) -> Result<(Begin, Option<Lease>), StoreError> {
         let store = self.clone();
-        self.begin_then(new, at, move |id| store.lease(id))
-            .map(|(begin, lease)| (begin, lease.flatten()))
+        let (begin, lease) = self
+            .begin_then(new, at, move |id| async move { store.lease(id).await })
+            .await?;
+        Ok((begin, lease.flatten()))
     }
 
     /// Begins the session, running `before_commit` with a new session's id
     /// inside the inserting transaction, before it commits.
-    fn begin_then<T: Send + 'static>(
+    async fn begin_then<T, F>(
         &self,
         new: &NewSession,
         at: DateTime<Utc>,
-        before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<(Begin, Option<T>), StoreError> {
+        before_commit: impl FnOnce(SessionId) -> F + Send + 'static,
+    ) -> Result<(Begin, Option<T>), StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, StoreError>> + Send,
+    {
         let new = new.clone();
         let outcome = on_database!(self, |db| queries::begin(db, &new, at, before_commit))?;
         if let (Begin::Created(_), _) = outcome {
@@ -254,7 +279,7 @@ impl Store {
     /// Records `transition` of session `id` at `at`: its event and the
     /// session's new state, in one transaction. Returns the new state; a
     /// transition that does not follow from the current one is refused.
-    pub fn record(
+    pub async fn record(
         &self,
         id: SessionId,
         at: DateTime<Utc>,
@@ -273,28 +298,28 @@ impl Store {
     /// Takes the right to drive session `id`: `None` while another live
     /// process holds it. Released when the [`Lease`] is dropped or its
     /// process dies.
-    pub fn lease(&self, id: SessionId) -> Result<Option<Lease>, StoreError> {
-        lease::take(&self.leased, id, || self.backend.hold(id))
+    pub async fn lease(&self, id: SessionId) -> Result<Option<Lease>, StoreError> {
+        lease::take(&self.leased, id, self.backend.hold(id)).await
     }
 
-    pub fn get(&self, id: SessionId) -> Result<Option<StoredSession>, StoreError> {
-        Ok(self.select(&Selection::Id(id))?.pop())
+    pub async fn get(&self, id: SessionId) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.select(Selection::Id(id)).await?.pop())
     }
 
     /// The session of an occurrence's channel, if it was begun.
-    pub fn find(&self, key: &OccurrenceKey) -> Result<Option<StoredSession>, StoreError> {
+    pub async fn find(&self, key: &OccurrenceKey) -> Result<Option<StoredSession>, StoreError> {
         let key = OccurrenceKey {
             scheduled_start: row::stored_instant(key.scheduled_start),
             ..key.clone()
         };
-        Ok(self.select(&Selection::Key(key))?.pop())
+        Ok(self.select(Selection::Key(key)).await?.pop())
     }
 
     /// Every session that is not over, oldest first: what recovery, `status`
     /// and `stop --all` must look at. Includes failed sessions that hold a
     /// sid, since their recording may still run.
-    pub fn active(&self) -> Result<Vec<StoredSession>, StoreError> {
-        self.select(&Selection::Active)
+    pub async fn active(&self) -> Result<Vec<StoredSession>, StoreError> {
+        self.select(Selection::Active).await
     }
 
     /// The ids of active sessions that may have no live driver, oldest
@@ -302,36 +327,37 @@ impl Store {
     /// file locks can only be tried, those not leased in this process. What
     /// a running daemon looks at to take over sessions whose driver died;
     /// [`Store::lease`] then says for sure.
-    pub fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
+    pub async fn unleased(&self) -> Result<Vec<SessionId>, StoreError> {
         let ids = on_database!(self, |db| queries::unleased(db))?;
         Ok(self.leased.without(ids))
     }
 
     /// The latest `limit` sessions by scheduled start, newest first.
-    pub fn recent(&self, limit: usize) -> Result<Vec<StoredSession>, StoreError> {
-        self.select(&Selection::Recent(i64::try_from(limit).unwrap_or(i64::MAX)))
+    pub async fn recent(&self, limit: usize) -> Result<Vec<StoredSession>, StoreError> {
+        self.select(Selection::Recent(i64::try_from(limit).unwrap_or(i64::MAX)))
+            .await
     }
 
     /// Sessions of `plan` (or of every plan) scheduled at or after `since`
     /// (or ever), oldest first.
-    pub fn history(
+    pub async fn history(
         &self,
         plan: Option<&str>,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredSession>, StoreError> {
-        self.select(&Selection::History {
+        self.select(Selection::History {
             plan: plan.map(str::to_owned),
             since: since.map(row::stored_instant),
         })
+        .await
     }
 
     /// The history of session `id`, in order.
-    pub fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
+    pub async fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
         on_database!(self, |db| queries::events(db, id))
     }
 
-    fn select(&self, selection: &Selection) -> Result<Vec<StoredSession>, StoreError> {
-        let selection = selection.clone();
+    async fn select(&self, selection: Selection) -> Result<Vec<StoredSession>, StoreError> {
         on_database!(self, |db| queries::select(db, &selection))
     }
 }

@@ -62,7 +62,7 @@ async fn measure(plans: usize, changes: usize, dir: &Path) -> (Vec<Duration>, Ve
     let context = Context {
         // Nothing is due: no call is sent.
         client: super::client("http://127.0.0.1:9"),
-        store: Store::open_in_memory().expect("the store opens"),
+        store: Store::open_in_memory().await.expect("the store opens"),
         clock: Clock::system(),
         env: Env::from_process().with("AGORA_APP_ID", sim::DEMO_APP_ID),
         progress: mpsc::unbounded_channel().0,

@@ -272,19 +272,27 @@ fn duration_of(micros: i64) -> Duration {
 }
 
 /// Where several runners keep one App ID's [`Window`]: the state store.
-/// Calls block for a database round trip or two; the limiter makes them on
-/// tokio's blocking pool.
+/// Each call is a database round trip or two, awaited.
 pub trait SharedWindow: Send + Sync + std::fmt::Debug {
     /// Reserves a slot for `app_id` (see [`Window::reserve`]), or says
     /// how long until one may be.
-    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError>;
+    fn take<'a>(
+        &'a self,
+        app_id: &'a str,
+        limit: &'a RateLimit,
+        asker: Asker,
+    ) -> SharedFuture<'a, Slot>;
 
     /// Holds every runner's calls for `app_id` for `pause`.
-    fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError>;
+    fn pause<'a>(&'a self, app_id: &'a str, pause: Duration) -> SharedFuture<'a, ()>;
 }
 
 /// Why the shared window could not be reached.
 pub type SharedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A [`SharedWindow`] call's answer, to await.
+pub type SharedFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, SharedError>> + Send + 'a>>;
 
 /// Which queue a call waits in. A waiting call of a better priority always
 /// goes first, so a long enough burst of urgent calls holds routine ones
@@ -499,8 +507,8 @@ impl RateLimiter {
             (self.shared.window(), tokio::runtime::Handle::try_current())
         {
             let app_id = app_id.to_owned();
-            runtime.spawn_blocking(move || {
-                if let Err(error) = window.pause(&app_id, pause) {
+            runtime.spawn(async move {
+                if let Err(error) = window.pause(&app_id, pause).await {
                     tracing::warn!(%error, "cannot share a 429's pause with the other runners");
                 }
             });
@@ -748,11 +756,10 @@ impl Dispatcher {
                     priority,
                 };
                 let sent = Instant::now();
-                let taken =
-                    tokio::task::spawn_blocking(move || window.take(&app_id, &limit, asker)).await;
+                let taken = window.take(&app_id, &limit, asker).await;
                 let answered = Instant::now();
                 match taken {
-                    Ok(Ok(Slot::Reserved(reservation))) => {
+                    Ok(Slot::Reserved(reservation)) => {
                         unreachable = false;
                         let Some((from, by)) = self.shared.departure(reservation, sent, answered)
                         else {
@@ -771,19 +778,18 @@ impl Dispatcher {
                             continue;
                         }
                     }
-                    Ok(Ok(Slot::Wait(wait))) => {
+                    Ok(Slot::Wait(wait)) => {
                         unreachable = false;
                         sleep_until(Instant::now() + wait).await;
                         continue;
                     }
                     // Without the shared window this process paces alone,
                     // rather than not call Agora at all.
-                    Ok(Err(error)) => {
+                    Err(error) => {
                         if !std::mem::replace(&mut unreachable, true) {
                             tracing::warn!(%error, "the shared rate limit is out of reach; pacing this process alone");
                         }
                     }
-                    Err(error) => tracing::error!(%error, "taking a shared slot panicked"),
                 }
             }
             let mut state = self.shared.lock();

@@ -135,14 +135,16 @@ impl StateArgs {
     /// (`$RECPLAN_STATE_DIR`), else in the default state directory. With the
     /// in-process simulator, whose recordings end with the process, it lives
     /// in memory unless a place is given.
-    pub fn open(&self, simulated: bool) -> Result<crate::store::Store, String> {
+    pub async fn open(&self, simulated: bool) -> Result<crate::store::Store, String> {
         use crate::store::Store;
         let opened = match (&self.state, &self.state_dir) {
-            (Some(url), _) => Store::open_url(url),
-            (None, _) if self.in_memory(simulated) => Store::open_in_memory(),
-            (None, Some(dir)) => Store::open(dir),
-            (None, None) => crate::store::default_dir(|name| std::env::var_os(name))
-                .and_then(|dir| Store::open(&dir)),
+            (Some(url), _) => Store::open_url(url).await,
+            (None, _) if self.in_memory(simulated) => Store::open_in_memory().await,
+            (None, Some(dir)) => Store::open(dir).await,
+            (None, None) => match crate::store::default_dir(|name| std::env::var_os(name)) {
+                Ok(dir) => Store::open(&dir).await,
+                Err(error) => Err(error),
+            },
         };
         opened.map_err(|e| format!("state store: {e}"))
     }
@@ -168,10 +170,10 @@ impl StateArgs {
     /// database if one is named, else the SQLite store if its database
     /// exists. `Ok(None)` names the directory that holds none: asking
     /// never creates one.
-    pub fn open_existing(&self) -> Result<Existing, String> {
+    pub async fn open_existing(&self) -> Result<Existing, String> {
         use crate::store::{DB_FILE, Store};
         if self.state.is_some() {
-            return self.open(false).map(Existing::Open);
+            return self.open(false).await.map(Existing::Open);
         }
         let dir = match &self.state_dir {
             Some(dir) => dir.clone(),
@@ -182,6 +184,7 @@ impl StateArgs {
             return Ok(Existing::Missing(dir));
         }
         Store::open(&dir)
+            .await
             .map(Existing::Open)
             .map_err(|e| format!("state store: {e}"))
     }

@@ -108,7 +108,7 @@ async fn run_async(args: &Args) -> Result<u8, Error> {
             return Ok(exit::FAILED);
         }
     };
-    let store = match args.state.open(args.sim) {
+    let store = match args.state.open(args.sim).await {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}");

@@ -53,21 +53,28 @@ struct Entry<'a> {
 }
 
 pub fn run(args: &Args) -> u8 {
-    let store = match args.state.open(false) {
+    let Some(runtime) = connect::runtime() else {
+        return exit::FAILED;
+    };
+    runtime.block_on(list(args))
+}
+
+async fn list(args: &Args) -> u8 {
+    let store = match args.state.open(false).await {
         Ok(store) => store,
         Err(message) => {
             err(format_args!("error: {message}\n"));
             return exit::FAILED;
         }
     };
-    let sessions = match store.history(args.plan.as_deref(), args.since) {
+    let sessions = match store.history(args.plan.as_deref(), args.since).await {
         Ok(sessions) => sessions,
         Err(error) => {
             err(format_args!("error: state store: {error}\n"));
             return exit::FAILED;
         }
     };
-    let actions = match store.actions(ACTIONS_LISTED) {
+    let actions = match store.actions(ACTIONS_LISTED).await {
         Ok(actions) => actions,
         Err(error) => {
             err(format_args!("error: state store: {error}\n"));

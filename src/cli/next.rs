@@ -105,19 +105,13 @@ pub fn run(args: &Args) -> u8 {
     let env = Env::from_process();
     // Each failure is reported; the others are still listed.
     let (plans, code) = load_plans(&files, &env, MissingEnv::Warn);
-    let store = open_store(&args.state);
-    let paused_by_api = store
-        .as_ref()
-        .and_then(|store| warn_on_error(store.paused_plans()))
-        .unwrap_or_default();
+    let (paused_by_api, histories) = read_store(&args.state, &plans);
     let now = args.after.map_or_else(Utc::now, |t| t.to_utc());
     let mut upcoming: Vec<Upcoming> = plans
         .iter()
-        .map(|plan| {
-            let last = store
-                .as_ref()
-                .and_then(|store| warn_on_error(store.history(Some(plan.name()), None)))
-                .and_then(|sessions| last_occurrence(plan, &sessions, now));
+        .zip(histories)
+        .map(|(plan, history)| {
+            let last = history.and_then(|sessions| last_occurrence(plan, &sessions, now));
             upcoming_of(
                 plan,
                 paused_by_api.contains(&plan.name().to_owned()),
@@ -147,11 +141,34 @@ pub fn run(args: &Args) -> u8 {
     }
 }
 
-/// The state store if one exists: it gives LAST and RESULT, and plans
-/// paused through the control API. Without one (or if it cannot be read,
-/// with a warning) those are left out.
-fn open_store(state: &connect::StateArgs) -> Option<Store> {
-    match state.open_existing() {
+/// What the state store says of `plans`: the plans paused through the
+/// control API, and each plan's sessions (for LAST and RESULT). Without a
+/// store (or where it cannot be read, with a warning) nothing.
+fn read_store(
+    state: &connect::StateArgs,
+    plans: &[Plan],
+) -> (Vec<String>, Vec<Option<Vec<StoredSession>>>) {
+    let unread = || (Vec::new(), vec![None; plans.len()]);
+    let Some(runtime) = connect::runtime() else {
+        return unread();
+    };
+    runtime.block_on(async {
+        let Some(store) = open_store(state).await else {
+            return unread();
+        };
+        let paused = warn_on_error(store.paused_plans().await).unwrap_or_default();
+        let mut histories = Vec::with_capacity(plans.len());
+        for plan in plans {
+            histories.push(warn_on_error(store.history(Some(plan.name()), None).await));
+        }
+        (paused, histories)
+    })
+}
+
+/// The state store if one exists; `None` (with a warning if it cannot be
+/// opened) otherwise.
+async fn open_store(state: &connect::StateArgs) -> Option<Store> {
+    match state.open_existing().await {
         Ok(connect::Existing::Open(store)) => Some(store),
         Ok(connect::Existing::Missing(_)) => None,
         Err(message) => {

@@ -112,7 +112,7 @@ async fn run_async(args: &Args) -> u8 {
             return exit::FAILED;
         }
     };
-    let store = match args.state.open(args.sim) {
+    let store = match args.state.open(args.sim).await {
         Ok(store) => store,
         Err(message) => {
             errln!("error: {message}; nothing was sent");
@@ -152,7 +152,7 @@ async fn run_async(args: &Args) -> u8 {
     };
     // Sessions a crashed run left behind are resumed or stopped beside
     // this occurrence.
-    let recovery = recoverable(&context, &shutdown_rx);
+    let recovery = recoverable(&context, &shutdown_rx).await;
     let (report, recovered) = tokio::join!(
         run_occurrence(&context, &occurrence, shutdown_rx.clone()),
         recovery.run()
@@ -308,14 +308,16 @@ struct LeftBehind {
 impl LeftBehind {
     /// This occurrence's sessions that this process still drives: what
     /// may keep recording once it exits.
-    fn sessions(&self) -> Result<Vec<StoredSession>, StoreError> {
+    async fn sessions(&self) -> Result<Vec<StoredSession>, StoreError> {
         let this = Some(Driver::this_process());
         let mut left = Vec::new();
         for key in &self.keys {
-            let Some(session) = self.store.find(key)? else {
+            let Some(session) = self.store.find(key).await? else {
                 continue;
             };
-            if session.is_active() && self.store.driving(session.id)? == Driving::By(this.clone()) {
+            if session.is_active()
+                && self.store.driving(session.id).await? == Driving::By(this.clone())
+            {
                 left.push(session);
             }
         }
@@ -325,12 +327,12 @@ impl LeftBehind {
     /// Says what was left and how to finish the job; the exit code: 130
     /// when nothing may still be recording, else 1 (a recording was not
     /// stopped).
-    fn report(&self) -> u8 {
+    async fn report(&self) -> u8 {
         if self.simulated {
             errln!("exiting at once; the simulator's recordings end with it");
             return exit::INTERRUPTED;
         }
-        let left = match self.sessions() {
+        let left = match self.sessions().await {
             Ok(left) => left,
             Err(error) => {
                 errln!(
@@ -382,7 +384,7 @@ async fn watch_signals(shutdown: watch::Sender<bool>, left_behind: LeftBehind) {
     errln!("stopping every started recording (press Ctrl-C again to exit at once)");
     let _ = shutdown.send(true);
     while signals.next().await != Signal::Stop {}
-    std::process::exit(i32::from(left_behind.report()));
+    std::process::exit(i32::from(left_behind.report().await));
 }
 
 fn print_report(report: &OccurrenceReport, json: bool) {

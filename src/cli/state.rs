@@ -74,8 +74,8 @@ pub struct StopArgs {
 /// The state store, which must exist: reading never creates one. `Err` is
 /// the exit code, the reason reported: 2 for a directory without a store,
 /// as for any path that cannot be read.
-fn open(state: &connect::StateArgs) -> Result<Store, u8> {
-    match state.open_existing() {
+async fn open(state: &connect::StateArgs) -> Result<Store, u8> {
+    match state.open_existing().await {
         Ok(connect::Existing::Open(store)) => Ok(store),
         Ok(connect::Existing::Missing(dir)) => {
             errln!(
@@ -120,18 +120,18 @@ pub fn recover_command(args: &RecoverArgs) -> u8 {
     let Some(runtime) = connect::runtime() else {
         return exit::FAILED;
     };
-    let store = match args.state.open_existing() {
-        Ok(connect::Existing::Open(store)) => store,
-        Ok(connect::Existing::Missing(_)) => {
-            print_reports(&[], args.json);
-            return exit::OK;
-        }
-        Err(message) => {
-            errln!("error: {message}");
-            return exit::FAILED;
-        }
-    };
     runtime.block_on(async {
+        let store = match args.state.open_existing().await {
+            Ok(connect::Existing::Open(store)) => store,
+            Ok(connect::Existing::Missing(_)) => {
+                print_reports(&[], args.json);
+                return exit::OK;
+            }
+            Err(message) => {
+                errln!("error: {message}");
+                return exit::FAILED;
+            }
+        };
         let (context, mut events) = match context(store) {
             Ok(pair) => pair,
             Err(code) => return code,
@@ -182,14 +182,20 @@ fn print_reports(reports: &[SessionReport], json: bool) {
 }
 
 pub fn status_command(args: &StatusArgs) -> u8 {
-    let store = match open(&args.state) {
+    let Some(runtime) = connect::runtime() else {
+        return exit::FAILED;
+    };
+    runtime.block_on(status(args))
+}
+
+async fn status(args: &StatusArgs) -> u8 {
+    let store = match open(&args.state).await {
         Ok(store) => store,
         Err(code) => return code,
     };
-    let listed = store
-        .active()
-        .and_then(|active| Ok((active, store.recent(args.recent)?)));
-    let (active, mut recent) = match listed {
+    let listed =
+        async { Ok::<_, StoreError>((store.active().await?, store.recent(args.recent).await?)) };
+    let (active, mut recent) = match listed.await {
         Ok(listed) => listed,
         Err(error) => {
             errln!("error: state store: {error}");
@@ -199,11 +205,14 @@ pub fn status_command(args: &StatusArgs) -> u8 {
     recent.retain(|s| !s.is_active());
     // Oldest first, as `history` lists them.
     recent.reverse();
-    let active = match active
-        .into_iter()
-        .map(|session| Listed::of(&store, session))
-        .collect::<Result<Vec<_>, StoreError>>()
-    {
+    let listed = async {
+        let mut listed = Vec::with_capacity(active.len());
+        for session in active {
+            listed.push(Listed::of(&store, session).await?);
+        }
+        Ok::<_, StoreError>(listed)
+    };
+    let active = match listed.await {
         Ok(active) => active,
         Err(error) => {
             errln!("error: state store: {error}");
@@ -240,8 +249,8 @@ struct Listed {
 }
 
 impl Listed {
-    fn of(store: &Store, session: StoredSession) -> Result<Listed, StoreError> {
-        let driving = store.driving(session.id)?;
+    async fn of(store: &Store, session: StoredSession) -> Result<Listed, StoreError> {
+        let driving = store.driving(session.id).await?;
         let orphaned = driving == Driving::Nobody;
         let state = if orphaned {
             "orphaned".to_owned()
@@ -343,12 +352,12 @@ pub fn stop_command(args: &StopArgs) -> u8 {
         return exit::FAILED;
     };
     runtime.block_on(async {
-        let (context, _events) = match open(&args.state).and_then(context) {
+        let (context, _events) = match open(&args.state).await.and_then(context) {
             Ok(pair) => pair,
             Err(code) => return code,
         };
         let targets = match (args.session, args.all) {
-            (Some(id), _) => match context.store.get(id) {
+            (Some(id), _) => match context.store.get(id).await {
                 Ok(Some(session)) if session.is_active() => vec![session],
                 Ok(Some(session)) => {
                     errln!("session {id} is already {}", session.phase.as_str());
@@ -363,7 +372,7 @@ pub fn stop_command(args: &StopArgs) -> u8 {
                     return exit::FAILED;
                 }
             },
-            (None, _) => match context.store.active() {
+            (None, _) => match context.store.active().await {
                 Ok(active) => active,
                 Err(error) => {
                     errln!("error: state store: {error}");
@@ -383,7 +392,7 @@ pub fn stop_command(args: &StopArgs) -> u8 {
                     }
                 }
                 Ok(None) => {
-                    let driver = match context.store.driving(id) {
+                    let driver = match context.store.driving(id).await {
                         Ok(Driving::By(Some(driver))) => format!(" ({driver})"),
                         _ => String::new(),
                     };

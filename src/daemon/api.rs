@@ -217,7 +217,7 @@ impl Api {
 
     /// Records an action in the store; a store that refuses is logged, and
     /// the action stands.
-    fn record(&self, caller: &Caller, action: &str, target: &str, outcome: &str) {
+    async fn record(&self, caller: &Caller, action: &str, target: &str, outcome: &str) {
         let action = Action {
             at: self.context.clock.now(),
             action: action.to_owned(),
@@ -226,7 +226,7 @@ impl Api {
             outcome: outcome.to_owned(),
         };
         tracing::info!(action = %action.action, target = %action.target, remote = %action.remote, outcome = %action.outcome, "control API");
-        if let Err(error) = self.context.store.record_action(&action) {
+        if let Err(error) = self.context.store.record_action(&action).await {
             tracing::error!(%error, "cannot record an action");
         }
     }
@@ -281,6 +281,7 @@ async fn sessions(State(api): State<Api>) -> Answer {
         .context
         .store
         .active()
+        .await
         .map_err(|e| ApiError::store(&e))?;
     let states = api.plan_states().await?;
     let views: Vec<SessionView> = active
@@ -314,7 +315,7 @@ async fn run(
             end,
             channels,
         }) => {
-            api.record(&caller, "run", &name, "started");
+            api.record(&caller, "run", &name, "started").await;
             let sessions: Vec<_> = channels
                 .iter()
                 .map(|(cname, uid)| json!({"cname": cname, "uid": uid}))
@@ -323,7 +324,8 @@ async fn run(
             Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
         }
         Some(Launched::Skipped(reason)) => {
-            api.record(&caller, "run", &name, &format!("not started: {reason}"));
+            api.record(&caller, "run", &name, &format!("not started: {reason}"))
+                .await;
             Err(ApiError::new(
                 StatusCode::CONFLICT,
                 format!("not started: {reason}"),
@@ -357,7 +359,7 @@ async fn set_paused(
     let action = if paused { "pause" } else { "resume" };
     match changed {
         Ok(true) => {
-            api.record(&caller, action, &name, "done");
+            api.record(&caller, action, &name, "done").await;
             api.feed.publish(Update::PlanPaused {
                 plan: name.clone(),
                 paused,
@@ -383,6 +385,7 @@ async fn stop(
         .context
         .store
         .get(session_id)
+        .await
         .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| ApiError::no_session(&id))?;
     if !stored.is_active() {
@@ -395,7 +398,7 @@ async fn stop(
     if !api.context.stops.stop(session_id) {
         // Not driven here: stopped by hand, as `recplan stop` does, unless
         // another live process drives it.
-        match api.context.store.lease(session_id) {
+        match api.context.store.lease(session_id).await {
             Ok(Some(lease)) => drop(lease),
             Ok(None) => {
                 return Err(ApiError::new(
@@ -413,7 +416,7 @@ async fn stop(
             }
         });
     }
-    api.record(&caller, "stop", &id, "stopping");
+    api.record(&caller, "stop", &id, "stopping").await;
     let body = json!({"id": session_id.0, "phase": "stopping"});
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
@@ -428,9 +431,10 @@ struct HistoryQuery {
 async fn history(State(api): State<Api>, Query(query): Query<HistoryQuery>) -> Answer {
     let limit = query.limit.unwrap_or(DEFAULT_HISTORY).min(MAX_HISTORY);
     let store = &api.context.store;
-    let sessions = store.recent(limit).map_err(|e| ApiError::store(&e))?;
+    let sessions = store.recent(limit).await.map_err(|e| ApiError::store(&e))?;
     let actions = store
         .actions(ACTIONS_SHOWN)
+        .await
         .map_err(|e| ApiError::store(&e))?;
     let sessions = sessions
         .iter()

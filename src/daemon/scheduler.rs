@@ -63,7 +63,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// Loads the plans. Refuses to start without work: a path that cannot
     /// be read, or no valid plan at all (unless `allow_empty`).
-    pub fn start(
+    pub async fn start(
         config: Config,
         context: Context,
         events: mpsc::UnboundedSender<Event>,
@@ -81,7 +81,7 @@ impl Scheduler {
             requests: None,
             paused: BTreeSet::new(),
         };
-        scheduler.load_paused();
+        scheduler.load_paused().await;
         let loaded = scheduler.reload(None);
         if let Some((path, error)) = loaded.unreadable.into_iter().next() {
             return Err(Error::Unreadable {
@@ -126,13 +126,13 @@ impl Scheduler {
         // so are those whose driver dies later; leases keep the two from
         // driving the same session.
         let (recovery_stop, recovery_stopped) = watch::channel(false);
-        let recovered = recoverable(&self.context, &recovery_stopped);
+        let recovered = recoverable(&self.context, &recovery_stopped).await;
         let recovery = tokio::spawn(super::takeover::watch(
             self.context.clone(),
             recovered,
             recovery_stopped,
         ));
-        self.start_overdue();
+        self.start_overdue().await;
         self.emit(Event::Ready {
             plans: self.plans.len(),
         });
@@ -155,12 +155,12 @@ impl Scheduler {
                     Control::Detach => break Ended::Detach,
                     Control::Shutdown => break Ended::Shutdown,
                 },
-                () = wait_until(next) => self.start_due(),
-                () = wait_until(probe) => self.launch_pending(),
+                () = wait_until(next) => self.start_due().await,
+                () = wait_until(probe) => self.launch_pending().await,
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     self.finished(joined);
                 }
-                Some(request) = request::next(&mut self.requests) => self.answer(request),
+                Some(request) = request::next(&mut self.requests) => self.answer(request).await,
             }
             if let Some(outage) = &self.outage
                 && outage.since.elapsed() >= self.config.store_grace
@@ -232,13 +232,13 @@ impl Scheduler {
     /// Occurrences that should be running now (due while the daemon was
     /// down, within their starting deadline): started late for the
     /// remainder. The ones past their deadline are recorded as missed.
-    fn start_overdue(&mut self) {
+    async fn start_overdue(&mut self) {
         let now = self.context.clock.now();
         let due = self.plans.due(now);
-        self.launch_all(due, now);
+        self.launch_all(due, now).await;
         for (path, start) in self.plans.overdue(now) {
             if !self.is_paused(&path) {
-                self.record_missed(&path, start);
+                self.record_missed(&path, start).await;
             }
         }
     }
@@ -248,12 +248,17 @@ impl Scheduler {
     /// Only an occurrence recplan could have run counts: the plan must
     /// have run in the week before it, or it was not yet recplan's to run
     /// (a new plan, or a new install).
-    fn record_missed(&mut self, path: &Path, start: DateTime<Utc>) {
+    async fn record_missed(&mut self, path: &Path, start: DateTime<Utc>) {
         let Some(plan) = self.plans.get(path) else {
             return;
         };
         let since = start - chrono::Duration::days(7);
-        let in_charge = match self.context.store.history(Some(plan.name()), Some(since)) {
+        let in_charge = match self
+            .context
+            .store
+            .history(Some(plan.name()), Some(since))
+            .await
+        {
             Ok(sessions) => sessions.iter().any(|s| s.scheduled_start < start),
             Err(error) => {
                 self.store_failed(error);
@@ -270,13 +275,13 @@ impl Scheduler {
         for spec in &occurrence.sessions {
             let new = NewSession::of(&occurrence, spec, &occurrence.plan_hash);
             let at = self.context.clock.now();
-            if let Ok(Begin::Created(id)) = self.context.store.begin(&new, at) {
+            if let Ok(Begin::Created(id)) = self.context.store.begin(&new, at).await {
                 recorded = true;
                 let missed = Transition::Ended {
                     outcome: Outcome::Missed,
                     reason: MISSED_REASON.to_owned(),
                 };
-                if let Err(error) = self.context.store.record(id, at, &missed) {
+                if let Err(error) = self.context.store.record(id, at, &missed).await {
                     tracing::error!(session = %id, %error, "cannot record a missed occurrence");
                 }
             }
@@ -289,7 +294,7 @@ impl Scheduler {
         }
     }
 
-    fn start_due(&mut self) {
+    async fn start_due(&mut self) {
         let now = self.context.clock.now();
         let mut due = Vec::new();
         while let Some((path, start)) = self.plans.next_start() {
@@ -301,16 +306,16 @@ impl Scheduler {
             }
             due.push((path, start));
         }
-        self.launch_all(due, now);
+        self.launch_all(due, now).await;
     }
 
     /// Launches `due`, unless the store is unavailable: then they wait
     /// for it.
-    fn launch_all(&mut self, due: Vec<(PathBuf, DateTime<Utc>)>, now: DateTime<Utc>) {
+    async fn launch_all(&mut self, due: Vec<(PathBuf, DateTime<Utc>)>, now: DateTime<Utc>) {
         if due.is_empty() {
             return;
         }
-        let Some(resumed) = self.resumed_starts() else {
+        let Some(resumed) = self.resumed_starts().await else {
             self.pending.extend(due);
             return;
         };
@@ -329,12 +334,12 @@ impl Scheduler {
 
     /// Asks the store again; launches what waited for it, or records as
     /// missed what waited past its starting deadline.
-    fn launch_pending(&mut self) {
+    async fn launch_pending(&mut self) {
         let now = self.context.clock.now();
         let pending = std::mem::take(&mut self.pending);
         if pending.is_empty() {
             // Nothing waits: only the store's health is in question.
-            let _ = self.resumed_starts();
+            let _ = self.resumed_starts().await;
             return;
         }
         let (due, missed): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(path, start)| {
@@ -344,7 +349,7 @@ impl Scheduler {
                     .is_ok_and(|late| late <= plan.timing().starting_deadline)
             })
         });
-        self.launch_all(due, now);
+        self.launch_all(due, now).await;
         // Past their deadline while the store was down: recplan was running
         // and could not run them.
         for (path, start) in missed {
@@ -360,8 +365,8 @@ impl Scheduler {
     /// daemon did not launch them. Read once per batch of launches (the
     /// sessions launched in between are in `stops`). None while the store
     /// cannot be read.
-    fn resumed_starts(&mut self) -> Option<HashMap<String, Vec<DateTime<Utc>>>> {
-        match self.context.store.active() {
+    async fn resumed_starts(&mut self) -> Option<HashMap<String, Vec<DateTime<Utc>>>> {
+        match self.context.store.active().await {
             Ok(active) => {
                 if self.outage.take().is_some() {
                     self.emit(Event::StoreRecovered);

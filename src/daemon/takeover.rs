@@ -43,7 +43,7 @@ pub async fn watch(
     loop {
         tokio::select! {
             _ = poll.tick() => {
-                for (stored, lease) in orphans(&context, &mut taken) {
+                for (stored, lease) in orphans(&context, &mut taken).await {
                     resumed += 1;
                     let (context, shutdown) = (context.clone(), shutdown.clone());
                     tasks.spawn(async move { vec![take_over(&context, stored, lease, shutdown).await] });
@@ -63,13 +63,13 @@ pub async fn watch(
 
 /// The active sessions no live process drives, their leases taken, read
 /// again under the lease: one its driver finished in between is left.
-fn orphans(
+async fn orphans(
     context: &Context,
     taken: &mut HashMap<SessionId, Instant>,
 ) -> Vec<(StoredSession, Lease)> {
     let now = Instant::now();
     taken.retain(|_, at| now.duration_since(*at) < RETRY_AFTER);
-    let ids = match context.store.unleased() {
+    let ids = match context.store.unleased().await {
         Ok(ids) => ids,
         Err(error) => {
             tracing::error!(%error, "cannot look for sessions without a driver");
@@ -81,7 +81,7 @@ fn orphans(
         if taken.contains_key(&id) {
             continue;
         }
-        let lease = match context.store.lease(id) {
+        let lease = match context.store.lease(id).await {
             Ok(Some(lease)) => lease,
             Ok(None) => continue,
             Err(error) => {
@@ -89,7 +89,7 @@ fn orphans(
                 continue;
             }
         };
-        match context.store.get(id) {
+        match context.store.get(id).await {
             Ok(Some(stored)) if stored.is_active() => {
                 tracing::warn!(session = %id, plan = %stored.plan, cname = %stored.cname, phase = stored.phase.as_str(), "taking over a session whose driver died");
                 taken.insert(id, now);

@@ -30,8 +30,8 @@ pub struct Recovery {
 /// Takes the lease of every active session in the store that no live
 /// process drives. Leases are taken here, before anything new begins, so a
 /// session is never picked up by two runners of one process.
-pub fn recoverable(context: &Context, shutdown: &watch::Receiver<bool>) -> Recovery {
-    let active = match context.store.active() {
+pub async fn recoverable(context: &Context, shutdown: &watch::Receiver<bool>) -> Recovery {
+    let active = match context.store.active().await {
         Ok(active) => active,
         Err(error) => {
             tracing::error!(%error, "cannot read the state store");
@@ -40,7 +40,7 @@ pub fn recoverable(context: &Context, shutdown: &watch::Receiver<bool>) -> Recov
     };
     let mut sessions = Vec::new();
     for stored in active {
-        let lease = match context.store.lease(stored.id) {
+        let lease = match context.store.lease(stored.id).await {
             Ok(Some(lease)) => lease,
             Ok(None) => continue,
             Err(error) => {
@@ -83,7 +83,7 @@ impl Recovery {
 
 /// Resumes every active session in the store that no live process drives.
 pub async fn recover(context: &Context, shutdown: &watch::Receiver<bool>) -> Vec<SessionReport> {
-    recoverable(context, shutdown).run().await
+    recoverable(context, shutdown).await.run().await
 }
 
 /// Resumes one stored session whose lease the caller took: a session
@@ -275,7 +275,7 @@ pub async fn stop_by_hand(
     context: &Context,
     stored: StoredSession,
 ) -> Result<Option<SessionReport>, crate::store::StoreError> {
-    let Some(lease) = context.store.lease(stored.id)? else {
+    let Some(lease) = context.store.lease(stored.id).await? else {
         return Ok(None);
     };
     let (_stop, shutdown) = watch::channel(true);

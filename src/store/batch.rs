@@ -1,9 +1,9 @@
 //! Group commit. Thousands of sessions may step at the same instant; a
 //! transaction each would queue them behind one fsync after another, on
-//! the threads that run them. Instead [`Store::record_queued`] hands its
-//! transition to a queue and waits without blocking. One flusher at a time,
-//! on a blocking thread, takes everything queued, writes it in one
-//! transaction with a savepoint per transition (so that one refused by
+//! one connection. Instead [`Store::record_queued`] hands its transition to
+//! a queue and waits for its answer. One flusher at a time, a task of the
+//! caller's runtime, takes everything queued, writes it in one transaction
+//! with a savepoint per transition (so that one refused by
 //! [`super::transition::apply`] fails only its own caller), commits once,
 //! and answers each caller; what arrives meanwhile waits for the next
 //! round. [`Store::record_batch`] writes a batch directly.
@@ -72,10 +72,11 @@ impl Store {
     /// Records `transition` of session `id` at `at`, as [`Store::record`]
     /// does, together with whatever other transitions are queued with it:
     /// the future answers once the transaction that wrote it has committed
-    /// (one fsync for the lot), and blocks no thread of the runtime
-    /// meanwhile. The transition is queued when this is called, so calls
-    /// are written in the order they were made; dropping the future does
-    /// not take it back. The future borrows nothing, and may be spawned.
+    /// (one fsync for the lot). The transition is queued when this is
+    /// called, so calls are written in the order they were made; dropping
+    /// the future does not take it back. The future borrows nothing, and
+    /// may be spawned; called outside any runtime, the transition is
+    /// written once the future is awaited in one.
     ///
     /// A refused transition fails only its own call. If the shared
     /// transaction fails, every call in it fails with
@@ -92,7 +93,13 @@ impl Store {
             transition: transition.clone(),
         };
         let answered = Entry::of(change).map(|entry| self.queue(entry));
-        async move { answered?.await.map_err(|_| StoreError::WriterStopped)? }
+        let store = self.clone();
+        async move {
+            let answered = answered?;
+            // Queued outside any runtime, it is written once awaited in one.
+            store.flush_queued();
+            answered.await.map_err(|_| StoreError::WriterStopped)?
+        }
     }
 
     /// Records `changes` in one transaction with one commit, each in a
@@ -100,17 +107,16 @@ impl Store {
     /// later one seeing what an earlier one wrote. A change that is refused
     /// or fails is left out and the others are written: the inner results
     /// say which. The outer error means nothing was written.
-    pub fn record_batch(&self, changes: &[Change]) -> Result<Written, StoreError> {
+    pub async fn record_batch(&self, changes: &[Change]) -> Result<Written, StoreError> {
         let entries = changes
             .iter()
             .cloned()
             .map(Entry::of)
             .collect::<Result<Vec<_>, _>>()?;
-        self.write_batch(&entries)
+        self.write_batch(entries).await
     }
 
-    fn write_batch(&self, entries: &[Entry]) -> Result<Written, StoreError> {
-        let entries = entries.to_vec();
+    async fn write_batch(&self, entries: Vec<Entry>) -> Result<Written, StoreError> {
         let written = on_database!(self, |db| super::queries::record_batch(db, &entries))?;
         self.committed();
         Ok(written)
@@ -120,48 +126,42 @@ impl Store {
     /// where its answer will come.
     fn queue(&self, entry: Entry) -> oneshot::Receiver<Result<StoredSession, StoreError>> {
         let (answer, answered) = oneshot::channel();
-        let start = {
-            let mut waiting = self.queue.lock();
-            waiting.queued.push(Queued { entry, answer });
-            !mem::replace(&mut waiting.flushing, true)
-        };
-        if start {
-            self.start_flusher();
-        }
+        self.queue.lock().queued.push(Queued { entry, answer });
+        self.flush_queued();
         answered
     }
 
-    fn start_flusher(&self) {
-        let flusher = Flusher {
-            store: self.clone(),
-            done: false,
-        };
-        // On the runtime's blocking pool, which also keeps a paused test
-        // clock from jumping ahead while the disk is written. A caller
-        // outside any runtime gets a thread of its own.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            drop(runtime.spawn_blocking(move || flusher.run()));
+    /// Starts a flusher, a task of the current runtime, if transitions
+    /// wait and none runs. Outside any runtime there is nothing to run it
+    /// on: what was queued waits for the next call made in one.
+    fn flush_queued(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
-        }
-        let spawned = std::thread::Builder::new()
-            .name("recplan-store-flush".to_owned())
-            .spawn(move || flusher.run());
-        // Unrun, the flusher was dropped, which answered the queued
-        // callers.
-        if let Err(error) = spawned {
-            tracing::error!(%error, "cannot start a thread to write the state store");
+        };
+        let start = {
+            let mut waiting = self.queue.lock();
+            !waiting.queued.is_empty() && !mem::replace(&mut waiting.flushing, true)
+        };
+        if start {
+            let flusher = Flusher {
+                store: self.clone(),
+                done: false,
+            };
+            // Its writes go where every call's do: SQLite's to the
+            // blocking pool, PostgreSQL's to this runtime's connection.
+            drop(runtime.spawn(flusher.run()));
         }
     }
 
     /// Writes one round of queued transitions and answers their callers.
-    fn flush(&self, batch: Vec<Queued>) {
+    async fn flush(&self, batch: Vec<Queued>) {
         let (entries, answers): (Vec<Entry>, Vec<_>) = batch
             .into_iter()
             .map(|queued| (queued.entry, queued.answer))
             .unzip();
         // A caller that stopped waiting is no reason to stop: its
         // transition is written all the same.
-        match self.write_batch(&entries) {
+        match self.write_batch(entries).await {
             Ok(written) => {
                 for (answer, result) in answers.into_iter().zip(written) {
                     let _ = answer.send(result);
@@ -191,7 +191,7 @@ struct Flusher {
 }
 
 impl Flusher {
-    fn run(mut self) {
+    async fn run(mut self) {
         loop {
             let batch = {
                 let mut waiting = self.store.queue.lock();
@@ -202,7 +202,7 @@ impl Flusher {
                 }
                 mem::take(&mut waiting.queued)
             };
-            self.store.flush(batch);
+            self.store.flush(batch).await;
         }
     }
 }

@@ -26,7 +26,7 @@ pub struct Action {
 
 impl Store {
     /// Pauses (or resumes) `plan`'s schedule until told otherwise.
-    pub fn set_paused(
+    pub async fn set_paused(
         &self,
         plan: &str,
         paused: bool,
@@ -37,12 +37,12 @@ impl Store {
     }
 
     /// The plans paused through the control API, by name, sorted.
-    pub fn paused_plans(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn paused_plans(&self) -> Result<Vec<String>, StoreError> {
         on_database!(self, |db| paused_plans(db))
     }
 
     /// Records an operator's action.
-    pub fn record_action(&self, action: &Action) -> Result<(), StoreError> {
+    pub async fn record_action(&self, action: &Action) -> Result<(), StoreError> {
         let action = action.clone();
         on_database!(self, |db| record_action(db, &action))?;
         self.committed();
@@ -50,7 +50,7 @@ impl Store {
     }
 
     /// The latest `limit` actions, newest first.
-    pub fn actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
+    pub async fn actions(&self, limit: usize) -> Result<Vec<Action>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         on_database!(self, |db| actions(db, limit))
     }

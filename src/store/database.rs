@@ -31,12 +31,6 @@ pub(super) trait Database {
     /// (SQLite takes the write lock at once; PostgreSQL's statements lock
     /// the rows they change, see [`Dialect::lock_row`]).
     async fn transaction(&self) -> Result<Self::Connection<'_>, StoreError>;
-
-    /// Runs `work`, which may block and may itself call the store, from
-    /// inside a transaction.
-    async fn off_connection<T: Send + 'static>(
-        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError>;
 }
 
 /// One connection to a [`Database`], perhaps in a transaction.

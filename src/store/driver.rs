@@ -68,7 +68,7 @@ pub enum Driving {
 impl Store {
     /// Who drives session `id` now. Reads only: the lease is never taken,
     /// so asking cannot keep a driver from taking over.
-    pub fn driving(&self, id: SessionId) -> Result<Driving, StoreError> {
+    pub async fn driving(&self, id: SessionId) -> Result<Driving, StoreError> {
         if self.leased.holds(id) {
             return Ok(Driving::By(Some(Driver::this_process())));
         }
@@ -77,7 +77,7 @@ impl Store {
                 Some(dir) => lease::holder(dir, id),
                 None => Ok(Driving::Nobody),
             },
-            Backend::Postgres(db) => db.holder(id),
+            Backend::Postgres(db) => db.holder(id).await,
         }
     }
 }

@@ -111,16 +111,10 @@ pub enum StoreError {
     )]
     ForeignSchema { target: String },
 
-    /// The thread the PostgreSQL connections run on could not be started.
-    #[error("cannot start the state database's connection thread: {source}")]
-    Worker {
-        #[source]
-        source: std::io::Error,
-    },
-
-    /// The thread the PostgreSQL connections run on has stopped.
-    #[error("the state database's connection thread stopped")]
-    WorkerStopped,
+    /// The runtime a call ran on shut down before the call answered, or
+    /// the task holding PostgreSQL's leases ended with its runtime.
+    #[error("the state store stopped before answering: its runtime is shutting down")]
+    Stopped,
 
     #[error("state database: {}", super::postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
@@ -183,8 +177,7 @@ impl StoreError {
             | StoreError::Sqlite(_)
             | StoreError::Connect { .. }
             | StoreError::MigratePostgres { .. }
-            | StoreError::Worker { .. }
-            | StoreError::WorkerStopped
+            | StoreError::Stopped
             | StoreError::Postgres(_)
             | StoreError::WriterStopped => StoreErrorKind::Unavailable,
         }

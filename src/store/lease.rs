@@ -22,6 +22,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions, TryLockError};
+use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,7 +31,7 @@ use super::driver::{Driver, Driving};
 use super::postgres::Advisory;
 use super::{SessionId, StoreError};
 
-/// Session ids leased in this process.
+/// Session ids leased in this process, or being leased.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Held(Arc<Mutex<HashSet<SessionId>>>);
 
@@ -67,7 +68,7 @@ pub(super) enum Hold {
 pub struct Lease {
     id: SessionId,
     held: Held,
-    /// Always `Some` until dropped.
+    /// Always `Some` once taken, until dropped.
     hold: Option<Hold>,
 }
 
@@ -85,26 +86,31 @@ impl Drop for Lease {
 }
 
 /// Takes the lease of session `id`, or `None` if this process holds it or
-/// `acquire` finds another live process holding it. Other threads of this
-/// process wait meanwhile, so one process never takes a lease twice.
-pub(super) fn take(
+/// `acquire` finds another live process holding it. The id is marked held
+/// while `acquire` runs, so that another task of this process taking it
+/// meanwhile gets `None`: one process never takes a lease twice.
+pub(super) async fn take(
     held: &Held,
     id: SessionId,
-    acquire: impl FnOnce() -> Result<Option<Hold>, StoreError>,
+    acquire: impl Future<Output = Result<Option<Hold>, StoreError>>,
 ) -> Result<Option<Lease>, StoreError> {
-    let mut ids = held.0.lock().unwrap_or_else(PoisonError::into_inner);
-    if ids.contains(&id) {
+    if !held
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(id)
+    {
         return Ok(None);
     }
-    let Some(keeper) = acquire()? else {
-        return Ok(None);
-    };
-    ids.insert(id);
-    Ok(Some(Lease {
+    // Unmarked again unless the hold is taken, however this ends (an
+    // error, or the caller dropping this future).
+    let mut lease = Lease {
         id,
         held: held.clone(),
-        hold: Some(keeper),
-    }))
+        hold: None,
+    };
+    lease.hold = acquire.await?;
+    Ok(lease.hold.is_some().then_some(lease))
 }
 
 /// A locked lease file, removed (before it is unlocked) when dropped.

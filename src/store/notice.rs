@@ -76,13 +76,17 @@ impl Store {
     /// through the started events, since the row itself forgets a sid once
     /// its recording is lost or restarted, and a notice about it may still
     /// come.
-    pub fn find_by_sid(&self, sid: &str) -> Result<Option<StoredSession>, StoreError> {
-        Ok(self.select(&Selection::Sid(sid.to_owned()))?.pop())
+    pub async fn find_by_sid(&self, sid: &str) -> Result<Option<StoredSession>, StoreError> {
+        Ok(self.select(Selection::Sid(sid.to_owned())).await?.pop())
     }
 
     /// Records `notice`, received at `at`, against the session of its sid:
     /// once, however often it is resent.
-    pub fn record_notice(&self, notice: &Notice, at: DateTime<Utc>) -> Result<Noted, StoreError> {
+    pub async fn record_notice(
+        &self,
+        notice: &Notice,
+        at: DateTime<Utc>,
+    ) -> Result<Noted, StoreError> {
         let files = notice
             .upload
             .as_ref()

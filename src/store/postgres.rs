@@ -16,7 +16,6 @@ pub(super) mod lease;
 mod schema;
 mod statements;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -25,7 +24,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use super::database::{Cell, Connection, Database, Dialect, Record, Value};
 use super::{Driving, SessionId, StoreError};
-use connection::{Settings, Worker};
+use connection::Settings;
 pub(super) use lease::Advisory;
 use lease::Leases;
 use statements::Connected;
@@ -33,31 +32,24 @@ use statements::Connected;
 /// A PostgreSQL store. Cloning is cheap: clones share its connections.
 #[derive(Clone)]
 pub(super) struct Postgres {
-    worker: Arc<Worker>,
     connections: Arc<Connections>,
     leases: Leases,
 }
 
 impl Postgres {
-    /// Connects to `url` and migrates its schema to this build's.
-    pub fn connect(url: &str) -> Result<Postgres, StoreError> {
-        let settings = Arc::new(Settings::parse(url)?);
-        let worker = Worker::start()?;
+    /// Connects to `url` and migrates its schema to this build's. The
+    /// connections run as tasks of the runtime this is called on.
+    pub async fn connect(url: &str) -> Result<Postgres, StoreError> {
+        let settings = Settings::parse(url)?;
         let connections = Arc::new(Connections {
-            settings: Arc::clone(&settings),
+            settings,
             slot: tokio::sync::Mutex::new(None),
         });
-        let namespace = worker.block({
-            let connections = Arc::clone(&connections);
-            async move {
-                super::schema::migrate(&*connections).await?;
-                schema::namespace(&*connections).await
-            }
-        })?;
-        tracing::debug!(postgres = %settings.target(), "state store connected");
-        let leases = Leases::start(&worker, &settings, namespace);
+        super::schema::migrate(&*connections).await?;
+        let namespace = schema::namespace(&*connections).await?;
+        tracing::debug!(postgres = %connections.settings.target(), "state store connected");
+        let leases = Leases::start(&connections.settings, namespace);
         Ok(Postgres {
-            worker,
             connections,
             leases,
         })
@@ -68,35 +60,26 @@ impl Postgres {
         self.connections.settings.target()
     }
 
-    /// The connections, for a call to take to [`Postgres::block`].
-    pub fn connections(&self) -> Arc<Connections> {
-        Arc::clone(&self.connections)
-    }
-
-    /// Runs `call` on the connections' runtime and waits for its answer.
-    pub fn block<T: Send + 'static>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        self.worker.block(call)
+    /// The store's connection, for a call to run on.
+    pub fn connections(&self) -> &Connections {
+        &self.connections
     }
 
     /// Locks session `id` for this store's process, or `None` if another
     /// process holds it.
-    pub fn lease(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
-        self.leases.take(id)
+    pub async fn lease(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
+        self.leases.take(id).await
     }
 
     /// Who holds session `id`'s lock: see [`lease::holder`].
-    pub fn holder(&self, id: SessionId) -> Result<Driving, StoreError> {
-        let connections = self.connections();
-        self.block(async move { lease::holder(&*connections, id).await })
+    pub async fn holder(&self, id: SessionId) -> Result<Driving, StoreError> {
+        lease::holder(self.connections(), id).await
     }
 }
 
 /// The store's connection to the database, made when first needed.
 pub(super) struct Connections {
-    settings: Arc<Settings>,
+    settings: Settings,
     /// `None` until the first call, and between a broken connection and
     /// the next call.
     slot: tokio::sync::Mutex<Option<Connected>>,
@@ -131,16 +114,6 @@ impl Database for Connections {
             .await?;
         connection.open = true;
         Ok(connection)
-    }
-
-    /// On a blocking thread, so that `work` may itself use the store (take
-    /// the session's lease, say) while this connection waits.
-    async fn off_connection<T: Send + 'static>(
-        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| StoreError::WorkerStopped)?
     }
 }
 

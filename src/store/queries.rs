@@ -13,6 +13,8 @@
 use super::batch::{Change, Entry, Written};
 use super::database::{Connection, Database, Value, values};
 use super::notice::Noting;
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 
 use super::row::{self, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
@@ -20,22 +22,24 @@ use super::{Begin, Event, NewSession, Noted, OccurrenceKey, SessionId, StoreErro
 
 /// Begins a session; for a new one, `before_commit` runs with its id
 /// inside the inserting transaction, before other processes can see it.
-pub(super) async fn begin<D: Database, T: Send + 'static>(
+/// `before_commit` must not use the store's connection, which the
+/// transaction holds.
+pub(super) async fn begin<D: Database, T, F: Future<Output = Result<T, StoreError>>>(
     db: &D,
     new: &NewSession,
     at: DateTime<Utc>,
-    before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
+    before_commit: impl FnOnce(SessionId) -> F,
 ) -> Result<(Begin, Option<T>), StoreError> {
     let mut tx = db.transaction().await?;
-    let outcome = insert_session::<D, T>(&mut tx, new, at, before_commit).await;
+    let outcome = insert_session::<D, T, F>(&mut tx, new, at, before_commit).await;
     tx.finish(outcome).await
 }
 
-async fn insert_session<D: Database, T: Send + 'static>(
+async fn insert_session<D: Database, T, F: Future<Output = Result<T, StoreError>>>(
     tx: &mut D::Connection<'_>,
     new: &NewSession,
     at: DateTime<Utc>,
-    before_commit: impl FnOnce(SessionId) -> Result<T, StoreError> + Send + 'static,
+    before_commit: impl FnOnce(SessionId) -> F,
 ) -> Result<(Begin, Option<T>), StoreError> {
     let inserted = tx
         .query(
@@ -67,7 +71,7 @@ async fn insert_session<D: Database, T: Send + 'static>(
         &values![id.0, row::stored_instant(at)],
     )
     .await?;
-    let done = D::off_connection(move || before_commit(id)).await?;
+    let done = before_commit(id).await?;
     Ok((Begin::Created(id), Some(done)))
 }
 

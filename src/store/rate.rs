@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agora::ratelimit::{
-    Asker, Priority, RateLimit, Reservation, SharedError, SharedWindow, Slot, Waiting, Window,
+    Asker, Priority, RateLimit, Reservation, SharedFuture, SharedWindow, Slot, Waiting, Window,
 };
 
 use chrono::Utc;
@@ -94,7 +94,7 @@ impl Store {
         Some(Arc::new(self.clone()))
     }
 
-    fn change_window(
+    async fn change_window(
         &self,
         app_id: &str,
         change: WindowChange,
@@ -160,19 +160,33 @@ async fn write_window<C: Connection>(
 }
 
 impl SharedWindow for Store {
-    fn take(&self, app_id: &str, limit: &RateLimit, asker: Asker) -> Result<Slot, SharedError> {
-        Ok(
-            match self.change_window(app_id, WindowChange::Take(*limit, asker))? {
-                Ok(Some(reservation)) => Slot::Reserved(reservation),
-                Ok(None) => return Err("a take reserved nothing".into()),
-                Err(wait) => Slot::Wait(wait),
-            },
-        )
+    fn take<'a>(
+        &'a self,
+        app_id: &'a str,
+        limit: &'a RateLimit,
+        asker: Asker,
+    ) -> SharedFuture<'a, Slot> {
+        Box::pin(async move {
+            Ok(
+                match self
+                    .change_window(app_id, WindowChange::Take(*limit, asker))
+                    .await?
+                {
+                    Ok(Some(reservation)) => Slot::Reserved(reservation),
+                    Ok(None) => return Err("a take reserved nothing".into()),
+                    Err(wait) => Slot::Wait(wait),
+                },
+            )
+        })
     }
 
-    fn pause(&self, app_id: &str, pause: Duration) -> Result<(), SharedError> {
-        // A pause always applies: nothing to wait for.
-        let _paused = self.change_window(app_id, WindowChange::Pause(pause))?;
-        Ok(())
+    fn pause<'a>(&'a self, app_id: &'a str, pause: Duration) -> SharedFuture<'a, ()> {
+        Box::pin(async move {
+            // A pause always applies: nothing to wait for.
+            let _paused = self
+                .change_window(app_id, WindowChange::Pause(pause))
+                .await?;
+            Ok(())
+        })
     }
 }

@@ -253,8 +253,8 @@ mod tests {
                 "resource_id":"resource-1","sid":"sid-v1","cname":"room","uid":"527841"}}');
     "#;
 
-    #[test]
-    fn a_version_1_database_is_upgraded_with_its_sessions() {
+    #[tokio::test]
+    async fn a_version_1_database_is_upgraded_with_its_sessions() {
         let temp = tempfile::tempdir().unwrap();
         {
             let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
@@ -265,18 +265,22 @@ mod tests {
             conn.pragma_update(None, "user_version", 1).unwrap();
         }
 
-        let store = Store::open(temp.path()).unwrap();
+        let store = Store::open(temp.path()).await.unwrap();
         let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
         let version: u32 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
-        let session = store.find_by_sid("sid-v1").unwrap().expect("found by sid");
+        let session = store
+            .find_by_sid("sid-v1")
+            .await
+            .unwrap()
+            .expect("found by sid");
         assert_eq!(
             (session.phase, session.upload_notified),
             (Phase::Recording, None)
         );
-        assert_eq!(store.events(session.id).unwrap().len(), 2);
+        assert_eq!(store.events(session.id).await.unwrap().len(), 2);
 
         // The sid lookup uses the index built over the old events.
         let mut explain = conn
@@ -298,10 +302,10 @@ mod tests {
 
         let at = session.updated_at + chrono::TimeDelta::minutes(40);
         assert!(matches!(
-            store.record_notice(&uploaded("n-1"), at).unwrap(),
+            store.record_notice(&uploaded("n-1"), at).await.unwrap(),
             Noted::Recorded { .. }
         ));
-        let session = store.get(session.id).unwrap().unwrap();
+        let session = store.get(session.id).await.unwrap().unwrap();
         let notified = session.upload_notified.clone().expect("upload notified");
         assert_eq!(notified.at, at);
         assert_eq!(session.upload_status(), Some("uploaded"));
@@ -325,8 +329,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_version_4_database_keeps_its_notices_pauses_and_rate_windows() {
+    #[tokio::test]
+    async fn a_version_4_database_keeps_its_notices_pauses_and_rate_windows() {
         let temp = tempfile::tempdir().unwrap();
         {
             let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
@@ -349,11 +353,11 @@ mod tests {
             conn.pragma_update(None, "user_version", 4).unwrap();
         }
 
-        let store = Store::open(temp.path()).unwrap();
-        assert_eq!(store.paused_plans().unwrap(), ["standup"]);
+        let store = Store::open(temp.path()).await.unwrap();
+        assert_eq!(store.paused_plans().await.unwrap(), ["standup"]);
         let at = crate::store::model::parse_instant("2026-11-27T09:42:00.000Z").unwrap();
         assert!(matches!(
-            store.record_notice(&uploaded("n-1"), at).unwrap(),
+            store.record_notice(&uploaded("n-1"), at).await.unwrap(),
             Noted::Duplicate { .. }
         ));
         let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
@@ -399,8 +403,8 @@ mod tests {
             '2026-11-27T09:00:00.000Z', '2026-11-27T09:01:00.000Z', '2026-11-27T09:01:00.000Z');
     ";
 
-    #[test]
-    fn a_version_4_database_names_final_phases_by_their_outcome() {
+    #[tokio::test]
+    async fn a_version_4_database_names_final_phases_by_their_outcome() {
         let temp = tempfile::tempdir().unwrap();
         {
             let conn = Sqlite::open(temp.path().join(DB_FILE)).unwrap();
@@ -413,9 +417,10 @@ mod tests {
             conn.pragma_update(None, "user_version", 4).unwrap();
         }
 
-        let store = Store::open(temp.path()).unwrap();
+        let store = Store::open(temp.path()).await.unwrap();
         let phases: Vec<(String, Phase)> = store
             .history(None, None)
+            .await
             .unwrap()
             .into_iter()
             .map(|session| (session.cname.clone(), session.phase))

@@ -179,13 +179,6 @@ impl Database for Sqlite {
         connection.open = true;
         Ok(connection)
     }
-
-    /// Here and now: nothing the work might do waits on this connection.
-    async fn off_connection<T: Send + 'static>(
-        work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        work()
-    }
 }
 
 /// The store's one connection, held until dropped.
@@ -337,9 +330,25 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-/// Runs a SQLite call to its end on this thread. Its statements block
-/// rather than wait, so the first poll finishes it; parking is there for
-/// form's sake.
+/// Runs `work`, which blocks on the file, on the runtime's blocking pool,
+/// so that no thread of the runtime waits for the disk; a blocking thread
+/// also keeps a paused test clock from jumping ahead meanwhile. A panic in
+/// `work` is the caller's.
+pub(super) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(outcome) => outcome,
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(_) => Err(StoreError::Stopped),
+        },
+    }
+}
+
+/// Runs a SQLite call to its end on this thread (one of the blocking
+/// pool's, see [`blocking`]). Its statements block rather than wait, so
+/// the first poll finishes it; parking is there for form's sake.
 pub(super) fn block_on<T>(future: impl Future<Output = T>) -> T {
     struct Unpark(std::thread::Thread);
     impl Wake for Unpark {

@@ -53,7 +53,7 @@ struct Running {
 }
 
 async fn start(dir: &Path, now: DateTime<Utc>) -> Running {
-    start_with(dir, now, Store::open_in_memory().unwrap()).await
+    start_with(dir, now, Store::open_in_memory().await.unwrap()).await
 }
 
 /// The daemon on the plans in `dir`, against a fresh simulator, with
@@ -252,7 +252,7 @@ async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed
     )
     .unwrap();
     // Yesterday's occurrence ran: recplan was in charge of this plan.
-    let store = Store::open_in_memory().unwrap();
+    let store = Store::open_in_memory().await.unwrap();
     let env = Env::default().with("AGORA_APP_ID", sim::DEMO_APP_ID);
     let options = recplan::plan::Options {
         env: env.clone(),
@@ -265,7 +265,7 @@ async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed
         .unwrap();
     for spec in &yesterday.sessions {
         let new = recplan::store::NewSession::of(&yesterday, spec, &yesterday.plan_hash);
-        store.begin(&new, at("2026-11-26T07:50:00Z")).unwrap();
+        store.begin(&new, at("2026-11-26T07:50:00Z")).await.unwrap();
     }
     let mut running = start_with(dir.path(), at("2026-11-27T08:02:00Z"), store.clone()).await;
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -282,6 +282,7 @@ async fn an_occurrence_of_a_running_plan_missed_while_down_is_recorded_as_missed
     assert_eq!(missed, [("outside".to_owned(), at("2026-11-27T07:50:00Z"))]);
     let today = store
         .history(Some("outside"), Some(at("2026-11-27T00:00:00Z")))
+        .await
         .unwrap();
     assert_eq!(today.len(), 1);
     assert_eq!(
@@ -301,7 +302,7 @@ async fn a_store_unavailable_beyond_its_grace_stops_the_daemon() {
     std::fs::create_dir(&plans).unwrap();
     std::fs::write(plans.join("p.yaml"), plan("p", "0 9 * * *", "10m", "")).unwrap();
     let state = dir.path().join("state");
-    let store = Store::open(&state).unwrap();
+    let store = Store::open(&state).await.unwrap();
     let mut running = start_with(&plans, at("2026-11-27T07:58:00Z"), store).await;
     tokio::time::sleep(Duration::from_secs(30)).await;
     // The store's tables go: every read fails from now on.

@@ -204,14 +204,15 @@ fn stop(files: &[&str], upload: &str) -> Vec<Transition> {
 }
 
 /// Begins `new` at its start and records `transitions` a minute apart.
-fn record(store: &Store, new: &NewSession, transitions: &[Transition]) {
+async fn record(store: &Store, new: &NewSession, transitions: &[Transition]) {
     let begun = new.scheduled_start;
-    let Begin::Created(id) = store.begin(new, begun).unwrap() else {
+    let Begin::Created(id) = store.begin(new, begun).await.unwrap() else {
         panic!("{} begun twice", new.cname);
     };
     for (minute, transition) in (1..).zip(transitions) {
         store
             .record(id, begun + TimeDelta::minutes(minute), transition)
+            .await
             .unwrap_or_else(|e| panic!("{}: {e}", transition.kind()));
     }
 }
@@ -219,9 +220,9 @@ fn record(store: &Store, new: &NewSession, transitions: &[Transition]) {
 /// A state store with four occurrences over three days: one recorded
 /// plainly, one restarted after its recording died, one whose acquire
 /// failed, and one still recording.
-pub(super) fn history_store() -> tempfile::TempDir {
+pub(super) async fn history_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
     let plain = session("weekly-standup", "standup-platform", "527841", 0);
     let mut transitions = start(&plain, "527841", "sid-1");
     transitions.extend(stop(
@@ -231,7 +232,7 @@ pub(super) fn history_store() -> tempfile::TempDir {
         ],
         "uploaded",
     ));
-    record(&store, &plain, &transitions);
+    record(&store, &plain, &transitions).await;
 
     let restarted = session("weekly-standup", "standup-platform", "527841", 24 * 60);
     let mut transitions = start(&restarted, "527841", "sid-2");
@@ -240,7 +241,7 @@ pub(super) fn history_store() -> tempfile::TempDir {
     });
     transitions.extend(start(&restarted, "5278419", "sid-3"));
     transitions.extend(stop(&["sid-3_standup-platform.m3u8"], "backuped"));
-    record(&store, &restarted, &transitions);
+    record(&store, &restarted, &transitions).await;
 
     let failed = session("classrooms", "north-room-101", "900101", 24 * 60 + 30);
     record(
@@ -254,16 +255,17 @@ pub(super) fn history_store() -> tempfile::TempDir {
                 reason: "acquire: 401 Unauthorized".to_owned(),
             },
         ],
-    );
+    )
+    .await;
 
     let running = session("classrooms", "north-room-102", "900102", 2 * 24 * 60);
-    record(&store, &running, &start(&running, "900102", "sid-4"));
+    record(&store, &running, &start(&running, "900102", "sid-4")).await;
     dir
 }
 
-#[test]
-fn history_lists_outcomes_restarts_uploads_and_files() {
-    let dir = history_store();
+#[tokio::test]
+async fn history_lists_outcomes_restarts_uploads_and_files() {
+    let dir = history_store().await;
     let state_dir = path_arg(dir.path());
     let text = recplan(&["history", "--state-dir", state_dir], &[]);
     assert_eq!(text.code, 0, "{text:?}");
@@ -277,9 +279,9 @@ fn history_lists_outcomes_restarts_uploads_and_files() {
     insta::assert_snapshot!("history_json", json.stdout);
 }
 
-#[test]
-fn history_filters_by_plan_and_since() {
-    let dir = history_store();
+#[tokio::test]
+async fn history_filters_by_plan_and_since() {
+    let dir = history_store().await;
     let state_dir = path_arg(dir.path());
     let ids = |args: &[&str]| -> Vec<i64> {
         let mut full = vec!["history", "--json", "--state-dir", state_dir];

@@ -193,7 +193,7 @@ async fn run_case(case: &Case) -> Vec<String> {
                 ..RetryPolicy::default()
             },
         ),
-        store: Store::open_in_memory().unwrap(),
+        store: Store::open_in_memory().await.unwrap(),
         clock: Clock::anchored(now()),
         env: env(),
         progress,

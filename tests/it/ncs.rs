@@ -39,9 +39,9 @@ pub struct Ncs {
 impl Ncs {
     pub async fn start() -> Ncs {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
         let new = new_session("standup", "room", 0);
-        let session = run(&store, &new, &script(&new)[..4]).id;
+        let session = run(&store, &new, &script(&new)[..4]).await.id;
         let state = NcsState::new(store.clone(), Secret::new(SECRET), Clock::anchored(at(60)))
             .expect("a secret is set");
         let app = Router::new().nest(ncs::PATH, ncs::router(state));
@@ -88,14 +88,14 @@ impl Ncs {
     }
 
     /// The kinds of the session's history events, in order.
-    pub fn kinds(&self) -> Vec<String> {
-        let events = self.store.events(self.session).unwrap();
+    pub async fn kinds(&self) -> Vec<String> {
+        let events = self.store.events(self.session).await.unwrap();
         events.into_iter().map(|event| event.kind).collect()
     }
 
     /// The last event's detail.
-    pub fn last_detail(&self) -> Value {
-        let events = self.store.events(self.session).unwrap();
+    pub async fn last_detail(&self) -> Value {
+        let events = self.store.events(self.session).await.unwrap();
         events.last().expect("an event").detail.clone()
     }
 

@@ -31,11 +31,12 @@ start:
 /// `history_store`'s sessions (weekly-standup stopped on 11-27 and 11-28,
 /// classrooms failed on 11-28 and still recording on 11-29), with
 /// classrooms paused through the control API.
-fn store_with_a_paused_plan() -> tempfile::TempDir {
-    let dir = history_store();
-    let store = Store::open(dir.path()).unwrap();
+async fn store_with_a_paused_plan() -> tempfile::TempDir {
+    let dir = history_store().await;
+    let store = Store::open(dir.path()).await.unwrap();
     store
         .set_paused("classrooms", true, "2026-11-29T12:00:00Z".parse().unwrap())
+        .await
         .unwrap();
     dir
 }
@@ -48,9 +49,9 @@ fn paused_plan_dir() -> tempfile::TempDir {
 
 // ---- next ----
 
-#[test]
-fn next_lists_a_directory_of_plans_like_list_timers() {
-    let state = store_with_a_paused_plan();
+#[tokio::test]
+async fn next_lists_a_directory_of_plans_like_list_timers() {
+    let state = store_with_a_paused_plan().await;
     let paused = paused_plan_dir();
     let run = recplan(
         &[
@@ -70,9 +71,9 @@ fn next_lists_a_directory_of_plans_like_list_timers() {
     insta::assert_snapshot!("next_table", run.stdout);
 }
 
-#[test]
-fn next_json_names_every_plan_with_its_starts_and_last_occurrence() {
-    let state = store_with_a_paused_plan();
+#[tokio::test]
+async fn next_json_names_every_plan_with_its_starts_and_last_occurrence() {
+    let state = store_with_a_paused_plan().await;
     let paused = paused_plan_dir();
     let run = recplan(
         &[
@@ -185,9 +186,9 @@ fn next_reads_the_store_only_where_there_is_one() {
 
 // ---- status ----
 
-#[test]
-fn status_lists_oldest_first_under_a_header_with_orphans_marked() {
-    let state = history_store();
+#[tokio::test]
+async fn status_lists_oldest_first_under_a_header_with_orphans_marked() {
+    let state = history_store().await;
     let run = recplan(&["status", "--state-dir", path_arg(state.path())], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     // The recording session was written by no live process: orphaned.

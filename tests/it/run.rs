@@ -56,9 +56,9 @@ pub(super) fn env() -> Env {
 }
 
 /// What sessions share: a client of `handle`, a store in memory, `clock`.
-fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceiver<Progress>) {
+async fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedReceiver<Progress>) {
     let (progress, events) = mpsc::unbounded_channel();
-    let store = Store::open_in_memory().unwrap();
+    let store = Store::open_in_memory().await.unwrap();
     (
         Context {
             client: ResilientClient::new(
@@ -116,7 +116,7 @@ async fn setup_plan(plan: &str, clock_at: DateTime<Utc>) -> (SimHandle, Occurren
 async fn composite_occurrence_sends_the_exact_sequence_on_time() {
     let (handle, occurrence, clock) = setup().await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
 
     let report = run_occurrence(&context, &occurrence, shutdown).await;
 
@@ -183,7 +183,7 @@ async fn composite_occurrence_sends_the_exact_sequence_on_time() {
 async fn shutdown_stops_every_started_recording() {
     let (handle, occurrence, clock) = setup().await;
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
 
     let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
     tokio::time::sleep(Duration::from_secs(60)).await;
@@ -262,7 +262,7 @@ steps:
 async fn individual_occurrence_sends_the_exact_sequence() {
     let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     let calls = calls_for(&handle, "class-1");
@@ -315,7 +315,7 @@ steps:
 async fn web_occurrence_acquires_scene_1_and_pauses_and_resumes() {
     let (handle, occurrence, clock) = setup_plan(WEB, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     assert_eq!(
@@ -368,7 +368,7 @@ async fn a_late_start_runs_the_remainder_and_sends_missed_steps_late() {
     let late = now() + chrono::Duration::minutes(3);
     let (handle, occurrence, clock) = setup_plan(PLAN, late).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let started = tokio::time::Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
@@ -403,7 +403,7 @@ async fn run_and_kill_the_recording(
 ) -> (SimHandle, recplan::session::OccurrenceReport, String) {
     let (handle, occurrence, clock) = setup_plan(plan, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, mut events) = context(&handle, clock);
+    let (context, mut events) = context(&handle, clock).await;
     let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
     let mut first = None;
     while let Some(event) = events.recv().await {

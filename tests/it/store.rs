@@ -7,52 +7,38 @@
 //! Without it the PostgreSQL variants are ignored, with that reason;
 //! `.ci/run` runs them with `--include-ignored` against a server of its own.
 
-/// Runs a test function against each backend, as the tests
-/// `NAME::sqlite` and `NAME::postgres`. `NAME(store: &Store)` gets a fresh
-/// store (SQLite in memory); `place NAME(place: &Place)` gets a fresh
-/// place to open stores in, as separate processes would (SQLite in a
-/// directory); `async NAME(store: &Store)` is awaited on tokio's test
-/// runtime.
+/// Runs an async test function against each backend, on a tokio runtime
+/// with two workers (callers on several threads at once), as the tests
+/// `NAME::sqlite` and `NAME::postgres`.
+/// `NAME(store: &Store)` gets a fresh store (SQLite in memory); `place
+/// NAME(place: &Place)` gets a fresh place to open stores in, as separate
+/// processes would (SQLite in a directory).
 macro_rules! on_each_backend {
     ($name:ident) => {
         mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(&recplan::store::Store::open_in_memory().unwrap());
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(&recplan::store::Store::open_in_memory().await.unwrap()).await;
             }
 
-            #[test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-            fn postgres() {
-                super::$name(&crate::store::Place::postgres().open());
+            async fn postgres() {
+                super::$name(&crate::store::Place::postgres().open().await).await;
             }
         }
     };
     (place $name:ident) => {
         mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(&crate::store::Place::sqlite());
-            }
-
-            #[test]
-            #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-            fn postgres() {
-                super::$name(&crate::store::Place::postgres());
-            }
-        }
-    };
-    (async $name:ident) => {
-        mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(&recplan::store::Store::open_in_memory().unwrap()).await;
+                super::$name(&crate::store::Place::sqlite()).await;
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
             async fn postgres() {
-                super::$name(&crate::store::Place::postgres().open()).await;
+                super::$name(&crate::store::Place::postgres()).await;
             }
         }
     };
@@ -151,39 +137,35 @@ pub fn script(new: &NewSession) -> Vec<Transition> {
 
 /// Begins `new`, which must be new, and records `transitions` a minute
 /// apart.
-pub fn run(store: &Store, new: &NewSession, transitions: &[Transition]) -> StoredSession {
-    let Begin::Created(id) = store.begin(new, at(0)).unwrap() else {
+pub async fn run(store: &Store, new: &NewSession, transitions: &[Transition]) -> StoredSession {
+    let Begin::Created(id) = store.begin(new, at(0)).await.unwrap() else {
         panic!("{} was begun before", new.cname);
     };
-    record_all(store, id, transitions)
+    record_all(store, id, transitions).await
 }
 
-pub fn record_all(store: &Store, id: SessionId, transitions: &[Transition]) -> StoredSession {
-    let mut session = store.get(id).unwrap().expect("the session exists");
+pub async fn record_all(store: &Store, id: SessionId, transitions: &[Transition]) -> StoredSession {
+    let mut session = store.get(id).await.unwrap().expect("the session exists");
     for (minute, transition) in (1..).zip(transitions) {
         session = store
             .record(id, at(minute), transition)
+            .await
             .unwrap_or_else(|error| panic!("{}: {error}", transition.kind()));
     }
     session
 }
 
-on_each_backend!(async async_callers_use_the_store_directly_or_on_the_blocking_pool);
-async fn async_callers_use_the_store_directly_or_on_the_blocking_pool(store: &Store) {
-    let direct = new_session("standup", "direct", 0);
-    let blocking = new_session("standup", "blocking", 0);
-    let from_task = {
-        let store = store.clone();
-        tokio::spawn(async move { run(&store, &direct, &script(&direct)).id })
+on_each_backend!(tasks_on_several_threads_share_one_store);
+async fn tasks_on_several_threads_share_one_store(store: &Store) {
+    let spawned = |cname: &str| {
+        let (store, new) = (store.clone(), new_session("standup", cname, 0));
+        tokio::spawn(async move { run(&store, &new, &script(&new)).await.id })
     };
-    let from_pool = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || run(&store, &blocking, &script(&blocking)).id)
-    };
-    let ids = [from_task.await.unwrap(), from_pool.await.unwrap()];
+    let (first, second) = (spawned("first"), spawned("second"));
+    let ids = [first.await.unwrap(), second.await.unwrap()];
     for id in ids {
         assert_eq!(
-            store.get(id).unwrap().unwrap().phase,
+            store.get(id).await.unwrap().unwrap().phase,
             recplan::store::Phase::Completed
         );
     }

@@ -10,7 +10,7 @@ use super::Scheduler;
 use crate::daemon::{Event, Launched, PlanState, Request};
 
 impl Scheduler {
-    pub(super) fn answer(&mut self, request: Request) {
+    pub(super) async fn answer(&mut self, request: Request) {
         match request {
             Request::Plans(reply) => {
                 let states = self
@@ -26,14 +26,17 @@ impl Scheduler {
                 let _ = reply.send(states);
             }
             Request::Run { plan, reply } => {
-                let launched = self.plans.find(&plan).map(|path| {
-                    let Some(resumed) = self.resumed_starts() else {
-                        return Launched::Skipped("the state store is unavailable".to_owned());
-                    };
-                    // Whole milliseconds, as the store keeps instants.
-                    let now = self.context.clock.now().trunc_subsecs(3);
-                    self.launch(&path, now, false, &resumed)
-                });
+                let launched = match self.plans.find(&plan) {
+                    None => None,
+                    Some(path) => Some(match self.resumed_starts().await {
+                        None => Launched::Skipped("the state store is unavailable".to_owned()),
+                        Some(resumed) => {
+                            // Whole milliseconds, as the store keeps instants.
+                            let now = self.context.clock.now().trunc_subsecs(3);
+                            self.launch(&path, now, false, &resumed)
+                        }
+                    }),
+                };
                 let _ = reply.send(launched);
             }
             Request::Pause {
@@ -50,6 +53,7 @@ impl Scheduler {
                     .context
                     .store
                     .set_paused(&plan, paused, now)
+                    .await
                     .map_err(|error| error.to_string());
                 if stored.is_ok() {
                     if paused {
@@ -64,8 +68,8 @@ impl Scheduler {
     }
 
     /// Reads the plans paused through the control API from the store.
-    pub(super) fn load_paused(&mut self) {
-        match self.context.store.paused_plans() {
+    pub(super) async fn load_paused(&mut self) {
+        match self.context.store.paused_plans().await {
             Ok(paused) => self.paused = paused.into_iter().collect(),
             Err(error) => tracing::error!(%error, "cannot read the paused plans"),
         }

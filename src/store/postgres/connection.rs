@@ -1,18 +1,9 @@
-//! Where the PostgreSQL connections live, and how they are made.
-//!
-//! tokio-postgres needs a runtime, while the store's API is blocking and is
-//! called from inside the daemon's own runtime, where blocking on another
-//! runtime (as the sync `postgres` crate does) panics. So the connections
-//! run on a small runtime of their own, driven by a thread of its own, and
-//! a store call blocks its caller on a channel until its future there
-//! answers: just as a SQLite call blocks its caller on the file.
+//! How the PostgreSQL connections are made. Each runs as a task of the
+//! runtime that made it, the caller's: the store's calls are awaited there
+//! as any other I/O is.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::{Builder, Handle};
-use tokio::sync::oneshot;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -41,58 +32,6 @@ const SESSION_SETTINGS: &str = "
                  ('tcp_keepalives_interval', '10'),
                  ('tcp_keepalives_count', '3')) AS wanted (name, setting)
     WHERE wanted.name IN (SELECT name FROM pg_settings)";
-
-/// The runtime the connections run on. Dropping the last handle stops its
-/// thread, which closes every connection (and so frees every lease).
-#[derive(Debug)]
-pub(in crate::store) struct Worker {
-    handle: Handle,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Worker {
-    pub fn start() -> Result<Arc<Worker>, StoreError> {
-        let io = |source| StoreError::Worker { source };
-        let runtime = Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(io)?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("recplan-postgres".to_owned())
-            .spawn(move || {
-                runtime.block_on(async {
-                    // Either a send or the sender's drop ends the wait.
-                    let _ = stopped.await;
-                });
-            })
-            .map_err(io)?;
-        Ok(Arc::new(Worker {
-            handle,
-            _stop: stop,
-        }))
-    }
-
-    /// Runs `future` on the worker and blocks until it answers.
-    pub fn block<T, F>(&self, future: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: Future<Output = Result<T, StoreError>> + Send + 'static,
-    {
-        let (answer, answered) = std::sync::mpsc::sync_channel(1);
-        self.handle.spawn(async move {
-            // The caller waits for this; it is gone only if it panicked.
-            let _ = answer.send(future.await);
-        });
-        answered.recv().map_err(|_| StoreError::WorkerStopped)?
-    }
-
-    /// Runs `future` on the worker without waiting for it.
-    pub fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
-        self.handle.spawn(future);
-    }
-}
 
 /// How to reach the database: the URL's settings, with recplan's defaults
 /// where it sets none, and a description of it that holds no password.
@@ -187,8 +126,8 @@ fn target(config: &Config) -> String {
     )
 }
 
-/// Connects, and runs the connection on the worker until it ends, then
-/// calls `ended`. Must run on the worker.
+/// Connects, and runs the connection as a task of the current runtime
+/// until it ends, then calls `ended`.
 pub(in crate::store) async fn connect(
     settings: &Settings,
     ended: impl FnOnce() + Send + 'static,

@@ -27,19 +27,19 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{
     UnboundedReceiver, UnboundedSender, WeakUnboundedSender, unbounded_channel,
 };
+use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until};
 use tokio_postgres::Client;
 
 use super::super::database::{Connection as _, Database, values};
 use super::super::driver::{Driver, Driving};
 use super::super::{SessionId, StoreError};
-use super::connection::{self, Settings, Worker};
+use super::connection::{self, Settings};
 
 /// The first wait before reconnecting, doubled up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(500);
@@ -66,7 +66,7 @@ const HOLDER: &str = "SELECT a.application_name FROM pg_locks l
 enum Command {
     Take {
         id: i32,
-        taken: SyncSender<Result<bool, StoreError>>,
+        taken: oneshot::Sender<Result<bool, StoreError>>,
     },
     Release {
         id: i32,
@@ -81,7 +81,6 @@ enum Command {
 #[derive(Clone)]
 pub(in crate::store) struct Leases {
     commands: UnboundedSender<Command>,
-    worker: Arc<Worker>,
 }
 
 /// An advisory lock held for one session: unlocked when dropped.
@@ -89,8 +88,6 @@ pub(in crate::store) struct Leases {
 pub(in crate::store) struct Advisory {
     id: i32,
     commands: UnboundedSender<Command>,
-    /// Keeps the connection's runtime alive as long as the lock.
-    _worker: Arc<Worker>,
 }
 
 impl Drop for Advisory {
@@ -102,11 +99,12 @@ impl Drop for Advisory {
 }
 
 impl Leases {
-    /// Starts the task that holds the leases; it connects on the first
-    /// lease taken, so a store only read (`recplan status`) uses one
-    /// connection. That connection's `application_name` names this
-    /// process after the store's.
-    pub fn start(worker: &Arc<Worker>, settings: &Settings, namespace: i32) -> Leases {
+    /// Starts the task that holds the leases, on the current runtime; it
+    /// connects on the first lease taken, so a store only read (`recplan
+    /// status`) uses one connection. That connection's `application_name`
+    /// names this process after the store's. The task, its connection and
+    /// so its leases end with the runtime.
+    pub fn start(settings: &Settings, namespace: i32) -> Leases {
         let name = application_name(settings.application_name(), &Driver::this_process());
         let (commands, queue) = unbounded_channel();
         let task = Task {
@@ -119,29 +117,25 @@ impl Leases {
             retry: RETRY_FIRST,
             retry_at: None,
         };
-        worker.spawn(task.serve(queue));
-        Leases {
-            commands,
-            worker: Arc::clone(worker),
-        }
+        tokio::spawn(task.serve(queue));
+        Leases { commands }
     }
 
     /// Locks session `id`, or `None` if another connection holds its lock.
-    pub fn take(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
+    pub async fn take(&self, id: SessionId) -> Result<Option<Advisory>, StoreError> {
         // A lock key is 32 bits; a store would need two billion sessions.
         let id = i32::try_from(id.0)
             .map_err(|_| StoreError::corrupt(format!("session id {id} is beyond lease keys")))?;
-        let (taken, answer) = sync_channel(1);
+        let (taken, answer) = oneshot::channel();
         self.commands
             .send(Command::Take { id, taken })
-            .map_err(|_| StoreError::WorkerStopped)?;
-        if !answer.recv().map_err(|_| StoreError::WorkerStopped)?? {
+            .map_err(|_| StoreError::Stopped)?;
+        if !answer.await.map_err(|_| StoreError::Stopped)?? {
             return Ok(None);
         }
         Ok(Some(Advisory {
             id,
             commands: self.commands.clone(),
-            _worker: Arc::clone(&self.worker),
         }))
     }
 }
@@ -223,7 +217,11 @@ impl Task {
             match command {
                 None => return,
                 Some(Command::Take { id, taken }) => {
-                    let _ = taken.send(self.take(id).await);
+                    // A taker that stopped waiting (its future dropped) has
+                    // no `Advisory` to release the lock: released here.
+                    if let Err(Ok(true)) = taken.send(self.take(id).await) {
+                        self.release(id).await;
+                    }
                 }
                 Some(Command::Release { id }) => self.release(id).await,
                 Some(Command::Ended { link }) if link == self.link => {
@@ -288,7 +286,7 @@ impl Task {
         }
         match &self.client {
             Some(client) => Ok(client),
-            None => Err(StoreError::WorkerStopped),
+            None => Err(StoreError::Stopped),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::store::at;
 #[tokio::test]
 async fn bad_and_missing_signatures_are_refused_and_nothing_is_recorded() {
     let ncs = Ncs::start().await;
-    let before = ncs.kinds();
+    let before = ncs.kinds().await;
     let body = leave("n-1", 0).to_string();
     let wrong_secret = signature::sign(&Secret::new("not-the-secret"), body.as_bytes());
     let other_body = signature::sign(&Secret::new(SECRET), leave("n-2", 0).to_string().as_bytes());
@@ -32,14 +32,14 @@ async fn bad_and_missing_signatures_are_refused_and_nothing_is_recorded() {
             "{signature:?}"
         );
     }
-    assert_eq!(ncs.kinds(), before);
+    assert_eq!(ncs.kinds().await, before);
     assert_eq!(ncs.notices(), 0);
 }
 
 #[tokio::test]
 async fn unknown_sids_other_events_and_other_products_are_answered_and_not_kept() {
     let ncs = Ncs::start().await;
-    let before = ncs.kinds();
+    let before = ncs.kinds().await;
     let mut stranger = leave("n-1", 0);
     stranger["payload"]["sid"] = json!("sid-of-another-system");
     let progress = notice(
@@ -60,10 +60,13 @@ async fn unknown_sids_other_events_and_other_products_are_answered_and_not_kept(
     }
     let malformed = json!({"productId": 3, "eventType": 41});
     assert_eq!(ncs.send(&malformed).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(ncs.kinds(), before);
+    assert_eq!(ncs.kinds().await, before);
     assert_eq!(ncs.notices(), 0);
     assert_eq!(
-        ncs.store.find_by_sid("sid-of-another-system").unwrap(),
+        ncs.store
+            .find_by_sid("sid-of-another-system")
+            .await
+            .unwrap(),
         None
     );
 }
@@ -89,9 +92,9 @@ async fn a_body_over_the_limit_is_refused() {
     assert_eq!(ncs.post(at_limit, Some(&signature)).await.1, RECORDED);
 }
 
-#[test]
-fn the_state_needs_a_secret_and_never_shows_it() {
-    let store = Store::open_in_memory().unwrap();
+#[tokio::test]
+async fn the_state_needs_a_secret_and_never_shows_it() {
+    let store = Store::open_in_memory().await.unwrap();
     let clock = Clock::anchored(at(0));
     assert!(NcsState::new(store.clone(), Secret::new(""), clock).is_err());
     let env =

@@ -40,8 +40,8 @@ async fn exit_failover_and_leave_are_recorded_as_observations() {
     ];
     for (body, kind, fields) in cases {
         assert_eq!(ncs.send(&body).await, (StatusCode::OK, RECORDED.to_owned()));
-        assert_eq!(ncs.kinds().last().map(String::as_str), Some(kind));
-        let detail = ncs.last_detail();
+        assert_eq!(ncs.kinds().await.last().map(String::as_str), Some(kind));
+        let detail = ncs.last_detail().await;
         for (name, value) in fields.as_object().unwrap() {
             assert_eq!(&detail[name], value, "{kind}: {name}");
         }
@@ -52,7 +52,7 @@ async fn exit_failover_and_leave_are_recorded_as_observations() {
             "kept verbatim"
         );
     }
-    let session = ncs.store.get(ncs.session).unwrap().unwrap();
+    let session = ncs.store.get(ncs.session).await.unwrap().unwrap();
     assert_eq!(
         session.phase,
         Phase::Recording,
@@ -72,6 +72,7 @@ async fn a_replayed_notice_is_recorded_once() {
     );
     let leaves = ncs
         .kinds()
+        .await
         .iter()
         .filter(|kind| *kind == "ncs_recorder_leave")
         .count();
@@ -92,6 +93,7 @@ async fn a_resend_under_a_new_id_is_recorded_once_but_a_failover_task_is_not_a_r
     assert_eq!(ncs.send(&failover).await.1, RECORDED);
     let leaves = ncs
         .kinds()
+        .await
         .iter()
         .filter(|kind| *kind == "ncs_recorder_leave")
         .count();
@@ -104,6 +106,7 @@ async fn an_upload_notice_after_an_async_stop_completes_the_upload() {
     let id = ncs.session;
     ncs.store
         .record(id, at(30), &Transition::StopIntent)
+        .await
         .unwrap();
     // An asynchronous stop answers before the upload: no files, no status.
     let stopped = Transition::Stopped {
@@ -111,14 +114,14 @@ async fn an_upload_notice_after_an_async_stop_completes_the_upload() {
         uploading_status: None,
         outcome: recplan::store::Outcome::Completed,
     };
-    let stopped = ncs.store.record(id, at(30), &stopped).unwrap();
+    let stopped = ncs.store.record(id, at(30), &stopped).await.unwrap();
     assert_eq!(stopped.upload_status(), None);
 
     let files = ["sid-room_room.m3u8", "sid-room_room_0.ts"];
     let body = notice("n-31", 31, 9, &upload_details("uploaded", &files));
     assert_eq!(ncs.send(&body).await, (StatusCode::OK, RECORDED.to_owned()));
 
-    let session = ncs.store.get(id).unwrap().unwrap();
+    let session = ncs.store.get(id).await.unwrap().unwrap();
     let notified = session
         .upload_notified
         .clone()
@@ -137,8 +140,11 @@ async fn an_upload_notice_after_an_async_stop_completes_the_upload() {
         (session.updated_at, session.finished_at),
         (stopped.updated_at, stopped.finished_at)
     );
-    assert_eq!(ncs.kinds().last().map(String::as_str), Some("ncs_uploaded"));
-    let history = ncs.store.history(Some("standup"), None).unwrap();
+    assert_eq!(
+        ncs.kinds().await.last().map(String::as_str),
+        Some("ncs_uploaded")
+    );
+    let history = ncs.store.history(Some("standup"), None).await.unwrap();
     assert_eq!(
         history[0].upload_status(),
         Some("uploaded"),
@@ -154,13 +160,14 @@ async fn the_stop_answer_does_not_overwrite_an_earlier_upload_notice() {
     assert_eq!(ncs.send(&body).await.1, RECORDED);
     ncs.store
         .record(id, at(30), &Transition::StopIntent)
+        .await
         .unwrap();
     let stopped = Transition::Stopped {
         files: vec!["stop.m3u8".to_owned()],
         uploading_status: Some("uploaded".to_owned()),
         outcome: recplan::store::Outcome::Completed,
     };
-    let session = ncs.store.record(id, at(31), &stopped).unwrap();
+    let session = ncs.store.record(id, at(31), &stopped).await.unwrap();
     assert_eq!(session.uploading_status.as_deref(), Some("uploaded"));
     assert_eq!(session.files, ["stop.m3u8"]);
     assert_eq!(
@@ -172,7 +179,7 @@ async fn the_stop_answer_does_not_overwrite_an_earlier_upload_notice() {
     // A web recording's notice lists no files: it keeps the listed ones.
     let web = notice("n-31", 31, 10, &json!({"msgName": "uploaded", "status": 0}));
     assert_eq!(ncs.send(&web).await.1, RECORDED);
-    let session = ncs.store.get(id).unwrap().unwrap();
+    let session = ncs.store.get(id).await.unwrap().unwrap();
     assert_eq!(session.upload_status(), Some("uploaded"));
     assert_eq!(session.recorded_files(), ["backup.m3u8"]);
 }
@@ -183,7 +190,7 @@ async fn a_notice_about_a_lost_recording_still_finds_its_session() {
     let lost = Transition::Lost {
         reason: "query answered 404".to_owned(),
     };
-    let session = ncs.store.record(ncs.session, at(10), &lost).unwrap();
+    let session = ncs.store.record(ncs.session, at(10), &lost).await.unwrap();
     assert_eq!(session.sid, None, "the row forgets the dead sid");
     let body = notice(
         "n-11",
@@ -193,11 +200,11 @@ async fn a_notice_about_a_lost_recording_still_finds_its_session() {
     );
     assert_eq!(ncs.send(&body).await.1, RECORDED);
     assert_eq!(
-        ncs.kinds().last().map(String::as_str),
+        ncs.kinds().await.last().map(String::as_str),
         Some("ncs_session_exit")
     );
     assert_eq!(
-        ncs.store.find_by_sid(SID).unwrap().map(|s| s.id),
+        ncs.store.find_by_sid(SID).await.unwrap().map(|s| s.id),
         Some(ncs.session)
     );
 }

@@ -57,7 +57,7 @@ fn unix(time: chrono::DateTime<chrono::Utc>) -> u32 {
 async fn each_start_carries_a_token_for_its_channel_and_uid() {
     let (handle, occurrence, clock) = setup_plan(MINTED, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
 
     let report = run_occurrence(&context, &occurrence, shutdown).await;
 

@@ -17,7 +17,7 @@ async fn run_with(faults: &[(Fault, usize)]) -> (SimHandle, OccurrenceReport) {
         handle.inject_times(*fault, *times);
     }
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     (handle, report)
 }
@@ -112,7 +112,7 @@ async fn a_start_whose_answer_was_lost_is_never_started_twice() {
 async fn a_404_during_failover_is_waited_out_not_restarted() {
     let (handle, occurrence, clock) = setup_plan(INDIVIDUAL, now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
     // Just before the first routine query (2m5s), Agora migrates the task
     // for 40 s.

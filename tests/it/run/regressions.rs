@@ -41,7 +41,7 @@ fn arrivals(handle: &SimHandle, endpoint: &str, start: Instant) -> Vec<Duration>
 async fn a_step_due_before_the_confirming_query_goes_out_at_its_offset() {
     let (handle, occurrence, clock) = setup_plan(&plan("2m"), now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
@@ -66,7 +66,7 @@ async fn a_short_outage_at_the_start_costs_a_late_start_not_the_occurrence() {
         duration: Duration::from_secs(20),
     });
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(report.all_completed(), "{report:#?}");
     let session = &report.sessions[0];
@@ -90,7 +90,7 @@ async fn an_outage_to_the_end_gives_up_once_less_than_min_recording_is_left() {
         duration: Duration::from_secs(600),
     });
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     assert!(!report.all_completed());
@@ -111,7 +111,7 @@ async fn a_recording_stuck_below_status_4_is_stopped_by_the_end() {
     let (handle, occurrence, clock) = setup_plan(&plan("40s"), now()).await;
     handle.inject(Fault::StuckStarting);
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     let session = &report.sessions[0];
@@ -128,7 +128,7 @@ async fn a_never_confirmed_recording_is_stopped_before_a_restart_starts_another(
     let (handle, occurrence, clock) = setup_plan(&plan("10m"), now()).await;
     handle.inject(Fault::StuckStarting);
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let start = Instant::now();
     let report = run_occurrence(&context, &occurrence, shutdown).await;
     let session = &report.sessions[0];
@@ -157,7 +157,7 @@ async fn a_never_confirmed_recording_is_stopped_before_a_restart_starts_another(
 async fn a_mistyped_field_in_a_200_stop_keeps_the_session_completed() {
     let (handle, occurrence, clock) = setup_plan(&plan("2m"), now()).await;
     let (_shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     handle.inject(Fault::Malformed(recplan::sim::Endpoint::Stop));
     handle.inject(Fault::Malformed(recplan::sim::Endpoint::Query));
     let report = run_occurrence(&context, &occurrence, shutdown).await;
@@ -179,11 +179,11 @@ async fn a_resumed_restart_uses_the_live_restarts_uid() {
     let text = plan("10m").replace(", backup_uid: \"527842\"", "");
     std::fs::write(&path, &text).unwrap();
     let (handle, occurrence, clock) = setup_plan(&text, now()).await;
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let spec = &occurrence.sessions[0];
     let mut new = NewSession::of(&occurrence, spec, &occurrence.plan_hash);
     new.plan_path.clone_from(&path);
-    let id = context.store.begin(&new, now()).unwrap().id();
+    let id = context.store.begin(&new, now()).await.unwrap().id();
     let recording = Recording {
         mode: Mode::Composite,
         resource_id: "dead-resource".to_owned(),
@@ -207,7 +207,7 @@ async fn a_resumed_restart_uses_the_live_restarts_uid() {
             reason: "the recording exited".to_owned(),
         },
     ] {
-        context.store.record(id, now(), &transition).unwrap();
+        context.store.record(id, now(), &transition).await.unwrap();
     }
     let (_stop, shutdown) = watch::channel(false);
     let reports = recplan::session::recover(&context, &shutdown).await;
@@ -226,7 +226,7 @@ async fn a_resumed_restart_uses_the_live_restarts_uid() {
 async fn an_interrupted_session_reports_when_it_really_ended() {
     let (handle, occurrence, clock) = setup_plan(&plan("10m"), now()).await;
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let (context, _events) = context(&handle, clock);
+    let (context, _events) = context(&handle, clock).await;
     let run = tokio::spawn(async move { run_occurrence(&context, &occurrence, shutdown).await });
     tokio::time::sleep(Duration::from_secs(60)).await;
     shutdown_tx.send(true).unwrap();

@@ -8,13 +8,13 @@ use tokio::task::JoinSet;
 use super::{Place, at, new_session, resource_of, script};
 
 /// Begins `count` sessions of plan `burst`, one per channel.
-fn begin_many(store: &Store, count: usize) -> Vec<SessionId> {
-    (0..count)
-        .map(|n| {
-            let new = new_session("burst", &format!("room-{n}"), 0);
-            store.begin(&new, at(0)).unwrap().id()
-        })
-        .collect()
+async fn begin_many(store: &Store, count: usize) -> Vec<SessionId> {
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let new = new_session("burst", &format!("room-{n}"), 0);
+        ids.push(store.begin(&new, at(0)).await.unwrap().id());
+    }
+    ids
 }
 
 fn acquire_intent() -> Transition {
@@ -30,9 +30,10 @@ fn acquired() -> Transition {
     }
 }
 
-fn kinds(store: &Store, id: SessionId) -> Vec<String> {
+async fn kinds(store: &Store, id: SessionId) -> Vec<String> {
     store
         .events(id)
+        .await
         .unwrap()
         .into_iter()
         .map(|event| event.kind)
@@ -40,18 +41,14 @@ fn kinds(store: &Store, id: SessionId) -> Vec<String> {
 }
 
 on_each_backend!(many_sessions_recording_at_once_all_land_in_order);
-fn many_sessions_recording_at_once_all_land_in_order(store: &Store) {
+async fn many_sessions_recording_at_once_all_land_in_order(store: &Store) {
     const SESSIONS: usize = 500;
-    let sessions: Vec<_> = (0..SESSIONS)
-        .map(|n| new_session("burst", &format!("room-{n}"), 0))
-        .map(|new| (store.begin(&new, at(0)).unwrap().id(), new))
-        .collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    let mut sessions = Vec::with_capacity(SESSIONS);
+    for n in 0..SESSIONS {
+        let new = new_session("burst", &format!("room-{n}"), 0);
+        sessions.push((store.begin(&new, at(0)).await.unwrap().id(), new));
+    }
+    {
         let mut tasks = JoinSet::new();
         for (id, new) in &sessions {
             let (store, id, new) = (store.clone(), *id, new.clone());
@@ -68,36 +65,32 @@ fn many_sessions_recording_at_once_all_land_in_order(store: &Store) {
         while let Some(joined) = tasks.join_next().await {
             joined.unwrap();
         }
-    });
+    }
     for (id, new) in &sessions {
         let expected: Vec<_> = std::iter::once("begun")
             .chain(script(new).iter().map(Transition::kind))
             .collect();
-        assert_eq!(kinds(store, *id), expected, "{}", new.cname);
-        let events = store.events(*id).unwrap();
+        assert_eq!(kinds(store, *id).await, expected, "{}", new.cname);
+        let events = store.events(*id).await.unwrap();
         assert!(events.windows(2).all(|pair| pair[0].at < pair[1].at));
-        let stored = store.get(*id).unwrap().unwrap();
+        let stored = store.get(*id).await.unwrap().unwrap();
         assert_eq!(stored.phase, Phase::Completed, "{}", new.cname);
         assert_eq!(stored.files, [format!("{}.m3u8", new.cname)]);
     }
 }
 
 on_each_backend!(place transitions_queued_at_once_share_a_commit_and_a_refused_one_fails_alone);
-fn transitions_queued_at_once_share_a_commit_and_a_refused_one_fails_alone(place: &Place) {
+async fn transitions_queued_at_once_share_a_commit_and_a_refused_one_fails_alone(place: &Place) {
     const SESSIONS: usize = 100;
-    let store = place.open();
-    let ids = begin_many(&store, SESSIONS);
+    let store = place.open().await;
+    let ids = begin_many(&store, SESSIONS).await;
     let unasked = store
         .begin(&new_session("burst", "unasked", 0), at(0))
+        .await
         .unwrap()
         .id();
     let before = store.commits();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (answers, refused) = runtime.block_on(async {
+    let (answers, refused) = async {
         // Queued while nothing can be written: whatever the flusher took
         // first waits on the lock, and all the rest is queued behind it.
         let held = place.hold_writes();
@@ -118,7 +111,8 @@ fn transitions_queued_at_once_share_a_commit_and_a_refused_one_fails_alone(place
             }
         }
         (answers, refused.await)
-    });
+    }
+    .await;
     let commits = store.commits() - before;
     assert!(
         commits <= 2,
@@ -132,15 +126,18 @@ fn transitions_queued_at_once_share_a_commit_and_a_refused_one_fails_alone(place
         matches!(&refused, Err(StoreError::Transition { id, .. }) if *id == unasked),
         "{refused:?}"
     );
-    assert_eq!(kinds(&store, unasked), ["begun"]);
+    assert_eq!(kinds(&store, unasked).await, ["begun"]);
     for id in ids {
-        assert_eq!(kinds(&store, id), ["begun", "acquire_intent", "acquired"]);
+        assert_eq!(
+            kinds(&store, id).await,
+            ["begun", "acquire_intent", "acquired"]
+        );
     }
 }
 
 on_each_backend!(a_batch_writes_each_change_that_follows_and_leaves_out_the_rest);
-fn a_batch_writes_each_change_that_follows_and_leaves_out_the_rest(store: &Store) {
-    let [first, refused, other] = begin_many(store, 3)[..] else {
+async fn a_batch_writes_each_change_that_follows_and_leaves_out_the_rest(store: &Store) {
+    let [first, refused, other] = begin_many(store, 3).await[..] else {
         unreachable!("three sessions");
     };
     let gone = SessionId(999_999);
@@ -165,6 +162,7 @@ fn a_batch_writes_each_change_that_follows_and_leaves_out_the_rest(store: &Store
                 },
             ),
         ])
+        .await
         .unwrap();
     assert_eq!(store.commits(), before + 1, "one commit for the batch");
     let phases: Vec<_> = written
@@ -184,26 +182,37 @@ fn a_batch_writes_each_change_that_follows_and_leaves_out_the_rest(store: &Store
         ),
         "{phases:?}"
     );
-    assert_eq!(kinds(store, first), ["begun", "acquire_intent", "acquired"]);
-    assert_eq!(kinds(store, refused), ["begun"]);
-    assert_eq!(kinds(store, other), ["begun", "acquire_intent"]);
     assert_eq!(
-        store.get(first).unwrap().unwrap().resource_id.as_deref(),
+        kinds(store, first).await,
+        ["begun", "acquire_intent", "acquired"]
+    );
+    assert_eq!(kinds(store, refused).await, ["begun"]);
+    assert_eq!(kinds(store, other).await, ["begun", "acquire_intent"]);
+    assert_eq!(
+        store
+            .get(first)
+            .await
+            .unwrap()
+            .unwrap()
+            .resource_id
+            .as_deref(),
         Some("resource-room-0-527841")
     );
 }
 
 on_each_backend!(a_transition_queued_outside_any_runtime_is_written_all_the_same);
-fn a_transition_queued_outside_any_runtime_is_written_all_the_same(store: &Store) {
-    let [id] = begin_many(store, 1)[..] else {
+async fn a_transition_queued_outside_any_runtime_is_written_all_the_same(store: &Store) {
+    let [id] = begin_many(store, 1).await[..] else {
         unreachable!("one session");
     };
-    let queued = store.record_queued(id, at(1), &acquire_intent());
-    let session = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(queued)
-        .unwrap();
+    // Queued on a thread of no runtime; awaited on one.
+    let queued = std::thread::scope(|scope| {
+        scope
+            .spawn(|| store.record_queued(id, at(1), &acquire_intent()))
+            .join()
+            .unwrap()
+    });
+    let session = queued.await.unwrap();
     assert_eq!(session.phase, Phase::Acquiring);
-    assert_eq!(store.get(id).unwrap(), Some(session));
+    assert_eq!(store.get(id).await.unwrap(), Some(session));
 }

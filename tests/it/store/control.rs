@@ -8,12 +8,12 @@ use super::{Place, at};
 
 on_each_backend!(place paused_plans_and_actions_outlive_the_process);
 
-fn paused_plans_and_actions_outlive_the_process(place: &Place) {
-    let store = place.open();
-    assert!(store.paused_plans().unwrap().is_empty());
-    store.set_paused("standup", true, at(0)).unwrap();
-    store.set_paused("standup", true, at(1)).unwrap();
-    store.set_paused("review", true, at(2)).unwrap();
+async fn paused_plans_and_actions_outlive_the_process(place: &Place) {
+    let store = place.open().await;
+    assert!(store.paused_plans().await.unwrap().is_empty());
+    store.set_paused("standup", true, at(0)).await.unwrap();
+    store.set_paused("standup", true, at(1)).await.unwrap();
+    store.set_paused("review", true, at(2)).await.unwrap();
     let action = |minutes: i64, what: &str, target: &str| Action {
         at: at(minutes),
         action: what.to_owned(),
@@ -23,15 +23,18 @@ fn paused_plans_and_actions_outlive_the_process(place: &Place) {
     };
     for (minutes, what) in [(0, "pause"), (2, "pause"), (3, "resume")] {
         let target = if minutes == 2 { "review" } else { "standup" };
-        store.record_action(&action(minutes, what, target)).unwrap();
+        store
+            .record_action(&action(minutes, what, target))
+            .await
+            .unwrap();
     }
-    store.set_paused("standup", false, at(3)).unwrap();
+    store.set_paused("standup", false, at(3)).await.unwrap();
     drop(store);
 
-    let again = place.open();
-    assert_eq!(again.paused_plans().unwrap(), ["review"]);
+    let again = place.open().await;
+    assert_eq!(again.paused_plans().await.unwrap(), ["review"]);
     assert_eq!(
-        again.actions(2).unwrap(),
+        again.actions(2).await.unwrap(),
         [action(3, "resume", "standup"), action(2, "pause", "review")]
     );
 }

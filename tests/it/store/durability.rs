@@ -25,37 +25,37 @@ const CHILD_MAX_SESSIONS: usize = 500;
 
 /// Not a test: the child process of the crash tests, which run it. Without
 /// their environment it does nothing.
-#[test]
+#[tokio::test]
 #[ignore = "the crash tests run it in a child process"]
-fn crash_child() {
+async fn crash_child() {
     let (Some(state), Some(mode)) = (
         std::env::var_os(CHILD_STATE),
         std::env::var(CHILD_MODE).ok(),
     ) else {
         return;
     };
-    let store = open_at(&state);
+    let store = open_at(&state).await;
     let mut stdout = std::io::stdout().lock();
     match mode.as_str() {
         "abort" => {
             // One session to its end, one left recording.
             let done = new_session("crash", "done", 0);
-            run(&store, &done, &script(&done));
+            run(&store, &done, &script(&done)).await;
             let live = new_session("crash", "live", 0);
-            run(&store, &live, &script(&live)[..4]);
+            run(&store, &live, &script(&live)[..4]).await;
             writeln!(stdout, "committed all").unwrap();
             std::process::abort();
         }
         "until-killed" => {
             for n in 0..CHILD_MAX_SESSIONS {
                 let new = new_session("crash", &format!("room-{n}"), 0);
-                let Begin::Created(id) = store.begin(&new, at(0)).unwrap() else {
+                let Begin::Created(id) = store.begin(&new, at(0)).await.unwrap() else {
                     panic!("begun twice");
                 };
                 writeln!(stdout, "committed {id} begun").unwrap();
                 stdout.flush().unwrap();
                 for (minute, transition) in (1..).zip(&script(&new)) {
-                    store.record(id, at(minute), transition).unwrap();
+                    store.record(id, at(minute), transition).await.unwrap();
                     // Reported only once committed: the parent holds the
                     // store to every line it reads.
                     writeln!(stdout, "committed {id} {}", transition.kind()).unwrap();
@@ -85,7 +85,7 @@ fn spawn_child(place: &Place, mode: &str) -> Child {
 }
 
 on_each_backend!(place every_transition_before_an_abort_is_there_after_it);
-fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
+async fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
     let output = spawn_child(place, "abort").wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("committed all"), "the child ran: {stdout}");
@@ -104,23 +104,25 @@ fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
         assert!(wal.exists(), "the child never closed the database");
     }
 
-    let store = place.open();
+    let store = place.open().await;
     let done = new_session("crash", "done", 0);
     let done = store
         .find(&done.key())
+        .await
         .unwrap()
         .expect("the finished session");
     assert_eq!(done.phase, Phase::Completed);
     assert_eq!(
-        store.events(done.id).unwrap().len(),
+        store.events(done.id).await.unwrap().len(),
         1 + script(&new_session("crash", "done", 0)).len()
     );
     let live_new = new_session("crash", "live", 0);
     let live = store
         .find(&live_new.key())
+        .await
         .unwrap()
         .expect("the live session");
-    assert_eq!(store.active().unwrap(), std::slice::from_ref(&live));
+    assert_eq!(store.active().await.unwrap(), std::slice::from_ref(&live));
     assert_eq!(
         live.recording().map(|r| r.sid),
         Some("sid-live".to_owned()),
@@ -129,7 +131,7 @@ fn every_transition_before_an_abort_is_there_after_it(place: &Place) {
 }
 
 on_each_backend!(place a_kill_at_any_instant_loses_nothing_committed);
-fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
+async fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
     let mut child = spawn_child(place, "until-killed");
     let stdout = child.stdout.take().unwrap();
     let mut committed: Vec<(SessionId, String)> = Vec::new();
@@ -151,7 +153,7 @@ fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
     assert!(!status.success(), "the child was killed: {status}");
     assert_eq!(committed.len(), 34, "the child wrote until killed");
 
-    let store = place.open();
+    let store = place.open().await;
     if let Place::Sqlite(dir) = place {
         let integrity: String = rusqlite::Connection::open(dir.path().join("recplan.db"))
             .unwrap()
@@ -160,7 +162,7 @@ fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
         assert_eq!(integrity, "ok");
     }
     for (id, kind) in &committed {
-        let events = store.events(*id).unwrap();
+        let events = store.events(*id).await.unwrap();
         assert!(
             events.iter().any(|event| &event.kind == kind),
             "session {id}: {kind} was reported committed but is missing"
@@ -168,8 +170,8 @@ fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
     }
     // Whatever the kill interrupted is either whole or absent: each
     // session's row matches its last event.
-    for session in store.history(Some("crash"), None).unwrap() {
-        let events = store.events(session.id).unwrap();
+    for session in store.history(Some("crash"), None).await.unwrap() {
+        let events = store.events(session.id).await.unwrap();
         let last = &events.last().unwrap().kind;
         let expected = match last.as_str() {
             "begun" => Phase::Pending,
@@ -186,50 +188,47 @@ fn a_kill_at_any_instant_loses_nothing_committed(place: &Place) {
 }
 
 on_each_backend!(place concurrent_writers_in_one_process_and_across_connections);
-fn concurrent_writers_in_one_process_and_across_connections(place: &Place) {
+async fn concurrent_writers_in_one_process_and_across_connections(place: &Place) {
     const WRITERS: usize = 4;
     const SESSIONS: usize = 6;
-    let shared = place.open();
-    let created: Vec<Vec<SessionId>> = std::thread::scope(|scope| {
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|writer| {
-                // Half share one connection, half open their own, as a
-                // second process would.
-                let store = if writer % 2 == 0 {
-                    shared.clone()
-                } else {
-                    place.open()
-                };
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    for n in 0..SESSIONS {
-                        // Every writer races for the same occurrences.
-                        let new = new_session("race", &format!("room-{n}"), 0);
-                        if let Begin::Created(id) = store.begin(&new, at(0)).unwrap() {
-                            record_all(&store, id, &script(&new));
-                            mine.push(id);
-                        }
-                        // And writes one of its own.
-                        let own = new_session("own", &format!("w{writer}-{n}"), 0);
-                        mine.push(run(&store, &own, &script(&own)).id);
-                    }
-                    mine
-                })
-            })
-            .collect();
-        writers.into_iter().map(|w| w.join().unwrap()).collect()
-    });
+    let shared = place.open().await;
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        // Half share one connection, half open their own, as a second
+        // process would.
+        let store = if writer % 2 == 0 {
+            shared.clone()
+        } else {
+            place.open().await
+        };
+        writers.spawn(async move {
+            let mut mine = Vec::new();
+            for n in 0..SESSIONS {
+                // Every writer races for the same occurrences.
+                let new = new_session("race", &format!("room-{n}"), 0);
+                if let Begin::Created(id) = store.begin(&new, at(0)).await.unwrap() {
+                    record_all(&store, id, &script(&new)).await;
+                    mine.push(id);
+                }
+                // And writes one of its own.
+                let own = new_session("own", &format!("w{writer}-{n}"), 0);
+                mine.push(run(&store, &own, &script(&own)).await.id);
+            }
+            mine
+        });
+    }
+    let created: Vec<Vec<SessionId>> = writers.join_all().await;
     let all: Vec<SessionId> = created.into_iter().flatten().collect();
     assert_eq!(
         all.len(),
         SESSIONS + WRITERS * SESSIONS,
         "each raced occurrence created once"
     );
-    let history = shared.history(None, None).unwrap();
+    let history = shared.history(None, None).await.unwrap();
     assert_eq!(history.len(), all.len());
     for session in history {
         assert_eq!(session.phase, Phase::Completed, "{}", session.cname);
-        assert_eq!(shared.events(session.id).unwrap().len(), 1 + 8);
+        assert_eq!(shared.events(session.id).await.unwrap().len(), 1 + 8);
     }
-    assert!(shared.active().unwrap().is_empty());
+    assert!(shared.active().await.unwrap().is_empty());
 }

@@ -23,37 +23,40 @@ fn pragma(dir: &Path, name: &str) -> i64 {
         .unwrap()
 }
 
-#[test]
-fn an_empty_directory_is_migrated_and_reopening_keeps_the_data() {
+#[tokio::test]
+async fn an_empty_directory_is_migrated_and_reopening_keeps_the_data() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("nested/state");
-    let store = Store::open(&dir).unwrap();
+    let store = Store::open(&dir).await.unwrap();
     assert_eq!(store.path(), Some(dir.join(DB_FILE).as_path()));
     let new = new_session("standup", "room", 0);
-    let written = run(&store, &new, &script(&new)[..4]);
+    let written = run(&store, &new, &script(&new)[..4]).await;
     drop(store);
     assert_eq!(pragma(&dir, "user_version"), i64::from(SCHEMA_VERSION));
     assert_eq!(pragma(&dir, "application_id"), 0x7263_706c);
-    let store = Store::open(&dir).unwrap();
-    assert_eq!(store.get(written.id).unwrap(), Some(written.clone()));
-    assert_eq!(store.active().unwrap(), std::slice::from_ref(&written));
-    assert_eq!(store.events(written.id).unwrap().len(), 5);
+    let store = Store::open(&dir).await.unwrap();
+    assert_eq!(store.get(written.id).await.unwrap(), Some(written.clone()));
+    assert_eq!(
+        store.active().await.unwrap(),
+        std::slice::from_ref(&written)
+    );
+    assert_eq!(store.events(written.id).await.unwrap().len(), 5);
     // And it carries on where it was.
-    let done = record_all(&store, written.id, &script(&new)[4..]);
+    let done = record_all(&store, written.id, &script(&new)[4..]).await;
     assert!(!done.is_active());
 }
 
-#[test]
-fn a_database_from_a_newer_recplan_is_refused_untouched() {
+#[tokio::test]
+async fn a_database_from_a_newer_recplan_is_refused_untouched() {
     let temp = tempfile::tempdir().unwrap();
-    let store = Store::open(temp.path()).unwrap();
-    run(&store, &new_session("standup", "room", 0), &[]);
+    let store = Store::open(temp.path()).await.unwrap();
+    run(&store, &new_session("standup", "room", 0), &[]).await;
     drop(store);
     let newer = SCHEMA_VERSION + 1;
     raw(temp.path())
         .pragma_update(None, "user_version", newer)
         .unwrap();
-    let error = Store::open(temp.path()).unwrap_err();
+    let error = Store::open(temp.path()).await.unwrap_err();
     assert!(
         matches!(error, StoreError::TooNew { found, supported } if found == newer && supported == SCHEMA_VERSION),
         "{error}"
@@ -65,13 +68,13 @@ fn a_database_from_a_newer_recplan_is_refused_untouched() {
     assert_eq!(pragma(temp.path(), "user_version"), i64::from(newer));
 }
 
-#[test]
-fn files_that_are_not_recplan_databases_are_refused() {
+#[tokio::test]
+async fn files_that_are_not_recplan_databases_are_refused() {
     let temp = tempfile::tempdir().unwrap();
     raw(temp.path())
         .execute_batch("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
         .unwrap();
-    let error = Store::open(temp.path()).unwrap_err();
+    let error = Store::open(temp.path()).await.unwrap_err();
     assert!(matches!(error, StoreError::Foreign { .. }), "{error}");
 
     let temp = tempfile::tempdir().unwrap();
@@ -80,15 +83,15 @@ fn files_that_are_not_recplan_databases_are_refused() {
         "name: not a database\n".repeat(100),
     )
     .unwrap();
-    let error = Store::open(temp.path()).unwrap_err();
+    let error = Store::open(temp.path()).await.unwrap_err();
     assert!(matches!(error, StoreError::Open { .. }), "{error}");
 }
 
-#[test]
-fn history_rows_cannot_be_rewritten() {
+#[tokio::test]
+async fn history_rows_cannot_be_rewritten() {
     let temp = tempfile::tempdir().unwrap();
-    let store = Store::open(temp.path()).unwrap();
-    run(&store, &new_session("standup", "room", 0), &[]);
+    let store = Store::open(temp.path()).await.unwrap();
+    run(&store, &new_session("standup", "room", 0), &[]).await;
     let conn = raw(temp.path());
     for sql in ["UPDATE events SET kind = 'x'", "DELETE FROM events"] {
         let error = conn.execute(sql, []).unwrap_err();
@@ -113,13 +116,13 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 #[cfg(unix)]
-#[test]
-fn the_state_is_readable_by_its_owner_only() {
+#[tokio::test]
+async fn the_state_is_readable_by_its_owner_only() {
     let temp = tempfile::tempdir().unwrap();
     set_mode(temp.path(), 0o755);
     let dir = temp.path().join("state");
-    let store = Store::open(&dir).unwrap();
-    run(&store, &new_session("standup", "room", 0), &[]);
+    let store = Store::open(&dir).await.unwrap();
+    run(&store, &new_session("standup", "room", 0), &[]).await;
     assert_eq!(mode(&dir), 0o700);
     for suffix in ["", "-wal", "-shm"] {
         assert_eq!(mode(&sibling(&dir, suffix)), 0o600, "{DB_FILE}{suffix}");
@@ -131,7 +134,7 @@ fn the_state_is_readable_by_its_owner_only() {
     set_mode(&sibling(&dir, ""), 0o644);
     std::fs::write(sibling(&dir, "-wal"), "").unwrap();
     set_mode(&sibling(&dir, "-wal"), 0o666);
-    let store = Store::open(&dir).unwrap();
+    let store = Store::open(&dir).await.unwrap();
     assert_eq!(mode(&dir), 0o700);
     for suffix in ["", "-wal"] {
         assert_eq!(mode(&sibling(&dir, suffix)), 0o600, "{DB_FILE}{suffix}");
@@ -142,7 +145,7 @@ fn the_state_is_readable_by_its_owner_only() {
     let shared = temp.path().join("shared");
     std::fs::create_dir(&shared).unwrap();
     set_mode(&shared, 0o755);
-    Store::open(&shared).unwrap();
+    Store::open(&shared).await.unwrap();
     assert_eq!(mode(&shared), 0o755);
     assert_eq!(mode(&sibling(&shared, "")), 0o600);
 }
@@ -222,8 +225,8 @@ const SECRETS: [(&str, &str); 3] = [
     ("S3_SECRET_KEY", "pl4nted/S3cret+Key/9d8c7b6a5f4e3d2c1b0a"),
 ];
 
-#[test]
-fn no_secret_the_runner_holds_reaches_the_database_files() {
+#[tokio::test]
+async fn no_secret_the_runner_holds_reaches_the_database_files() {
     let env = SECRETS.iter().fold(
         Env::default().with("AGORA_APP_ID", crate::support::APP_ID),
         |env, (name, value)| env.with(*name, *value),
@@ -247,7 +250,7 @@ fn no_secret_the_runner_holds_reaches_the_database_files() {
     }
 
     let temp = tempfile::tempdir().unwrap();
-    let store = Store::open(temp.path()).unwrap();
+    let store = Store::open(temp.path()).await.unwrap();
     let spec = &occurrence.sessions[0];
     let new = NewSession::of(&occurrence, spec, plan.content_hash());
     assert_eq!(
@@ -273,7 +276,7 @@ fn no_secret_the_runner_holds_reaches_the_database_files() {
             outcome: recplan::store::Outcome::Completed,
         },
     ]);
-    run(&store, &new, &transitions);
+    run(&store, &new, &transitions).await;
 
     // Every byte SQLite wrote, with the store still open: most of it is
     // still in the WAL.
@@ -345,24 +348,24 @@ fn lease_files(dir: &Path) -> Vec<String> {
 }
 
 /// Regression: a lease file was kept for every session ever run.
-#[test]
-fn a_lease_file_lives_as_long_as_its_lease() {
+#[tokio::test]
+async fn a_lease_file_lives_as_long_as_its_lease() {
     let temp = tempfile::tempdir().unwrap();
-    let store = Store::open(temp.path()).unwrap();
+    let store = Store::open(temp.path()).await.unwrap();
     let new = new_session("standup", "room", 0);
-    let id = run(&store, &new, &[]).id;
-    let lease = store.lease(id).unwrap().expect("free");
+    let id = run(&store, &new, &[]).await.id;
+    let lease = store.lease(id).await.unwrap().expect("free");
     assert_eq!(lease_files(temp.path()), [format!("{id}.lock")]);
     drop(lease);
     assert!(lease_files(temp.path()).is_empty());
     // Taken again, it is made again.
-    let again = store.lease(id).unwrap().expect("free again");
+    let again = store.lease(id).await.unwrap().expect("free again");
     assert_eq!(lease_files(temp.path()), [format!("{id}.lock")]);
     drop(again);
 }
 
-#[test]
-fn opening_a_store_sweeps_lease_files_their_holders_left() {
+#[tokio::test]
+async fn opening_a_store_sweeps_lease_files_their_holders_left() {
     let temp = tempfile::tempdir().unwrap();
     let leases = temp.path().join("leases");
     std::fs::create_dir_all(&leases).unwrap();
@@ -376,10 +379,22 @@ fn opening_a_store_sweeps_lease_files_their_holders_left() {
         .unwrap();
     live.lock().unwrap();
 
-    let store = Store::open(temp.path()).unwrap();
+    let store = Store::open(temp.path()).await.unwrap();
     assert_eq!(lease_files(temp.path()), ["3.lock"]);
     // The live holder keeps its lease.
-    assert!(store.lease(recplan::store::SessionId(3)).unwrap().is_none());
+    assert!(
+        store
+            .lease(recplan::store::SessionId(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(live);
-    assert!(store.lease(recplan::store::SessionId(3)).unwrap().is_some());
+    assert!(
+        store
+            .lease(recplan::store::SessionId(3))
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -9,10 +9,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::Barrier;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use recplan::store::{Begin, Lease, Phase, SessionId, Store};
+use tokio::sync::Barrier;
 
 use super::place::open_at;
 use super::{Place, at, new_session, record_all, script};
@@ -29,20 +30,21 @@ const FREED_WITHIN: Duration = Duration::from_secs(10);
 /// Not a test: the holder process, which begins a session, records it as
 /// recording, takes its lease and reports the id, then waits until its
 /// parent kills it (or closes its stdin, should the parent die first).
-#[test]
+#[tokio::test]
 #[ignore = "the lease tests run it in a child process"]
-fn lease_child() {
+async fn lease_child() {
     let Some(state) = std::env::var_os(CHILD_STATE) else {
         return;
     };
-    let store = open_at(&state);
+    let store = open_at(&state).await;
     let new = new_session("lease", "room", 0);
-    let Begin::Created(id) = store.begin(&new, at(0)).unwrap() else {
+    let Begin::Created(id) = store.begin(&new, at(0)).await.unwrap() else {
         panic!("begun twice");
     };
-    record_all(&store, id, &script(&new)[..4]);
+    record_all(&store, id, &script(&new)[..4]).await;
     let _lease = store
         .lease(id)
+        .await
         .unwrap()
         .expect("a fresh session's lease is free");
     let mut stdout = std::io::stdout().lock();
@@ -53,10 +55,10 @@ fn lease_child() {
 }
 
 /// Takes the lease of `id` in `store`, retrying until [`FREED_WITHIN`].
-pub(super) fn lease_when_freed(store: &Store, id: SessionId) -> Option<Lease> {
+pub(super) async fn lease_when_freed(store: &Store, id: SessionId) -> Option<Lease> {
     let deadline = Instant::now() + FREED_WITHIN;
     loop {
-        if let Some(lease) = store.lease(id).unwrap() {
+        if let Some(lease) = store.lease(id).await.unwrap() {
             return Some(lease);
         }
         if Instant::now() >= deadline {
@@ -64,84 +66,92 @@ pub(super) fn lease_when_freed(store: &Store, id: SessionId) -> Option<Lease> {
         }
         // Polling: nothing tells a waiter that another process's lease
         // was freed.
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 on_each_backend!(place racing_runners_drive_an_occurrence_exactly_once);
-fn racing_runners_drive_an_occurrence_exactly_once(place: &Place) {
+async fn racing_runners_drive_an_occurrence_exactly_once(place: &Place) {
     const RUNNERS: usize = 4;
     const OCCURRENCES: usize = 8;
-    let runners: Vec<Store> = (0..RUNNERS).map(|_| place.open()).collect();
-    let barrier = Barrier::new(RUNNERS);
+    let mut runners: Vec<Store> = Vec::with_capacity(RUNNERS);
+    for _ in 0..RUNNERS {
+        runners.push(place.open().await);
+    }
+    let barrier = Arc::new(Barrier::new(RUNNERS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for store in runners.clone() {
+        let barrier = Arc::clone(&barrier);
+        tasks.spawn(async move {
+            let mut leases = Vec::new();
+            let mut outcomes = Vec::new();
+            for n in 0..OCCURRENCES {
+                let new = new_session("race", &format!("room-{n}"), 0);
+                barrier.wait().await;
+                // What run_occurrence does: begin, then lease what is new
+                // or still active.
+                let begun = store.begin(&new, at(0)).await.unwrap();
+                let lease = store.lease(begun.id()).await.unwrap();
+                outcomes.push((matches!(begun, Begin::Created(_)), lease.is_some()));
+                // Held until every runner has tried every occurrence, as a
+                // live runner holds it.
+                leases.push(lease);
+            }
+            barrier.wait().await;
+            outcomes
+        });
+    }
     // Per runner, per occurrence: (created it, drives it).
-    let outcomes: Vec<Vec<(bool, bool)>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = runners
-            .iter()
-            .map(|store| {
-                let barrier = &barrier;
-                scope.spawn(move || {
-                    let mut leases = Vec::new();
-                    let mut outcomes = Vec::new();
-                    for n in 0..OCCURRENCES {
-                        let new = new_session("race", &format!("room-{n}"), 0);
-                        barrier.wait();
-                        // What run_occurrence does: begin, then lease what
-                        // is new or still active.
-                        let begun = store.begin(&new, at(0)).unwrap();
-                        let lease = store.lease(begun.id()).unwrap();
-                        outcomes.push((matches!(begun, Begin::Created(_)), lease.is_some()));
-                        // Held until every runner has tried every
-                        // occurrence, as a live runner holds it.
-                        leases.push(lease);
-                    }
-                    barrier.wait();
-                    outcomes
-                })
-            })
-            .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect()
-    });
+    let outcomes: Vec<Vec<(bool, bool)>> = tasks.join_all().await;
     for n in 0..OCCURRENCES {
         let created = outcomes.iter().filter(|o| o[n].0).count();
         let driving = outcomes.iter().filter(|o| o[n].1).count();
         assert_eq!((created, driving), (1, 1), "occurrence {n}: {outcomes:?}");
     }
-    assert_eq!(runners[0].history(None, None).unwrap().len(), OCCURRENCES);
+    assert_eq!(
+        runners[0].history(None, None).await.unwrap().len(),
+        OCCURRENCES
+    );
 }
 
 on_each_backend!(place a_lease_is_held_once_and_freed_when_dropped);
-fn a_lease_is_held_once_and_freed_when_dropped(place: &Place) {
-    let (mine, theirs) = (place.open(), place.open());
+async fn a_lease_is_held_once_and_freed_when_dropped(place: &Place) {
+    let (mine, theirs) = (place.open().await, place.open().await);
     let id = mine
         .begin(&new_session("lease", "room", 0), at(0))
+        .await
         .unwrap()
         .id();
-    let lease = mine.lease(id).unwrap().expect("free at first");
+    let lease = mine.lease(id).await.unwrap().expect("free at first");
     assert!(
-        mine.lease(id).unwrap().is_none(),
+        mine.lease(id).await.unwrap().is_none(),
         "not twice in one process"
     );
     assert!(
-        mine.clone().lease(id).unwrap().is_none(),
+        mine.clone().lease(id).await.unwrap().is_none(),
         "nor by a clone of the store"
     );
     assert!(
-        theirs.lease(id).unwrap().is_none(),
+        theirs.lease(id).await.unwrap().is_none(),
         "nor by another process"
     );
     drop(lease);
-    let again = lease_when_freed(&theirs, id).expect("freed when dropped");
-    assert!(mine.lease(id).unwrap().is_none(), "now the other holds it");
+    let again = lease_when_freed(&theirs, id)
+        .await
+        .expect("freed when dropped");
+    assert!(
+        mine.lease(id).await.unwrap().is_none(),
+        "now the other holds it"
+    );
     drop(again);
     assert!(
-        lease_when_freed(&mine, id).is_some(),
+        lease_when_freed(&mine, id).await.is_some(),
         "and the first may take it back"
     );
 }
 
 on_each_backend!(place a_killed_runners_session_is_taken_over_and_resumed);
-fn a_killed_runners_session_is_taken_over_and_resumed(place: &Place) {
+async fn a_killed_runners_session_is_taken_over_and_resumed(place: &Place) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             CHILD_TEST,
@@ -167,9 +177,9 @@ fn a_killed_runners_session_is_taken_over_and_resumed(place: &Place) {
         .map(SessionId)
         .unwrap();
 
-    let store = place.open();
+    let store = place.open().await;
     assert!(
-        store.lease(id).unwrap().is_none(),
+        store.lease(id).await.unwrap().is_none(),
         "a live runner's session is left alone"
     );
     child.kill().unwrap();
@@ -178,13 +188,16 @@ fn a_killed_runners_session_is_taken_over_and_resumed(place: &Place) {
     // Recovery: the active session whose lease is free, where it stood.
     let stored = store
         .active()
+        .await
         .unwrap()
         .pop()
         .expect("the session is active");
     assert_eq!((stored.id, stored.phase), (id, Phase::Recording));
-    let _lease = lease_when_freed(&store, id).expect("the dead runner's lease is freed");
+    let _lease = lease_when_freed(&store, id)
+        .await
+        .expect("the dead runner's lease is freed");
     let new = new_session("lease", "room", 0);
-    let done = record_all(&store, id, &script(&new)[4..]);
+    let done = record_all(&store, id, &script(&new)[4..]).await;
     assert_eq!(done.phase, Phase::Completed);
-    assert!(store.active().unwrap().is_empty());
+    assert!(store.active().await.unwrap().is_empty());
 }

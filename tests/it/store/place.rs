@@ -37,8 +37,8 @@ impl Place {
 
     /// A new handle on the store, with connections of its own, as another
     /// process would open it.
-    pub fn open(&self) -> Store {
-        open_at(&self.location())
+    pub async fn open(&self) -> Store {
+        open_at(&self.location()).await
     }
 
     /// What a child process is told to open: a directory or a URL.
@@ -105,10 +105,10 @@ impl Drop for WritesHeld {
 }
 
 /// Opens the store at a [`Place::location`].
-pub fn open_at(location: &OsStr) -> Store {
+pub async fn open_at(location: &OsStr) -> Store {
     match location.to_str() {
-        Some(url) if url.starts_with("postgres") => Store::open_url(url).unwrap(),
-        _ => Store::open(Path::new(location)).unwrap(),
+        Some(url) if url.starts_with("postgres") => Store::open_url(url).await.unwrap(),
+        _ => Store::open(Path::new(location)).await.unwrap(),
     }
 }
 

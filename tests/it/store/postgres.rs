@@ -35,37 +35,37 @@ fn meta(schema: &Schema, key: &str) -> Option<String> {
         .flatten()
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn a_fresh_schema_is_migrated_marked_and_reopened() {
+async fn a_fresh_schema_is_migrated_marked_and_reopened() {
     let schema = schema();
-    let store = Store::open_url(&schema.url).unwrap();
+    let store = Store::open_url(&schema.url).await.unwrap();
     assert_eq!(store.path(), None);
     let new = new_session("standup", "room", 0);
-    let written = run(&store, &new, &script(&new)[..4]);
+    let written = run(&store, &new, &script(&new)[..4]).await;
     drop(store);
     assert_eq!(meta(&schema, "application").as_deref(), Some("recplan"));
     assert_eq!(
         meta(&schema, "schema_version"),
         Some(SCHEMA_VERSION.to_string())
     );
-    let store = Store::open_url(&schema.url).unwrap();
-    assert_eq!(store.get(written.id).unwrap(), Some(written.clone()));
-    assert_eq!(store.events(written.id).unwrap().len(), 5);
+    let store = Store::open_url(&schema.url).await.unwrap();
+    assert_eq!(store.get(written.id).await.unwrap(), Some(written.clone()));
+    assert_eq!(store.events(written.id).await.unwrap().len(), 5);
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn a_schema_from_a_newer_recplan_is_refused_untouched() {
+async fn a_schema_from_a_newer_recplan_is_refused_untouched() {
     let schema = schema();
-    drop(Store::open_url(&schema.url).unwrap());
+    drop(Store::open_url(&schema.url).await.unwrap());
     let newer = SCHEMA_VERSION + 1;
     schema
         .query(&format!(
             "UPDATE recplan_meta SET value = '{newer}' WHERE key = 'schema_version'"
         ))
         .unwrap();
-    let error = Store::open_url(&schema.url).unwrap_err();
+    let error = Store::open_url(&schema.url).await.unwrap_err();
     assert!(
         matches!(error, StoreError::TooNew { found, supported } if found == newer && supported == SCHEMA_VERSION),
         "{error}"
@@ -73,24 +73,24 @@ fn a_schema_from_a_newer_recplan_is_refused_untouched() {
     assert_eq!(meta(&schema, "schema_version"), Some(newer.to_string()));
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn tables_that_are_not_recplans_are_refused() {
+async fn tables_that_are_not_recplans_are_refused() {
     let schema = schema();
     schema
         .query("CREATE TABLE sessions (id integer PRIMARY KEY)")
         .unwrap();
-    let error = Store::open_url(&schema.url).unwrap_err();
+    let error = Store::open_url(&schema.url).await.unwrap_err();
     assert!(matches!(error, StoreError::ForeignSchema { .. }), "{error}");
     assert!(error.to_string().contains("search_path"), "{error}");
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn history_rows_cannot_be_rewritten() {
+async fn history_rows_cannot_be_rewritten() {
     let schema = schema();
-    let store = Store::open_url(&schema.url).unwrap();
-    run(&store, &new_session("standup", "room", 0), &[]);
+    let store = Store::open_url(&schema.url).await.unwrap();
+    run(&store, &new_session("standup", "room", 0), &[]).await;
     for sql in [
         "UPDATE events SET kind = 'x'",
         "DELETE FROM events",
@@ -120,19 +120,22 @@ fn locks_on(schema: &Schema, id: i64) -> usize {
     count.parse().unwrap()
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn a_lease_is_taken_again_when_its_connection_is_cut() {
+async fn a_lease_is_taken_again_when_its_connection_is_cut() {
     let schema = schema();
     // Named, so that only this store's connections are cut.
     let name = format!("{}_cut", schema.name);
-    let mine = Store::open_url(&format!("{}&application_name={name}", schema.url)).unwrap();
-    let theirs = Store::open_url(&schema.url).unwrap();
+    let mine = Store::open_url(&format!("{}&application_name={name}", schema.url))
+        .await
+        .unwrap();
+    let theirs = Store::open_url(&schema.url).await.unwrap();
     let id = mine
         .begin(&new_session("cut", "room", 0), at(0))
+        .await
         .unwrap()
         .id();
-    let _lease = mine.lease(id).unwrap().expect("free at first");
+    let _lease = mine.lease(id).await.unwrap().expect("free at first");
     assert_eq!(locks_on(&schema, id.0), 1);
 
     // The lease connection's name is the store's, then `pid@host`.
@@ -162,48 +165,55 @@ fn a_lease_is_taken_again_when_its_connection_is_cut() {
         .is_empty()
     {
         assert!(Instant::now() < deadline, "the cut connections lingered");
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The lease task reconnects by itself and locks the session again.
     while locks_on(&schema, id.0) == 0 {
         assert!(Instant::now() < deadline, "the lease was never taken again");
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(theirs.lease(id).unwrap().is_none(), "still held");
+    assert!(theirs.lease(id).await.unwrap().is_none(), "still held");
     // And the store's own connection is made again on its next call.
-    assert_eq!(mine.get(id).unwrap().map(|s| s.id), Some(id));
+    assert_eq!(mine.get(id).await.unwrap().map(|s| s.id), Some(id));
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn a_lock_another_program_holds_is_driven_by_an_unnamed_process() {
+async fn a_lock_another_program_holds_is_driven_by_an_unnamed_process() {
     let schema = schema();
-    let store = Store::open_url(&schema.url).unwrap();
+    let store = Store::open_url(&schema.url).await.unwrap();
     let id = store
         .begin(&new_session("held", "room", 0), at(0))
+        .await
         .unwrap()
         .id();
-    let mut other = postgres::Client::connect(
+    let (other, connection) = tokio_postgres::connect(
         &format!("{}&application_name=psql", schema.url),
-        postgres::NoTls,
+        tokio_postgres::NoTls,
     )
+    .await
     .unwrap();
+    tokio::spawn(connection);
     other
         .execute(
             "SELECT pg_advisory_lock('sessions'::regclass::oid::int4, $1)",
             &[&i32::try_from(id.0).unwrap()],
         )
+        .await
         .unwrap();
-    assert_eq!(store.driving(id).unwrap(), Driving::By(None));
-    assert!(store.lease(id).unwrap().is_none(), "held all the same");
+    assert_eq!(store.driving(id).await.unwrap(), Driving::By(None));
+    assert!(
+        store.lease(id).await.unwrap().is_none(),
+        "held all the same"
+    );
 }
 
-#[test]
-fn state_urls_keep_their_password_out_of_every_message() {
+#[tokio::test]
+async fn state_urls_keep_their_password_out_of_every_message() {
     const PASSWORD: &str = "pl4nted-Pa55word";
     // Nothing listens on port 1: the connection is refused at once.
     let unreachable = format!("postgres://ada:{PASSWORD}@127.0.0.1:1/recplan");
-    let error = Store::open_url(&unreachable).unwrap_err();
+    let error = Store::open_url(&unreachable).await.unwrap_err();
     let (message, debug) = (error.to_string(), format!("{error:?}"));
     assert!(matches!(error, StoreError::Connect { .. }), "{message}");
     assert!(
@@ -213,7 +223,7 @@ fn state_urls_keep_their_password_out_of_every_message() {
     let malformed = format!("postgres://ada:{PASSWORD}@db.example:port/recplan");
     let not_postgres = format!("mysql://ada:{PASSWORD}@db.example/recplan");
     for url in [&malformed, &not_postgres] {
-        let error = Store::open_url(url).unwrap_err();
+        let error = Store::open_url(url).await.unwrap_err();
         assert!(matches!(error, StoreError::Url { .. }), "{error}");
         assert!(!error.to_string().contains(PASSWORD), "{error}");
     }
@@ -244,9 +254,9 @@ fn state_urls_keep_their_password_out_of_every_message() {
     }
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn a_connected_store_shows_where_it_is_but_not_its_password() {
+async fn a_connected_store_shows_where_it_is_but_not_its_password() {
     let schema = schema();
     // Trust authentication, as the test servers use, ignores a password.
     let Some((scheme_user, rest)) = schema.url.split_once('@') else {
@@ -257,19 +267,21 @@ fn a_connected_store_shows_where_it_is_but_not_its_password() {
         eprintln!("note: {POSTGRES_VAR} has a password of its own");
         return;
     }
-    let store = Store::open_url(&format!("{scheme_user}:pl4nted-Pa55word@{rest}")).unwrap();
+    let store = Store::open_url(&format!("{scheme_user}:pl4nted-Pa55word@{rest}"))
+        .await
+        .unwrap();
     let debug = format!("{store:?}");
     assert!(debug.contains("postgres://"), "{debug}");
     assert!(!debug.contains("pl4nted"), "{debug}");
 }
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn status_reads_the_store_given_by_state() {
+async fn status_reads_the_store_given_by_state() {
     let schema = schema();
-    let store = Store::open_url(&schema.url).unwrap();
+    let store = Store::open_url(&schema.url).await.unwrap();
     let new = new_session("standup", "cli-room", 0);
-    let recording = run(&store, &new, &script(&new)[..4]);
+    let recording = run(&store, &new, &script(&new)[..4]).await;
     let output = Command::new(env!("CARGO_BIN_EXE_recplan"))
         .args(["status", "--json", "--state", &schema.url])
         // Ignored: --state takes precedence.
@@ -356,6 +368,9 @@ fn stdout_of(child: Child) -> (Option<i32>, String) {
 async fn runners_on_two_machines_record_an_occurrence_once_and_resume_a_dead_ones() {
     let schema = schema();
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // The children are waited for on a blocking thread; the store's calls
+    // are made on the test's runtime.
+    let runtime = tokio::runtime::Handle::current();
     let sim = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let plan = dir.path().join("shared.yaml");
@@ -379,8 +394,9 @@ async fn runners_on_two_machines_record_an_occurrence_once_and_resume_a_dead_one
         let mut first = first;
         first.kill().unwrap();
         first.wait().unwrap();
-        let store = Store::open_url(&schema.url).unwrap();
-        let id = store.active().unwrap().pop().expect("left active").id;
+        let store = runtime.block_on(Store::open_url(&schema.url)).unwrap();
+        let active = runtime.block_on(store.active()).unwrap();
+        let id = active.last().expect("left active").id;
         // Once the server has seen the connection close, the lease is free.
         let deadline = Instant::now() + Duration::from_secs(10);
         while locks_on(&schema, id.0) > 0 {
@@ -391,8 +407,9 @@ async fn runners_on_two_machines_record_an_occurrence_once_and_resume_a_dead_one
         wait_for(&retry_seen, "recovered 1 session(s) left by an earlier run");
         let (code, retry_out) = stdout_of(retry);
         assert_eq!(code, Some(0), "{retry_out}");
-        assert!(store.active().unwrap().is_empty());
-        assert_eq!(store.get(id).unwrap().unwrap().phase, Phase::Completed);
+        assert!(runtime.block_on(store.active()).unwrap().is_empty());
+        let stored = runtime.block_on(store.get(id)).unwrap().unwrap();
+        assert_eq!(stored.phase, Phase::Completed);
         sim
     })
     .await

@@ -32,15 +32,15 @@ struct Index {
 /// What an index on an expression lists for that column.
 const EXPRESSION: &str = "(expression)";
 
-#[test]
+#[tokio::test]
 #[ignore = "needs RECPLAN_TEST_POSTGRES: a PostgreSQL database to create schemas in (.ci/run starts one)"]
-fn both_backends_migrate_to_the_same_schema() {
+async fn both_backends_migrate_to_the_same_schema() {
     let Place::Postgres(schema) = Place::postgres() else {
         unreachable!("a PostgreSQL place")
     };
     let sqlite = Place::sqlite();
-    drop(sqlite.open());
-    drop(recplan::store::Store::open_url(&schema.url).unwrap());
+    drop(sqlite.open().await);
+    drop(recplan::store::Store::open_url(&schema.url).await.unwrap());
     let Place::Sqlite(dir) = &sqlite else {
         unreachable!("a SQLite place")
     };
