@@ -64,7 +64,12 @@ async fn context(handle: &SimHandle, clock: Clock) -> (Context, mpsc::UnboundedR
             client: ResilientClient::new(
                 client(handle),
                 RateLimiter::default(),
-                RetryPolicy::default(),
+                // Without jitter, so that a test's retries land where it
+                // counts on them (3, 6, 9 s), run after run.
+                RetryPolicy {
+                    jitter: 0.0,
+                    ..RetryPolicy::default()
+                },
             ),
             store,
             clock,
