@@ -60,12 +60,9 @@ pub fn run(args: &Args) -> u8 {
 }
 
 async fn list(args: &Args) -> u8 {
-    let store = match args.state.open(false).await {
+    let store = match super::state::open_to_read(&args.state).await {
         Ok(store) => store,
-        Err(message) => {
-            err(format_args!("error: {message}\n"));
-            return exit::FAILED;
-        }
+        Err(code) => return code,
     };
     let sessions = match store.history(args.plan.as_deref(), args.since).await {
         Ok(sessions) => sessions,

@@ -214,7 +214,7 @@ async fn status_lists_oldest_first_under_a_header_with_orphans_marked() {
 }
 
 #[test]
-fn status_of_a_missing_store_says_so_and_creates_nothing() {
+fn reading_a_missing_store_says_so_and_creates_nothing() {
     let parent = tempfile::tempdir().unwrap();
     let missing = parent.path().join("state");
     for args in [
@@ -222,6 +222,8 @@ fn status_of_a_missing_store_says_so_and_creates_nothing() {
         &["status", "--json"],
         &["stop", "1"],
         &["stop", "--all"],
+        &["history"],
+        &["history", "--json"],
     ] {
         let mut args = args.to_vec();
         args.extend(["--state-dir", path_arg(&missing)]);
