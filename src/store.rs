@@ -88,7 +88,7 @@ pub use error::{StoreError, StoreErrorKind};
 pub use files::{DB_FILE, default_dir};
 pub use lease::Lease;
 pub use model::{
-    Begin, Event, NewSession, OccurrenceKey, Outcome, Phase, SessionId, StoredSession,
+    Begin, HistoryEntry, NewSession, OccurrenceKey, Outcome, Phase, SessionId, StoredSession,
 };
 pub use notice::{Noted, Notice, UploadNotified, UploadReport};
 pub use schema::SCHEMA_VERSION;
@@ -353,7 +353,7 @@ impl Store {
     }
 
     /// The history of session `id`, in order.
-    pub async fn events(&self, id: SessionId) -> Result<Vec<Event>, StoreError> {
+    pub async fn events(&self, id: SessionId) -> Result<Vec<HistoryEntry>, StoreError> {
         on_database!(self, |db| queries::events(db, id))
     }
 

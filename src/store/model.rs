@@ -361,7 +361,7 @@ impl std::ops::Deref for StoredSession {
 
 /// One entry of a session's append-only history.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Event {
+pub struct HistoryEntry {
     pub id: i64,
     pub session: SessionId,
     pub at: DateTime<Utc>,

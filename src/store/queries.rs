@@ -18,7 +18,9 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use super::row::{self, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
-use super::{Begin, Event, NewSession, Noted, OccurrenceKey, SessionId, StoreError, StoredSession};
+use super::{
+    Begin, HistoryEntry, NewSession, Noted, OccurrenceKey, SessionId, StoreError, StoredSession,
+};
 
 /// Begins a session; for a new one, `before_commit` runs with its id
 /// inside the inserting transaction, before other processes can see it.
@@ -221,7 +223,10 @@ fn where_clause<C: Connection>(selection: &Selection) -> (String, Vec<Value>) {
 }
 
 /// The history of session `id`, in order.
-pub(super) async fn events(db: &impl Database, id: SessionId) -> Result<Vec<Event>, StoreError> {
+pub(super) async fn events(
+    db: &impl Database,
+    id: SessionId,
+) -> Result<Vec<HistoryEntry>, StoreError> {
     let rows = db
         .connection()
         .await?

@@ -9,7 +9,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::database::{Record, Value, values};
 use super::{
-    Event, NewSession, OccurrenceKey, Phase, SessionId, StoreError, StoredSession, UploadNotified,
+    HistoryEntry, NewSession, OccurrenceKey, Phase, SessionId, StoreError, StoredSession,
+    UploadNotified,
 };
 use crate::agora::Mode;
 
@@ -209,9 +210,9 @@ fn upload_notified(row: &Record, id: SessionId) -> Result<Option<UploadNotified>
 }
 
 /// Reads an event of `session` from a row of [`EVENT_COLUMNS`].
-pub(super) fn event_from(row: &Record, session: SessionId) -> Result<Event, StoreError> {
+pub(super) fn event_from(row: &Record, session: SessionId) -> Result<HistoryEntry, StoreError> {
     let detail = row.text(3)?;
-    Ok(Event {
+    Ok(HistoryEntry {
         id: row.integer(0)?,
         session,
         at: row.instant(1)?,
