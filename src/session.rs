@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 
 pub use journal::Journal;
 pub use recovery::{Recovery, recover, recoverable, stop_by_hand, take_over};
-pub use report::{Outcome, Phase, Progress, SessionReport, StepReport};
+pub use report::{Outcome, Progress, SessionReport, Stage, StepReport};
 pub use runner::{Session, Window};
 pub use state::SessionState;
 pub use stops::Stops;

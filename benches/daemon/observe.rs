@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use recplan::daemon::Event;
 use recplan::daemon::status::Status;
-use recplan::session::{Outcome, Phase, Progress};
+use recplan::session::{Outcome, Progress, Stage};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -42,11 +42,11 @@ impl Observed {
     fn progress(&mut self, event: &Progress, since_start: Duration) {
         let (recording, steps) = self.sessions.entry(event.cname.clone()).or_default();
         match event.phase {
-            Phase::Recording if recording.is_none() => {
+            Stage::Recording if recording.is_none() => {
                 *recording = Some(since_start);
                 self.last_recording = self.last_recording.max(since_start);
             }
-            Phase::Stopped | Phase::Failed => self.last_ended = since_start,
+            Stage::Stopped | Stage::Failed => self.last_ended = since_start,
             _ => {}
         }
         let Some(step) = &event.step else { return };

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::Event;
 use crate::agora::ResilientClient;
 use crate::plan::Diagnostic;
-use crate::session::{Outcome, Phase, Progress};
+use crate::session::{Outcome, Progress, Stage};
 
 /// Upper bounds of the step lateness histogram, in milliseconds.
 const LATENESS_BUCKETS_MS: [u64; 9] = [1, 5, 10, 25, 50, 100, 250, 1000, 10_000];
@@ -88,7 +88,7 @@ pub struct Problem {
 pub struct SessionView {
     pub cname: String,
     pub uid: String,
-    pub phase: Phase,
+    pub phase: Stage,
     pub message: String,
     pub resource_id: Option<String>,
     pub sid: Option<String>,
@@ -241,9 +241,9 @@ impl Status {
         let mut inner = self.lock();
         let key = (progress.cname.clone(), progress.uid.clone());
         match progress.phase {
-            Phase::Confirming => inner.counters.sessions_started += 1,
-            Phase::Failed => inner.counters.sessions_failed += 1,
-            Phase::Stopped => inner.counters.sessions_stopped += 1,
+            Stage::Confirming => inner.counters.sessions_started += 1,
+            Stage::Failed => inner.counters.sessions_failed += 1,
+            Stage::Stopped => inner.counters.sessions_stopped += 1,
             _ => {}
         }
         if let Some(step) = &progress.step
@@ -251,7 +251,7 @@ impl Status {
         {
             inner.lateness.observe(late);
         }
-        if matches!(progress.phase, Phase::Stopped | Phase::Failed) {
+        if matches!(progress.phase, Stage::Stopped | Stage::Failed) {
             inner.sessions.remove(&key);
         } else {
             let view = SessionView {

@@ -261,7 +261,7 @@ impl Session {
     fn started_again(&self, recording: &crate::agora::Recording) {
         tracing::info!(sid = %recording.sid, "resuming a recording");
         self.emit(
-            super::report::Phase::Recording,
+            super::report::Stage::Recording,
             &format!("resumed, sid {}", recording.sid),
             Some(recording),
         );

@@ -10,7 +10,7 @@ pub use crate::store::Outcome;
 /// What a session is doing, for progress output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Phase {
+pub enum Stage {
     Waiting,
     Acquiring,
     Starting,
@@ -27,7 +27,7 @@ pub enum Phase {
 pub struct Progress {
     pub cname: String,
     pub uid: String,
-    pub phase: Phase,
+    pub phase: Stage,
     pub message: String,
     /// The recording once started: what must be stopped if recplan exits.
     pub recording: Option<Recording>,

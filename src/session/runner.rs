@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until};
 
 use super::journal::Journal;
-use super::report::{Outcome, Phase, Progress, SessionReport, StepReport};
+use super::report::{Outcome, Progress, SessionReport, Stage, StepReport};
 use super::state::{
     LossDecision, QueryReading, SessionState, StopReading, after_loss, confirm_deadline,
     next_confirm_wait, read_status, read_stop,
@@ -97,7 +97,7 @@ impl Session {
     #[allow(clippy::manual_async_fn)]
     pub fn run(mut self) -> impl Future<Output = SessionReport> + Send {
         async move {
-            self.emit(Phase::Waiting, "waiting for the start", None);
+            self.emit(Stage::Waiting, "waiting for the start", None);
             if !self.wait_until(self.window.start).await {
                 self.end(Outcome::Interrupted, "stopped before the occurrence began")
                     .await;
@@ -177,7 +177,7 @@ impl Session {
                     "recording lost ({reason}); restarting with uid {}",
                     self.state.uid
                 );
-                self.emit(Phase::Restarting, &message, None);
+                self.emit(Stage::Restarting, &message, None);
                 Box::pin(self.start_recording()).await
             }
             LossDecision::End { ignored: true } => {
@@ -301,7 +301,7 @@ impl Session {
                 .await;
                 let note = next_note(pending.peek().map(|&(_, s)| s));
                 let sent = self.report.steps.last().cloned();
-                self.send_progress(Phase::Recording, &note, Some(recording), sent);
+                self.send_progress(Stage::Recording, &note, Some(recording), sent);
                 continue;
             }
             if now >= next_query {
@@ -312,7 +312,7 @@ impl Session {
                 if self.state.confirmed {
                     if confirming {
                         let note = next_note(pending.peek().map(|&(_, s)| s));
-                        self.emit(Phase::Recording, &note, Some(recording));
+                        self.emit(Stage::Recording, &note, Some(recording));
                     }
                     next_query = Instant::now() + interval;
                 } else {
@@ -419,7 +419,7 @@ impl Session {
     /// Stops the recording and records what came back. A stop that Agora
     /// does not answer leaves the intent in the store, for recovery.
     pub(super) async fn stop(&mut self, recording: &Recording, outcome: Outcome) {
-        self.emit(Phase::Stopping, "stop", Some(recording));
+        self.emit(Stage::Stopping, "stop", Some(recording));
         self.journal_or_report(&Transition::StopIntent).await;
         let result = self.stop_call(recording).await;
         let stopped = match read_stop(&result) {
@@ -461,11 +461,11 @@ impl Session {
                 self.report.files.len(),
                 self.report.uploading_status.as_deref().unwrap_or("unknown")
             );
-            self.emit(Phase::Stopped, &message, None);
+            self.emit(Stage::Stopped, &message, None);
         } else {
             self.report.outcome = Some(Outcome::Failed);
             self.emit(
-                Phase::Failed,
+                Stage::Failed,
                 "stop was not answered; `recplan recover` retries it",
                 Some(recording),
             );
@@ -518,9 +518,9 @@ impl Session {
         self.report.outcome = Some(outcome);
         self.report.ended_at = Some(self.journal.now());
         let phase = if outcome == Outcome::Failed {
-            Phase::Failed
+            Stage::Failed
         } else {
-            Phase::Stopped
+            Stage::Stopped
         };
         self.emit(phase, outcome.as_str(), None);
     }
@@ -550,13 +550,13 @@ impl Session {
         }
     }
 
-    pub(super) fn emit(&self, phase: Phase, message: &str, recording: Option<&Recording>) {
+    pub(super) fn emit(&self, phase: Stage, message: &str, recording: Option<&Recording>) {
         self.send_progress(phase, message, recording, None);
     }
 
     fn send_progress(
         &self,
-        phase: Phase,
+        phase: Stage,
         message: &str,
         recording: Option<&Recording>,
         step: Option<StepReport>,

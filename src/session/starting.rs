@@ -6,7 +6,7 @@
 
 use tokio::time::Instant;
 
-use super::report::{Outcome, Phase};
+use super::report::{Outcome, Stage};
 use super::runner::Session;
 use super::state::{GiveUp, StartDecision, StartFailure, after_start_failure};
 use crate::agora::request::AcquireClientRequest;
@@ -108,7 +108,7 @@ impl Session {
                 after.as_secs()
             );
             tracing::warn!(cname = %self.spec.cname, attempt = self.state.attempts, reason = %failed.reason, "could not start; trying again");
-            self.emit(Phase::Acquiring, &message, None);
+            self.emit(Stage::Acquiring, &message, None);
             if !self.wait_until(Instant::now() + after).await {
                 self.end(Outcome::Interrupted, "stopped before a recording started")
                     .await;
@@ -121,7 +121,7 @@ impl Session {
     /// first when the plan asks for one.
     async fn acquire(&mut self) -> Result<String, Failed> {
         self.emit(
-            Phase::Acquiring,
+            Stage::Acquiring,
             &format!("acquire (attempt {})", self.state.attempts),
             None,
         );
@@ -173,7 +173,7 @@ impl Session {
             .await;
         }
         self.report.outcome = Some(Outcome::Failed);
-        self.emit(Phase::Failed, &reason, None);
+        self.emit(Stage::Failed, &reason, None);
     }
 
     /// Starts on an acquired resource.
@@ -190,7 +190,7 @@ impl Session {
             Err(error) => return Err(Failed::unminted(&error)),
         };
         self.report.resource_id = Some(resource_id.to_owned());
-        self.emit(Phase::Starting, "start", None);
+        self.emit(Stage::Starting, "start", None);
         self.journal_or_report(&Transition::StartIntent {
             resource_id: resource_id.to_owned(),
             uid: self.state.uid.clone(),
@@ -269,7 +269,7 @@ impl Session {
             }
         }
         self.emit(
-            Phase::Confirming,
+            Stage::Confirming,
             &format!("started, sid {}", recording.sid),
             Some(recording),
         );

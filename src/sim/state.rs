@@ -70,7 +70,7 @@ pub(super) enum Exit {
 
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Phase {
+pub(super) enum TaskLife {
     Running,
     /// Ended, still known for the exiting window.
     Exiting(Exit),
@@ -126,13 +126,13 @@ impl Task {
         }
     }
 
-    pub(super) fn phase(&self, now: Instant, exiting: Duration) -> Phase {
+    pub(super) fn phase(&self, now: Instant, exiting: Duration) -> TaskLife {
         if now >= self.gone_at(exiting) {
-            return Phase::Gone;
+            return TaskLife::Gone;
         }
         match self.end() {
-            Some((at, exit)) if now >= at => Phase::Exiting(exit),
-            _ => Phase::Running,
+            Some((at, exit)) if now >= at => TaskLife::Exiting(exit),
+            _ => TaskLife::Running,
         }
     }
 
@@ -298,21 +298,21 @@ impl State {
             t.app_id == app_id
                 && t.cname == cname
                 && t.uid == uid
-                && t.phase(now, exiting) == Phase::Running
+                && t.phase(now, exiting) == TaskLife::Running
         })
     }
 
     pub(super) fn running_count(&self, app_id: &str, now: Instant, exiting: Duration) -> usize {
         self.tasks
             .values()
-            .filter(|t| t.app_id == app_id && t.phase(now, exiting) == Phase::Running)
+            .filter(|t| t.app_id == app_id && t.phase(now, exiting) == TaskLife::Running)
             .count()
     }
 
     /// Makes a running task die now.
     pub(super) fn kill(&mut self, sid: &str, now: Instant, exiting: Duration) -> bool {
         match self.tasks.get_mut(sid) {
-            Some(task) if task.phase(now, exiting) == Phase::Running => {
+            Some(task) if task.phase(now, exiting) == TaskLife::Running => {
                 task.schedule_end(now, Exit::Died);
                 true
             }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::daemon::Event;
-use crate::session::{Phase, Progress};
+use crate::session::{Progress, Stage};
 
 /// Updates a slow subscriber may fall behind by before it misses some
 /// (it is told, and reloads).
@@ -155,20 +155,20 @@ impl Update {
             });
         }
         Some(match progress.phase {
-            Phase::Confirming => Update::SessionStarted {
+            Stage::Confirming => Update::SessionStarted {
                 cname,
                 uid,
                 sid: progress.recording.as_ref().map(|r| r.sid.clone()),
             },
-            Phase::Recording => Update::SessionRecording { cname, uid },
-            Phase::Restarting => Update::SessionRestarting {
+            Stage::Recording => Update::SessionRecording { cname, uid },
+            Stage::Restarting => Update::SessionRestarting {
                 cname,
                 uid,
                 message: progress.message.clone(),
             },
-            Phase::Stopping => Update::SessionStopping { cname, uid },
-            Phase::Stopped => Update::SessionStopped { cname, uid },
-            Phase::Failed => Update::SessionFailed {
+            Stage::Stopping => Update::SessionStopping { cname, uid },
+            Stage::Stopped => Update::SessionStopped { cname, uid },
+            Stage::Failed => Update::SessionFailed {
                 cname,
                 uid,
                 message: progress.message.clone(),

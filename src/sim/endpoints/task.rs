@@ -12,7 +12,7 @@ use crate::agora::request::{StopClientRequest, UpdateClientRequest, UpdateLayout
 use crate::sim::faults::Fault;
 use crate::sim::files;
 use crate::sim::reply::Reply;
-use crate::sim::state::{Exit, Phase, State, Task, UidList};
+use crate::sim::state::{Exit, State, Task, TaskLife, UidList};
 use crate::sim::validate;
 
 /// What stands between a call on a task and the task: a failure fault, or a
@@ -34,7 +34,7 @@ fn find_task<'s>(
     ctx: &Ctx<'_>,
     mode: Mode,
     sender: Option<(&str, &str)>,
-) -> Result<(&'s mut Task, Phase), Reply> {
+) -> Result<(&'s mut Task, TaskLife), Reply> {
     let call = ctx.call;
     let Some(task) = tasks
         .get_mut(&call.sid)
@@ -44,7 +44,7 @@ fn find_task<'s>(
         return Err(ctx.not_found(cname, uid));
     };
     let phase = task.phase(ctx.now, ctx.timings().exiting);
-    if phase == Phase::Gone {
+    if phase == TaskLife::Gone {
         let (cname, uid) = sender.unwrap_or((&task.cname, &task.uid));
         return Err(ctx.not_found(cname, uid));
     }
@@ -73,11 +73,11 @@ pub(super) fn query(state: &mut State, ctx: &Ctx<'_>) -> Outcome {
     let (task, phase) = find_task(&mut state.tasks, ctx, mode, None)?;
     let ended_at = task.end().map_or(ctx.now, |(at, _)| at);
     let (status, at) = match phase {
-        Phase::Running => (task.running_status(ctx.now, ctx.timings()), ctx.now),
-        Phase::Exiting(Exit::Died) => (20, ended_at),
-        Phase::Exiting(Exit::Idle | Exit::MaxRecordingHour) => (8, ended_at),
+        TaskLife::Running => (task.running_status(ctx.now, ctx.timings()), ctx.now),
+        TaskLife::Exiting(Exit::Died) => (20, ended_at),
+        TaskLife::Exiting(Exit::Idle | Exit::MaxRecordingHour) => (8, ended_at),
         // A stopped task leaves at once; only stop still sees it (code 49).
-        Phase::Exiting(Exit::Stopped) | Phase::Gone => {
+        TaskLife::Exiting(Exit::Stopped) | TaskLife::Gone => {
             return Err(ctx.not_found(&task.cname, &task.uid));
         }
     };
@@ -98,7 +98,7 @@ pub(super) fn update(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> 
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
     let (task, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != Phase::Running {
+    if phase != TaskLife::Running {
         return Err(ctx.not_found(sender.0, sender.1));
     }
     if let Some(subscribe) = &request.stream_subscribe {
@@ -134,7 +134,7 @@ pub(super) fn update_layout(state: &mut State, ctx: &Ctx<'_>, body: Option<&Valu
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
     let (_, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != Phase::Running {
+    if phase != TaskLife::Running {
         return Err(ctx.not_found(sender.0, sender.1));
     }
     // The layout changes nothing the API reports, so it is not kept.
@@ -147,7 +147,7 @@ pub(super) fn stop(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> Ou
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
     let (task, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != Phase::Running {
+    if phase != TaskLife::Running {
         // Already exiting: a repeated stop, an idle timeout, a dead worker.
         return Err(Reply::code(
             StatusCode::BAD_REQUEST,
