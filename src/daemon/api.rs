@@ -55,47 +55,47 @@ pub struct Api {
 
 /// An answer other than success.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ErrorAnswer {
     status: StatusCode,
     error: String,
     hint: String,
 }
 
-impl ApiError {
-    fn new(status: StatusCode, error: impl Into<String>, hint: impl Into<String>) -> ApiError {
-        ApiError {
+impl ErrorAnswer {
+    fn new(status: StatusCode, error: impl Into<String>, hint: impl Into<String>) -> ErrorAnswer {
+        ErrorAnswer {
             status,
             error: error.into(),
             hint: hint.into(),
         }
     }
 
-    fn no_plan(name: &str) -> ApiError {
-        ApiError::new(
+    fn no_plan(name: &str) -> ErrorAnswer {
+        ErrorAnswer::new(
             StatusCode::NOT_FOUND,
             format!("no plan named `{name}`"),
             "GET /api/v1/plans lists the plans the daemon runs",
         )
     }
 
-    fn no_session(id: &str) -> ApiError {
-        ApiError::new(
+    fn no_session(id: &str) -> ErrorAnswer {
+        ErrorAnswer::new(
             StatusCode::NOT_FOUND,
             format!("no session {id}"),
             "GET /api/v1/sessions lists the live sessions and their ids",
         )
     }
 
-    fn store(error: &crate::store::StoreError) -> ApiError {
-        ApiError::new(
+    fn store(error: &crate::store::StoreError) -> ErrorAnswer {
+        ErrorAnswer::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("state store: {error}"),
             "see the daemon's log",
         )
     }
 
-    fn daemon_gone() -> ApiError {
-        ApiError::new(
+    fn daemon_gone() -> ErrorAnswer {
+        ErrorAnswer::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the daemon is shutting down",
             "try again once it has restarted",
@@ -103,7 +103,7 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for ErrorAnswer {
     fn into_response(self) -> Response {
         let body = json!({"error": self.error, "hint": self.hint});
         let mut response = (self.status, axum::Json(body)).into_response();
@@ -117,7 +117,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type Answer = Result<Response, ApiError>;
+type Answer = Result<Response, ErrorAnswer>;
 
 impl Api {
     /// The API over a daemon that answers `requests` and shares `context`;
@@ -189,7 +189,7 @@ impl Api {
             .route("/calendar", get(calendar))
             .route("/events", get(events))
             .fallback(|| async {
-                ApiError::new(
+                ErrorAnswer::new(
                     StatusCode::NOT_FOUND,
                     "no such call",
                     "the calls are listed in the README's control API section",
@@ -203,15 +203,15 @@ impl Api {
     async fn ask<T>(
         &self,
         request: impl FnOnce(oneshot::Sender<T>) -> Request,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ErrorAnswer> {
         let (reply, answer) = oneshot::channel();
         self.requests
             .send(request(reply))
-            .map_err(|_| ApiError::daemon_gone())?;
-        answer.await.map_err(|_| ApiError::daemon_gone())
+            .map_err(|_| ErrorAnswer::daemon_gone())?;
+        answer.await.map_err(|_| ErrorAnswer::daemon_gone())
     }
 
-    async fn plan_states(&self) -> Result<Vec<PlanState>, ApiError> {
+    async fn plan_states(&self) -> Result<Vec<PlanState>, ErrorAnswer> {
         self.ask(Request::Plans).await
     }
 
@@ -240,7 +240,7 @@ struct Caller(String);
 async fn guard(State(api): State<Api>, mut request: HttpRequest, next: Next) -> Response {
     if let Err(refusal) = authorize(api.token.as_deref(), request.headers()) {
         let (error, hint) = refusal.message();
-        return ApiError::new(refusal.status(), error, hint).into_response();
+        return ErrorAnswer::new(refusal.status(), error, hint).into_response();
     }
     let caller = request
         .extensions()
@@ -282,7 +282,7 @@ async fn sessions(State(api): State<Api>) -> Answer {
         .store
         .active()
         .await
-        .map_err(|e| ApiError::store(&e))?;
+        .map_err(|e| ErrorAnswer::store(&e))?;
     let states = api.plan_states().await?;
     let views: Vec<SessionView> = active
         .iter()
@@ -309,7 +309,7 @@ async fn run(
         })
         .await?;
     match launched {
-        None => Err(ApiError::no_plan(&name)),
+        None => Err(ErrorAnswer::no_plan(&name)),
         Some(Launched::Started {
             start,
             end,
@@ -326,7 +326,7 @@ async fn run(
         Some(Launched::Skipped(reason)) => {
             api.record(&caller, "run", &name, &format!("not started: {reason}"))
                 .await;
-            Err(ApiError::new(
+            Err(ErrorAnswer::new(
                 StatusCode::CONFLICT,
                 format!("not started: {reason}"),
                 "the plan's `overlap` decides what a run does while its occurrence is running; stop that one first, or set `overlap: allow` or `stop_previous`",
@@ -366,8 +366,8 @@ async fn set_paused(
             });
             Ok(axum::Json(json!({"name": name, "paused": paused})).into_response())
         }
-        Ok(false) => Err(ApiError::no_plan(&name)),
-        Err(error) => Err(ApiError::new(
+        Ok(false) => Err(ErrorAnswer::no_plan(&name)),
+        Err(error) => Err(ErrorAnswer::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("state store: {error}"),
             "nothing changed; see the daemon's log",
@@ -380,16 +380,16 @@ async fn stop(
     axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
 ) -> Answer {
-    let session_id: SessionId = id.parse().map_err(|_| ApiError::no_session(&id))?;
+    let session_id: SessionId = id.parse().map_err(|_| ErrorAnswer::no_session(&id))?;
     let stored = api
         .context
         .store
         .get(session_id)
         .await
-        .map_err(|e| ApiError::store(&e))?
-        .ok_or_else(|| ApiError::no_session(&id))?;
+        .map_err(|e| ErrorAnswer::store(&e))?
+        .ok_or_else(|| ErrorAnswer::no_session(&id))?;
     if !stored.is_active() {
-        return Err(ApiError::new(
+        return Err(ErrorAnswer::new(
             StatusCode::CONFLICT,
             format!("session {id} is over ({})", stored.phase.as_str()),
             "GET /api/v1/history shows how it ended",
@@ -401,13 +401,13 @@ async fn stop(
         match api.context.store.lease(session_id).await {
             Ok(Some(lease)) => drop(lease),
             Ok(None) => {
-                return Err(ApiError::new(
+                return Err(ErrorAnswer::new(
                     StatusCode::CONFLICT,
                     format!("session {id} is driven by another recplan process"),
                     "stop it where it runs: that process's API, or SIGTERM",
                 ));
             }
-            Err(error) => return Err(ApiError::store(&error)),
+            Err(error) => return Err(ErrorAnswer::store(&error)),
         }
         let context = api.context.clone();
         tokio::spawn(async move {
@@ -431,11 +431,11 @@ struct HistoryQuery {
 async fn history(State(api): State<Api>, Query(query): Query<HistoryQuery>) -> Answer {
     let limit = query.limit.unwrap_or(DEFAULT_HISTORY).min(MAX_HISTORY);
     let store = &api.context.store;
-    let sessions = store.recent(limit).await.map_err(|e| ApiError::store(&e))?;
+    let sessions = store.recent(limit).await.map_err(|e| ErrorAnswer::store(&e))?;
     let actions = store
         .actions(ACTIONS_SHOWN)
         .await
-        .map_err(|e| ApiError::store(&e))?;
+        .map_err(|e| ErrorAnswer::store(&e))?;
     let sessions = sessions
         .iter()
         .filter(|s| {
@@ -462,7 +462,7 @@ async fn calendar(State(api): State<Api>, Query(query): Query<CalendarQuery>) ->
     let tz: Tz = match query.tz.as_deref() {
         None => Tz::UTC,
         Some(name) => name.parse().map_err(|_| {
-            ApiError::new(
+            ErrorAnswer::new(
                 StatusCode::BAD_REQUEST,
                 format!("unknown timezone `{name}`"),
                 "an IANA name such as Europe/Berlin",
@@ -471,7 +471,7 @@ async fn calendar(State(api): State<Api>, Query(query): Query<CalendarQuery>) ->
     };
     let days = query.days.unwrap_or(7).clamp(1, MAX_CALENDAR_DAYS);
     let window = Window::new(tz, query.from, days).ok_or_else(|| {
-        ApiError::new(
+        ErrorAnswer::new(
             StatusCode::BAD_REQUEST,
             "those days are out of range",
             "`from` as YYYY-MM-DD",
