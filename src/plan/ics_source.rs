@@ -55,7 +55,7 @@ impl Location {
 
 /// A calendar's text, and what to say about the copy.
 #[derive(Clone, Debug)]
-pub struct Calendar {
+pub struct IcsText {
     pub text: Arc<str>,
     /// Set when a URL's latest fetch failed and an older copy is used.
     pub stale: Option<String>,
@@ -92,7 +92,7 @@ fn with_registry<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
 /// The calendar at `location`: a file read now, a URL's kept copy (fetched
 /// now if there is none yet), for the plan at `plan`. `refresh` is how
 /// often the plan wants a URL fetched again.
-pub fn read(location: &Location, refresh: Duration, plan: &Path) -> Result<Calendar, String> {
+pub fn read(location: &Location, refresh: Duration, plan: &Path) -> Result<IcsText, String> {
     match location {
         Location::File(path) => {
             let modified = modified(path);
@@ -102,7 +102,7 @@ pub fn read(location: &Location, refresh: Duration, plan: &Path) -> Result<Calen
                 entry.0 = modified;
                 entry.1.insert(plan.to_owned());
             });
-            Ok(Calendar {
+            Ok(IcsText {
                 text: text.into(),
                 stale: None,
             })
@@ -179,9 +179,9 @@ pub fn due(now: DateTime<Utc>) -> Vec<String> {
     })
 }
 
-fn describe(kept: &Kept) -> Result<Calendar, String> {
+fn describe(kept: &Kept) -> Result<IcsText, String> {
     match (&kept.text, &kept.failure) {
-        (Some(text), failure) => Ok(Calendar {
+        (Some(text), failure) => Ok(IcsText {
             text: Arc::clone(text),
             stale: failure.as_ref().map(|failure| {
                 let at = kept
