@@ -431,7 +431,10 @@ struct HistoryQuery {
 async fn history(State(api): State<Api>, Query(query): Query<HistoryQuery>) -> Answer {
     let limit = query.limit.unwrap_or(DEFAULT_HISTORY).min(MAX_HISTORY);
     let store = &api.context.store;
-    let sessions = store.recent(limit).await.map_err(|e| ErrorAnswer::store(&e))?;
+    let sessions = store
+        .recent(limit)
+        .await
+        .map_err(|e| ErrorAnswer::store(&e))?;
     let actions = store
         .actions(ACTIONS_SHOWN)
         .await

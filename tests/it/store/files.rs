@@ -300,6 +300,20 @@ async fn no_secret_the_runner_holds_reaches_the_database_files() {
     }
 }
 
+/// The directory [`open_child`] opens the store in.
+const OPEN_CHILD_DIR: &str = "RECPLAN_TEST_OPEN_DIR";
+
+/// Not a test: one process opening (so creating) the store in
+/// [`OPEN_CHILD_DIR`], for the test below.
+#[tokio::test]
+#[ignore = "processes_opening_a_new_directory_at_once_all_succeed runs it in child processes"]
+async fn open_child() {
+    let Some(dir) = std::env::var_os(OPEN_CHILD_DIR) else {
+        return;
+    };
+    Store::open(Path::new(&dir)).await.unwrap();
+}
+
 /// Regression: of two daemons opening a new state directory at once, one
 /// exited `database is locked`. The window is a few milliseconds wide, so
 /// many rounds of processes started a little apart look for it.
@@ -313,11 +327,15 @@ fn processes_opening_a_new_directory_at_once_all_succeed() {
         for _ in 0..4 {
             std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..8)));
             children.push(
-                std::process::Command::new(env!("CARGO_BIN_EXE_recplan"))
-                    // `history` creates the store it opens (`status` does not).
-                    .args(["history", "--state-dir"])
-                    .arg(temp.path().join("state"))
-                    .stdout(std::process::Stdio::null())
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "store::files::open_child",
+                        "--exact",
+                        "--ignored",
+                        "--test-threads=1",
+                    ])
+                    .env(OPEN_CHILD_DIR, temp.path().join("state"))
+                    .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::piped())
                     .spawn()
                     .unwrap(),
@@ -325,12 +343,14 @@ fn processes_opening_a_new_directory_at_once_all_succeed() {
         }
         for child in children {
             let output = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
             assert!(
-                output.status.success(),
-                "{}",
+                output.status.success() && stdout.contains("1 passed"),
+                "{stdout}{}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+        assert!(temp.path().join("state").join(DB_FILE).exists());
     }
 }
 
