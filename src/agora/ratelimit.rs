@@ -813,9 +813,14 @@ impl Bucket {
     }
 
     /// Whether a waiting call may go at `now` as far as this process's
-    /// window says: `None` when nobody waits, else `Ok` or when to look
-    /// again.
-    fn next_turn(&mut self, now: Instant, limit: &RateLimit) -> Option<Result<(), Instant>> {
+    /// window says (only its pause when a shared window paces the calls):
+    /// `None` when nobody waits, else `Ok` or when to look again.
+    fn next_turn(
+        &mut self,
+        now: Instant,
+        limit: &RateLimit,
+        shared: bool,
+    ) -> Option<Result<(), Instant>> {
         // Callers that gave up are dropped here rather than when they
         // leave: they hold no slot, only a place.
         for queue in &mut self.queues {
@@ -826,7 +831,14 @@ impl Bucket {
         if self.is_idle() {
             return None;
         }
-        Some(match self.free_at(limit).filter(|at| *at > now) {
+        // A runner waiting on its own copy of a shared window would ask it
+        // late, and say nothing meanwhile of what it waits for.
+        let free_at = if shared {
+            self.paused_until
+        } else {
+            self.free_at(limit)
+        };
+        Some(match free_at.filter(|at| *at > now) {
             Some(at) => Err(at),
             None => Ok(()),
         })
@@ -875,7 +887,8 @@ impl Dispatcher {
                 let Some(bucket) = state.buckets.get_mut(&self.app_id) else {
                     return;
                 };
-                let turn = bucket.next_turn(Instant::now(), &limit);
+                let shared = !unreachable && self.shared.window().is_some();
+                let turn = bucket.next_turn(Instant::now(), &limit, shared);
                 if turn.is_none() {
                     bucket.dispatching = false;
                     self.finished = true;
@@ -1255,6 +1268,60 @@ mod tests {
         );
         assert_eq!(slot(window.reserve(1800 * MS, &limit, ONE)), Ok(2000 * MS));
         assert_eq!(slot(window.reserve(2000 * MS, &limit, ONE)), Ok(2025 * MS));
+    }
+
+    /// A bucket with `waiting[i]` calls waiting in priority `i`; the
+    /// receivers keep them waiting.
+    fn bucket_with(waiting: [usize; 3]) -> (Bucket, Vec<oneshot::Receiver<()>>) {
+        let since = Instant::now();
+        let mut bucket = Bucket::default();
+        let mut receivers = Vec::new();
+        for (priority, count) in Priority::ALL.into_iter().zip(waiting) {
+            for _ in 0..count {
+                let (grant, granted) = oneshot::channel();
+                bucket.queues[priority.index()].push_back(Waiter {
+                    since,
+                    priority,
+                    grant,
+                });
+                receivers.push(granted);
+            }
+        }
+        (bucket, receivers)
+    }
+
+    #[test]
+    fn a_runner_says_what_it_still_waits_for_once_its_best_call_goes() {
+        use Priority::{Normal, Routine, Urgent};
+        let cases = [
+            ([1, 0, 0], None),
+            ([2, 0, 0], Some(Urgent)),
+            ([1, 3, 0], Some(Normal)),
+            ([0, 1, 1], Some(Routine)),
+            ([0, 0, 1], None),
+        ];
+        for (waiting, then) in cases {
+            let (bucket, _receivers) = bucket_with(waiting);
+            assert_eq!(bucket.best_waiting_after_one(), then, "{waiting:?}");
+        }
+    }
+
+    #[test]
+    fn a_runner_sharing_a_window_asks_it_rather_than_wait_on_its_own_copy() {
+        let limit = limit(2);
+        let now = Instant::now();
+        let (mut bucket, _receivers) = bucket_with([0, 1, 0]);
+        bucket.grant(now, &limit);
+        bucket.grant(now, &limit);
+        let free = now + limit.span();
+        assert_eq!(bucket.next_turn(now, &limit, false), Some(Err(free)));
+        assert_eq!(bucket.next_turn(now, &limit, true), Some(Ok(())));
+        // A 429's pause holds it either way.
+        bucket.paused_until = Some(now + Duration::from_secs(1));
+        assert_eq!(
+            bucket.next_turn(now, &limit, true),
+            Some(Err(now + Duration::from_secs(1)))
+        );
     }
 
     #[test]
