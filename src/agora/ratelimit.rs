@@ -271,7 +271,8 @@ struct Free {
     at: i64,
     /// How long after the window allowed a request the instant is: time
     /// the quota went unused, which every slot `calls` later inherits.
-    /// Counted from the grant `calls` before only (none: too few of late).
+    /// Counted from the grant `calls` before only: none within two spans
+    /// is a quiet spell, not waste.
     idle: i64,
 }
 
@@ -281,8 +282,8 @@ struct Free {
 pub struct Reservation {
     pub at: i64,
     pub now: i64,
-    /// How long the slot had stood free in a full window before it was
-    /// reserved, in microseconds (see [`Window::reserve`]).
+    /// How long after the window allowed a request the slot is, in
+    /// microseconds: quota unused, counted from the slot `calls` before.
     pub idle: i64,
 }
 
@@ -466,10 +467,9 @@ pub struct WaitStats {
     pub shared: SharedSlots,
 }
 
-/// What became of the slots a runner asked a shared window for: each
-/// reserved slot left unused is a tenth of a second of the quota lost
-/// unless given back, and a full window's idle time delays every slot
-/// after it.
+/// What became of the slots a runner asked a shared window for: where the
+/// quota shared by several runners goes to waste. A slot left unused is
+/// given back with the next ask; idle time delays every slot after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SharedSlots {
     /// Slots reserved.
@@ -490,13 +490,6 @@ pub struct SharedSlots {
     /// `calls` before them and while their call waited: quota lost, which
     /// delays every slot after.
     pub idle: Duration,
-}
-
-impl SharedSlots {
-    /// Slots reserved and left unused, for whatever reason.
-    pub fn wasted(&self) -> u64 {
-        self.late + self.uncertain + self.unclaimed
-    }
 }
 
 impl WaitStats {
