@@ -18,7 +18,8 @@
 //!
 //! Reported per run, from what the simulator received:
 //! - the makespan, from the scheduled start to the last `start` request,
-//!   against the bound 2N/10 s (N acquires and N starts at 10 a second);
+//!   against the bound 2N/10 s (N acquires and N starts at 10 a second),
+//!   and the first request's delay after the scheduled start;
 //! - the 429s among all requests;
 //! - takeover: for each session of the killed daemon, the time from the
 //!   kill to the survivor's log line taking its lease (the session is
@@ -35,7 +36,10 @@
 //!   last start (they take slots from the burst);
 //! - the tightest 11 arrivals: the shortest time over which the simulator
 //!   received 11 requests, 1 s or more when none was over the quota; what
-//!   it exceeds 1 s by is what was left of the margin.
+//!   it exceeds 1 s by is what was left of the margin;
+//! - the shared slots the daemons reserved, those left unused by reason
+//!   and the time the quota stood idle while calls waited, summed from
+//!   their `/metrics` once every session records.
 //!
 //! `RECPLAN_BENCH_RUNS` (default 3) sets the number of runs. Run with
 //! `RECPLAN_BENCH_POSTGRES=postgres://… cargo bench --bench ha`; the
@@ -45,7 +49,8 @@
 mod percentile;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::num::NonZeroUsize;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -204,6 +209,7 @@ fn daemon(
     sim: &SimHandle,
     plans: &Path,
     url: &str,
+    listen: SocketAddr,
     index: usize,
     lines: &mpsc::Sender<Line>,
 ) -> Child {
@@ -211,6 +217,7 @@ fn daemon(
         .arg("daemon")
         .arg(plans)
         .args(["--state", url, "--log-format", "json"])
+        .args(["--listen", &listen.to_string()])
         .env("AGORA_API_BASE", sim.uri())
         .env("AGORA_APP_ID", sim::DEMO_APP_ID)
         .env("AGORA_CUSTOMER_ID", sim::DEMO_CUSTOMER_ID)
@@ -283,6 +290,9 @@ struct Figures {
     sessions: usize,
     requests: usize,
     makespan: Duration,
+    /// From the scheduled start to the first request: the daemons' own
+    /// work before the quota is used.
+    first_request: Duration,
     bound: Duration,
     rate_limited: usize,
     /// The 429s by endpoint.
@@ -294,6 +304,9 @@ struct Figures {
     tightest: Duration,
     /// Sessions each daemon drove when the busiest was killed.
     drove: [usize; DAEMONS],
+    /// The daemons' shared-slot counters, summed, once every session
+    /// records.
+    slots: SlotFigures,
     orphans: usize,
     /// From the kill to each orphan's lease taken, and to its first
     /// request from a survivor (ms, sorted).
@@ -309,6 +322,66 @@ struct Figures {
     started_twice: usize,
     stopped_once: usize,
     stopped_twice: usize,
+}
+
+/// What the daemons' `/metrics` say of their shared slots.
+#[derive(Default)]
+struct SlotFigures {
+    reserved: f64,
+    late: f64,
+    uncertain: f64,
+    unclaimed: f64,
+    waits: f64,
+    idle_seconds: f64,
+}
+
+impl SlotFigures {
+    /// Adds one daemon's `/metrics` text.
+    fn add(&mut self, metrics: &str) {
+        for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+            let Some((name, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let value: f64 = value.parse().unwrap_or(0.0);
+            let field = match name {
+                "recplan_rate_limit_shared_slots_total" => &mut self.reserved,
+                r#"recplan_rate_limit_shared_slots_unused_total{reason="late"}"# => &mut self.late,
+                r#"recplan_rate_limit_shared_slots_unused_total{reason="uncertain"}"# => {
+                    &mut self.uncertain
+                }
+                r#"recplan_rate_limit_shared_slots_unused_total{reason="unclaimed"}"# => {
+                    &mut self.unclaimed
+                }
+                "recplan_rate_limit_shared_waits_total" => &mut self.waits,
+                "recplan_rate_limit_shared_idle_seconds_total" => &mut self.idle_seconds,
+                _ => continue,
+            };
+            *field += value;
+        }
+    }
+}
+
+/// A free port on the loopback interface.
+fn free_address() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+}
+
+/// The `/metrics` text of the daemon listening on `address`.
+fn metrics(address: SocketAddr) -> String {
+    let fetch = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text)
+    };
+    fetch().unwrap_or_else(|error| panic!("/metrics of the daemon on {address}: {error}"))
 }
 
 fn ms(duration: Duration) -> u64 {
@@ -346,9 +419,12 @@ fn run(setup: &Setup, number: usize, runtime: &tokio::runtime::Runtime) -> Figur
     }
 
     let (sender, lines) = mpsc::channel();
+    let listen: Vec<SocketAddr> = (0..DAEMONS).map(|_| free_address()).collect();
     let mut daemons = Daemons(
-        (0..DAEMONS)
-            .map(|index| daemon(&sim, dir.path(), &schema.url, index, &sender))
+        listen
+            .iter()
+            .enumerate()
+            .map(|(index, at)| daemon(&sim, dir.path(), &schema.url, *at, index, &sender))
             .collect(),
     );
     drop(sender);
@@ -389,6 +465,10 @@ fn run(setup: &Setup, number: usize, runtime: &tokio::runtime::Runtime) -> Figur
     let mut drove = [0; DAEMONS];
     for (daemon, _) in drivers.values() {
         drove[*daemon] += 1;
+    }
+    let mut slots = SlotFigures::default();
+    for address in &listen {
+        slots.add(&metrics(*address));
     }
     let victim = (0..DAEMONS).max_by_key(|&d| drove[d]).expect("daemons");
     daemons.0[victim].kill().expect("SIGKILL");
@@ -442,9 +522,12 @@ fn run(setup: &Setup, number: usize, runtime: &tokio::runtime::Runtime) -> Figur
 
     let requests = sim.requests();
     runtime.block_on(async { drop(sim) });
-    figures(
-        setup, &requests, &drivers, victim, drove, &leased, start_at, killed_at, bound,
-    )
+    Figures {
+        slots,
+        ..figures(
+            setup, &requests, &drivers, victim, drove, &leased, start_at, killed_at, bound,
+        )
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -537,6 +620,13 @@ fn figures(
         sessions: setup.sessions,
         requests: requests.len(),
         makespan: last_start.saturating_duration_since(start_at),
+        first_request: requests
+            .iter()
+            .map(|r| r.at)
+            .min()
+            .map_or(Duration::ZERO, |first| {
+                first.saturating_duration_since(start_at)
+            }),
         bound,
         rate_limited: rate_limited_by.values().sum(),
         rate_limited_by,
@@ -546,6 +636,7 @@ fn figures(
             .count(),
         tightest: tightest(requests, QUOTA_PER_SECOND as usize + 1),
         drove,
+        slots: SlotFigures::default(),
         orphans: orphans.len(),
         leased_ms,
         called_ms,
@@ -592,16 +683,30 @@ fn spread(sorted: &[u64], of: usize) -> String {
 fn print(number: usize, f: &Figures) {
     println!(
         "run {number}: {} sessions, {} requests; makespan {:.2} s / bound {:.0} s = {:.3}; \
-         429s {} {:?}; queries during the burst {}; tightest 11 arrivals {:.3} s",
+         first request after {:.3} s; 429s {} {:?}; queries during the burst {}; \
+         tightest 11 arrivals {:.3} s",
         f.sessions,
         f.requests,
         f.makespan.as_secs_f64(),
         f.bound.as_secs_f64(),
         f.makespan.as_secs_f64() / f.bound.as_secs_f64(),
+        f.first_request.as_secs_f64(),
         f.rate_limited,
         f.rate_limited_by,
         f.queries_in_burst,
         f.tightest.as_secs_f64()
+    );
+    let s = &f.slots;
+    println!(
+        "  shared slots reserved {}, unused {} (late {}, uncertain {}, unclaimed {}); \
+         asks told to wait {}; quota idle while calls waited {:.2} s",
+        s.reserved,
+        s.late + s.uncertain + s.unclaimed,
+        s.late,
+        s.uncertain,
+        s.unclaimed,
+        s.waits,
+        s.idle_seconds
     );
     println!(
         "  sessions per daemon {:?}; the busiest killed; kill → lease taken, median / worst: {}; \

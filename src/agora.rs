@@ -27,6 +27,7 @@ pub use call::Call;
 pub use client::{ApiBase, Client, ClientConfig, Credentials, MAX_IN_FLIGHT, Recording};
 pub use error::{ApiError, ConfigError};
 pub use ratelimit::{
-    Asker, Priority, RateLimit, RateLimiter, Reservation, SharedWindow, Slot, WaitStats, Window,
+    Asker, Priority, RateLimit, RateLimiter, Reservation, SharedSlots, SharedWindow, Slot,
+    WaitStats, Window,
 };
 pub use retry::{Area, ErrorClass, Presence, ResilientClient, RetryPolicy, Started};

@@ -20,9 +20,12 @@
 //! what Agora counts is when requests arrive, so the window holds when
 //! they leave, not when their slot was taken (the delay between the two
 //! differs between processes by more than a margin). A slot that cannot be
-//! used within [`DEPARTURE_TOLERANCE`] of its instant is not used. When the
-//! window is full, its answer says how long until a slot frees; a 429's
-//! pause is written there too, so that every runner holds back.
+//! used within [`DEPARTURE_TOLERANCE`] of its instant is not used, and is
+//! given back with the runner's next ask so that another request may go
+//! in its place; [`SharedSlots`] counts them. When the window is full, its
+//! answer says how long until a slot frees, early enough to reserve it as
+//! it does; a 429's pause is written there too, so that every runner holds
+//! back.
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -91,9 +94,19 @@ pub const RESERVE_AHEAD: Duration = Duration::from_millis(25);
 /// want by then.
 pub const RESERVE_WITHIN: Duration = Duration::from_millis(250);
 
-/// How long a runner's best waiting priority holds the others' worse
-/// calls back after its slot's instant: time to hand the slot over and
-/// ask for the next, which says again what it waits for.
+/// How long before a slot frees a runner told to wait comes back: time
+/// for its next ask to reach the window while the slot is still ahead,
+/// so that it is reserved at the instant it frees, not a round trip later
+/// (every slot a window later is anchored on it).
+pub const COME_BACK_BEFORE: Duration = Duration::from_millis(125);
+
+/// The shortest wait a runner held back by a better priority is told:
+/// it asks again no more often than this while the word holds.
+pub const REFUSED_FOR_AT_LEAST: Duration = Duration::from_millis(50);
+
+/// How long a runner's word holds the others' worse calls back after its
+/// slot's instant, when it still has calls waiting: time to hand the slot
+/// over and ask for the next, which says again what it waits for.
 pub const WAITING_HOLDS: Duration = Duration::from_millis(200);
 
 /// The window of one App ID's grants as several runners share it, in
@@ -116,12 +129,30 @@ pub struct Waiting {
     pub until: i64,
 }
 
-/// Who asks a shared window for a slot: a runner (one [`RateLimiter`])
-/// and the best priority it has calls waiting in.
+/// Who asks a shared window for a slot: a runner (one [`RateLimiter`]),
+/// the best priority it has calls waiting in, the best it will still have
+/// waiting once the slot is handed over, and a slot it reserved earlier
+/// and did not use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Asker {
     pub runner: u64,
     pub priority: Priority,
+    /// `None`: nothing; its word is withdrawn with this slot.
+    pub then: Option<Priority>,
+    /// Released, so that another request may go in its place.
+    pub gives_back: Option<i64>,
+}
+
+impl Asker {
+    /// A runner asking with `priority`, and as much waiting after.
+    pub fn new(runner: u64, priority: Priority) -> Asker {
+        Asker {
+            runner,
+            priority,
+            then: Some(priority),
+            gives_back: None,
+        }
+    }
 }
 
 impl Window {
@@ -130,10 +161,27 @@ impl Window {
     /// before acquires and acquires before routine queries. The slot is
     /// the first instant from `now` + [`RESERVE_AHEAD`] at which `limit`
     /// allows a request (no earlier than any reserved before, so that the
-    /// instants stay in order), if it is within [`RESERVE_WITHIN`]; else
-    /// the answer is how long until asking again. Either way `asker`'s
-    /// priority is noted for [`WAITING_HOLDS`] past its slot or its wait.
-    pub fn reserve(&mut self, now: i64, limit: &RateLimit, asker: Asker) -> Result<i64, Duration> {
+    /// instants stay in order), if it is within [`RESERVE_WITHIN`].
+    ///
+    /// Otherwise the answer is how long until asking again: until a slot
+    /// is [`COME_BACK_BEFORE`] ahead, or, held back, until the better word
+    /// lapses or a slot is that close (not sooner than
+    /// [`REFUSED_FOR_AT_LEAST`]), whichever comes first, so that a word
+    /// withdrawn early leaves no slot idle. A runner told to wait notes
+    /// its priority until [`WAITING_HOLDS`] past its return; one served
+    /// notes what it will still wait for (an acquire counts as waiting
+    /// for its start) until [`WAITING_HOLDS`] past its slot.
+    pub fn reserve(
+        &mut self,
+        now: i64,
+        limit: &RateLimit,
+        asker: Asker,
+    ) -> Result<Reservation, Duration> {
+        if let Some(unused) = asker.gives_back
+            && let Some(index) = self.grants.iter().position(|&at| at == unused)
+        {
+            self.grants.remove(index);
+        }
         self.waiting
             .retain(|w| w.until > now && w.runner != asker.runner);
         let better = self
@@ -142,43 +190,72 @@ impl Window {
             .filter(|w| w.priority < asker.priority)
             .map(|w| w.until)
             .max();
-        let slot = match better {
-            Some(until) => Err(until),
-            None => self.first_free(now, limit),
-        };
-        let until = slot.unwrap_or_else(|at| at) + micros(WAITING_HOLDS);
-        self.waiting.push(Waiting {
-            runner: asker.runner,
-            priority: asker.priority,
-            until,
-        });
-        match slot {
-            Ok(at) => {
-                self.grants.push(at);
-                Ok(at)
+        let free = self.first_free(now, limit);
+        let back = |at: i64| at - micros(COME_BACK_BEFORE);
+        let (word, answer) = match (better, free) {
+            (Some(until), free) => {
+                let slot_near = back(free.at).max(now + micros(REFUSED_FOR_AT_LEAST));
+                let again = until.min(slot_near);
+                (Some((asker.priority, again)), Err(again))
             }
-            Err(at) => Err(duration_of(at - now)),
+            (None, free) if free.at > now + micros(RESERVE_WITHIN) => {
+                let again = back(free.at);
+                (Some((asker.priority, again)), Err(again))
+            }
+            (None, free) => {
+                self.grants.push(free.at);
+                let waits_for = match asker.priority {
+                    Priority::Normal => Some(
+                        asker
+                            .then
+                            .map_or(Priority::Normal, |p| p.min(Priority::Normal)),
+                    ),
+                    _ => asker.then,
+                };
+                (
+                    waits_for.map(|priority| (priority, free.at)),
+                    Ok(Reservation {
+                        at: free.at,
+                        now,
+                        idle: free.idle,
+                    }),
+                )
+            }
+        };
+        if let Some((priority, from)) = word {
+            self.waiting.push(Waiting {
+                runner: asker.runner,
+                priority,
+                until: from + micros(WAITING_HOLDS),
+            });
         }
+        answer.map_err(|again| duration_of(again - now))
     }
 
-    /// The instant a slot is free for a request, or when to ask again.
-    fn first_free(&mut self, now: i64, limit: &RateLimit) -> Result<i64, i64> {
+    /// The first instant a request may be reserved at from `now`, and how
+    /// long after the window last allowed one it is.
+    fn first_free(&mut self, now: i64, limit: &RateLimit) -> Free {
         let span = micros(limit.span() + DEPARTURE_TOLERANCE);
-        self.grants.retain(|&at| at > now - span);
+        // Grants a span old no longer count, but are kept a span more: the
+        // one `calls` before the next slot is where its idle time starts.
+        self.grants.retain(|&at| at > now - 2 * span);
         self.grants.sort_unstable();
         let calls = limit_calls(limit);
-        let mut at = now + micros(RESERVE_AHEAD);
-        if let Some(excess) = self.grants.len().checked_sub(calls) {
-            // `grants[excess]` is the grant whose expiry makes room.
-            at = at.max(self.grants[excess] + span);
+        let anchor = self
+            .grants
+            .len()
+            .checked_sub(calls)
+            .map(|excess| self.grants[excess] + span);
+        let allowed = [anchor, self.grants.last().copied(), self.paused_until]
+            .into_iter()
+            .flatten()
+            .max();
+        let earliest = now + micros(RESERVE_AHEAD);
+        let at = allowed.map_or(earliest, |allowed| allowed.max(earliest));
+        Free {
+            at,
+            idle: anchor.and(allowed).map_or(0, |allowed| at - allowed),
         }
-        at = at
-            .max(self.grants.last().copied().unwrap_or(at))
-            .max(self.paused_until.unwrap_or(at));
-        if at > now + micros(RESERVE_WITHIN) {
-            return Err(at - micros(RESERVE_AHEAD));
-        }
-        Ok(at)
     }
 
     /// Holds every grant until `now + pause`; a later pause extends an
@@ -189,12 +266,25 @@ impl Window {
     }
 }
 
+/// The first instant a shared window allows a request.
+struct Free {
+    at: i64,
+    /// How long after the window allowed a request the instant is: time
+    /// the quota went unused, which every slot `calls` later inherits.
+    /// Counted from the grant `calls` before only: none within two spans
+    /// is a quiet spell, not waste.
+    idle: i64,
+}
+
 /// A slot reserved in a shared window: its instant, and the window's clock
 /// when it was reserved, both in microseconds on the sharing place's clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reservation {
     pub at: i64,
     pub now: i64,
+    /// How long after the window allowed a request the slot is, in
+    /// microseconds: quota unused, counted from the slot `calls` before.
+    pub idle: i64,
 }
 
 /// A shared window's answer to a runner asking for a slot.
@@ -381,6 +471,33 @@ pub struct WaitStats {
     pub waits: [WaitCounts; 3],
     /// 429s reported through [`RateLimiter::pause`].
     pub pauses: u64,
+    /// The slots taken in a shared window.
+    pub shared: SharedSlots,
+}
+
+/// What became of the slots a runner asked a shared window for: where the
+/// quota shared by several runners goes to waste. A slot left unused is
+/// given back with the next ask; idle time delays every slot after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharedSlots {
+    /// Slots reserved.
+    pub reserved: u64,
+    /// Reserved, then unused because the runner was awake too late to
+    /// send within [`DEPARTURE_TOLERANCE`] of the instant.
+    pub late: u64,
+    /// Reserved, then unused because the clocks' offset was too uncertain
+    /// for any instant to be sure to be on time.
+    pub uncertain: u64,
+    /// Reserved, then unused because no call was left to send (it gave
+    /// up meanwhile) or a 429's pause held it.
+    pub unclaimed: u64,
+    /// Asks answered with a wait: the window full, or a better priority
+    /// waiting elsewhere.
+    pub waits: u64,
+    /// How long the slots reserved had stood free, after the slot
+    /// `calls` before them and while their call waited: quota lost, which
+    /// delays every slot after.
+    pub idle: Duration,
 }
 
 impl WaitStats {
@@ -427,6 +544,9 @@ struct Bucket {
     queues: [VecDeque<Waiter>; 3],
     /// Whether a task is handing out this bucket's slots.
     dispatching: bool,
+    /// A shared slot reserved and left unused, to give back with the next
+    /// ask.
+    unused: Option<i64>,
 }
 
 struct Waiter {
@@ -652,6 +772,28 @@ impl Bucket {
             .map(|(priority, _)| priority)
     }
 
+    /// Since when the best waiting call has waited.
+    fn best_waiting_since(&self) -> Option<Instant> {
+        self.queues
+            .iter()
+            .find_map(|queue| queue.front().map(|w| w.since))
+    }
+
+    /// The best priority a call will still wait in once the best waiting
+    /// call has its slot.
+    fn best_waiting_after_one(&self) -> Option<Priority> {
+        let mut served = false;
+        Priority::ALL
+            .into_iter()
+            .zip(&self.queues)
+            .find(|(_, queue)| {
+                let left = queue.len() - usize::from(!served && !queue.is_empty());
+                served |= !queue.is_empty();
+                left > 0
+            })
+            .map(|(priority, _)| priority)
+    }
+
     /// When the next slot frees up; `None` if one is free whenever.
     fn free_at(&self, limit: &RateLimit) -> Option<Instant> {
         let full = self.granted.len() >= limit_calls(limit);
@@ -672,9 +814,14 @@ impl Bucket {
     }
 
     /// Whether a waiting call may go at `now` as far as this process's
-    /// window says: `None` when nobody waits, else `Ok` or when to look
-    /// again.
-    fn next_turn(&mut self, now: Instant, limit: &RateLimit) -> Option<Result<(), Instant>> {
+    /// window says (only its pause when a shared window paces the calls):
+    /// `None` when nobody waits, else `Ok` or when to look again.
+    fn next_turn(
+        &mut self,
+        now: Instant,
+        limit: &RateLimit,
+        shared: bool,
+    ) -> Option<Result<(), Instant>> {
         // Callers that gave up are dropped here rather than when they
         // leave: they hold no slot, only a place.
         for queue in &mut self.queues {
@@ -685,17 +832,25 @@ impl Bucket {
         if self.is_idle() {
             return None;
         }
-        Some(match self.free_at(limit).filter(|at| *at > now) {
+        // A runner waiting on its own copy of a shared window would ask it
+        // late, and say nothing meanwhile of what it waits for.
+        let free_at = if shared {
+            self.paused_until
+        } else {
+            self.free_at(limit)
+        };
+        Some(match free_at.filter(|at| *at > now) {
             Some(at) => Err(at),
             None => Ok(()),
         })
     }
 
-    /// Hands the slot taken at `now` to the best waiting call.
-    fn grant_next(&mut self, now: Instant, limit: &RateLimit, stats: &mut WaitStats) {
+    /// Hands the slot taken at `now` to the best waiting call; false if
+    /// nobody took it.
+    fn grant_next(&mut self, now: Instant, limit: &RateLimit, stats: &mut WaitStats) -> bool {
         // A 429 since the slot was reserved holds it back too.
         if self.paused_until.is_some_and(|until| until > now) {
-            return;
+            return false;
         }
         for queue in &mut self.queues {
             while let Some(waiter) = queue.pop_front() {
@@ -704,10 +859,11 @@ impl Bucket {
                 if waiter.grant.send(()).is_ok() {
                     self.grant(now, limit);
                     stats.waits[waiter.priority.index()].record(now - waiter.since);
-                    return;
+                    return true;
                 }
             }
         }
+        false
     }
 }
 
@@ -727,17 +883,23 @@ impl Dispatcher {
         let limit = self.shared.limit;
         let mut unreachable = false;
         loop {
-            let (turn, best) = {
+            let (turn, best, then, since) = {
                 let mut state = self.shared.lock();
                 let Some(bucket) = state.buckets.get_mut(&self.app_id) else {
                     return;
                 };
-                let turn = bucket.next_turn(Instant::now(), &limit);
+                let shared = !unreachable && self.shared.window().is_some();
+                let turn = bucket.next_turn(Instant::now(), &limit, shared);
                 if turn.is_none() {
                     bucket.dispatching = false;
                     self.finished = true;
                 }
-                (turn, bucket.best_waiting())
+                (
+                    turn,
+                    bucket.best_waiting(),
+                    bucket.best_waiting_after_one(),
+                    bucket.best_waiting_since(),
+                )
             };
             match turn {
                 None => return,
@@ -749,11 +911,14 @@ impl Dispatcher {
                 }
                 Some(Ok(())) => {}
             }
+            let mut reserved = None;
             if let (Some(window), Some(priority)) = (self.shared.window(), best) {
                 let app_id = self.app_id.clone();
                 let asker = Asker {
                     runner: self.shared.runner,
                     priority,
+                    then,
+                    gives_back: self.take_unused(),
                 };
                 let sent = Instant::now();
                 let taken = window.take(&app_id, &limit, asker).await;
@@ -761,12 +926,19 @@ impl Dispatcher {
                 match taken {
                     Ok(Slot::Reserved(reservation)) => {
                         unreachable = false;
+                        // Idle time before the call waited is not waste.
+                        let waited = since.map_or(Duration::ZERO, |since| answered - since);
+                        self.count(|slots| {
+                            slots.reserved += 1;
+                            slots.idle += duration_of(reservation.idle).min(waited);
+                        });
                         let Some((from, by)) = self.shared.departure(reservation, sent, answered)
                         else {
                             tracing::debug!(
                                 ?reservation,
                                 "a shared slot came back too late to be used"
                             );
+                            self.unused(reservation, |slots| slots.uncertain += 1);
                             continue;
                         };
                         sleep_until(from).await;
@@ -775,11 +947,14 @@ impl Dispatcher {
                                 ?reservation,
                                 "woke too late for a shared slot; giving it up"
                             );
+                            self.unused(reservation, |slots| slots.late += 1);
                             continue;
                         }
+                        reserved = Some(reservation);
                     }
                     Ok(Slot::Wait(wait)) => {
                         unreachable = false;
+                        self.count(|slots| slots.waits += 1);
                         sleep_until(Instant::now() + wait).await;
                         continue;
                     }
@@ -794,10 +969,35 @@ impl Dispatcher {
             }
             let mut state = self.shared.lock();
             let State { buckets, stats, .. } = &mut *state;
-            if let Some(bucket) = buckets.get_mut(&self.app_id) {
-                bucket.grant_next(Instant::now(), &limit, stats);
+            if let Some(bucket) = buckets.get_mut(&self.app_id)
+                && !bucket.grant_next(Instant::now(), &limit, stats)
+                && let Some(reservation) = reserved
+            {
+                stats.shared.unclaimed += 1;
+                bucket.unused = Some(reservation.at);
             }
         }
+    }
+
+    fn count(&self, change: impl FnOnce(&mut SharedSlots)) {
+        change(&mut self.shared.lock().stats.shared);
+    }
+
+    /// Counts `reservation` as unused and keeps it to give back.
+    fn unused(&self, reservation: Reservation, reason: impl FnOnce(&mut SharedSlots)) {
+        let mut state = self.shared.lock();
+        reason(&mut state.stats.shared);
+        if let Some(bucket) = state.buckets.get_mut(&self.app_id) {
+            bucket.unused = Some(reservation.at);
+        }
+    }
+
+    fn take_unused(&self) -> Option<i64> {
+        self.shared
+            .lock()
+            .buckets
+            .get_mut(&self.app_id)
+            .and_then(|bucket| bucket.unused.take())
     }
 }
 
@@ -828,38 +1028,98 @@ mod tests {
     }
 
     fn asker(runner: u64, priority: Priority) -> Asker {
-        Asker { runner, priority }
+        Asker::new(runner, priority)
     }
 
     const ONE: Asker = Asker {
         runner: 1,
         priority: Priority::Urgent,
+        then: Some(Priority::Urgent),
+        gives_back: None,
     };
+
+    /// The instant reserved, or how long to wait.
+    fn slot(reserved: Result<Reservation, Duration>) -> Result<i64, Duration> {
+        reserved.map(|reservation| reservation.at)
+    }
 
     #[test]
     fn a_shared_window_reserves_slots_ahead_a_widened_span_apart() {
         let limit = limit(2);
         let mut window = Window::default();
         // 25 ms ahead, and never before a slot reserved earlier.
-        assert_eq!(window.reserve(0, &limit, ONE), Ok(25 * MS));
-        assert_eq!(window.reserve(-5 * MS, &limit, ONE), Ok(25 * MS));
+        assert_eq!(slot(window.reserve(0, &limit, ONE)), Ok(25 * MS));
+        assert_eq!(slot(window.reserve(-5 * MS, &limit, ONE)), Ok(25 * MS));
         // Full until the first slot is a span (1 s + 20 ms margin + 10 ms
-        // departure tolerance) old: too far ahead to hold now.
+        // departure tolerance) old, at 1055 ms: too far ahead to hold now;
+        // back 125 ms before it.
         assert_eq!(
-            window.reserve(100 * MS, &limit, ONE),
-            Err(Duration::from_millis(930))
+            slot(window.reserve(100 * MS, &limit, ONE)),
+            Err(Duration::from_millis(830))
         );
         assert_eq!(window.grants, [25 * MS, 25 * MS]);
         // Within 250 ms of it: reserved at the instant it frees.
-        assert_eq!(window.reserve(830 * MS, &limit, ONE), Ok(1055 * MS));
-        assert_eq!(window.reserve(900 * MS, &limit, ONE), Ok(1055 * MS));
+        assert_eq!(slot(window.reserve(930 * MS, &limit, ONE)), Ok(1055 * MS));
+        assert_eq!(slot(window.reserve(960 * MS, &limit, ONE)), Ok(1055 * MS));
         assert_eq!(
-            window.reserve(1000 * MS, &limit, ONE),
-            Err(Duration::from_millis(1060))
+            slot(window.reserve(1000 * MS, &limit, ONE)),
+            Err(Duration::from_millis(960))
         );
-        // A slot's instant drops out a span after it.
-        assert_eq!(window.reserve(2050 * MS, &limit, ONE), Ok(2085 * MS));
-        assert_eq!(window.grants, [1055 * MS, 1055 * MS, 2085 * MS]);
+        // A slot's instant stops counting a span after it, and is dropped
+        // a span later.
+        assert_eq!(slot(window.reserve(2050 * MS, &limit, ONE)), Ok(2085 * MS));
+        assert_eq!(
+            window.grants,
+            [25 * MS, 25 * MS, 1055 * MS, 1055 * MS, 2085 * MS]
+        );
+        assert_eq!(slot(window.reserve(3100 * MS, &limit, ONE)), Ok(3125 * MS));
+        assert_eq!(window.grants, [1055 * MS, 1055 * MS, 2085 * MS, 3125 * MS]);
+    }
+
+    #[test]
+    fn a_slot_reserved_after_the_window_allowed_one_counts_the_quota_idle() {
+        let limit = limit(2);
+        let mut window = Window::default();
+        let reserved = |window: &mut Window, now: i64| {
+            window.reserve(now, &limit, ONE).map(|r| (r.at, r.idle))
+        };
+        assert_eq!(reserved(&mut window, 0), Ok((25 * MS, 0)));
+        assert_eq!(reserved(&mut window, 0), Ok((25 * MS, 0)));
+        // The first slot freed at 1055 ms; asked at 1100 ms, the next is
+        // 70 ms after the window allowed it.
+        assert_eq!(reserved(&mut window, 1100 * MS), Ok((1125 * MS, 70 * MS)));
+        // The second freed at 1055 ms too, and the slot before at 1125.
+        assert_eq!(reserved(&mut window, 1100 * MS), Ok((1125 * MS, 0)));
+        // Nothing `calls` back within two spans: a quiet spell, not idle.
+        assert_eq!(reserved(&mut window, 5000 * MS), Ok((5025 * MS, 0)));
+    }
+
+    #[test]
+    fn a_slot_given_back_makes_room_for_another() {
+        let limit = limit(2);
+        let mut window = Window::default();
+        assert_eq!(slot(window.reserve(0, &limit, ONE)), Ok(25 * MS));
+        assert_eq!(slot(window.reserve(10 * MS, &limit, ONE)), Ok(35 * MS));
+        assert_eq!(
+            slot(window.reserve(40 * MS, &limit, ONE)),
+            Err(Duration::from_millis(890))
+        );
+        // Runner 2 woke too late for its slot at 35 ms and sent nothing.
+        let late = Asker {
+            gives_back: Some(35 * MS),
+            ..asker(2, Priority::Urgent)
+        };
+        assert_eq!(slot(window.reserve(50 * MS, &limit, late)), Ok(75 * MS));
+        assert_eq!(window.grants, [25 * MS, 75 * MS]);
+        // An instant no longer in the window is nothing to give back.
+        let stale = Asker {
+            gives_back: Some(35 * MS),
+            ..asker(2, Priority::Urgent)
+        };
+        assert_eq!(
+            slot(window.reserve(60 * MS, &limit, stale)),
+            Err(Duration::from_millis(870))
+        );
     }
 
     #[test]
@@ -867,31 +1127,35 @@ mod tests {
         use Priority::{Normal, Routine, Urgent};
         let limit = limit(1);
         let mut window = Window::default();
-        assert_eq!(window.reserve(0, &limit, asker(1, Routine)), Ok(25 * MS));
-        // Runner 2's start finds the window full: it waits, and says so.
         assert_eq!(
-            window.reserve(100 * MS, &limit, asker(2, Urgent)),
-            Err(Duration::from_millis(930))
+            slot(window.reserve(0, &limit, asker(1, Routine))),
+            Ok(25 * MS)
         );
-        // So runner 1's next query waits for runner 2 (back by 1030 ms)
-        // even once the slot is free...
+        // Runner 2's start finds the window full: it waits until 125 ms
+        // before the slot frees at 1055 ms, and says so.
         assert_eq!(
-            window.reserve(1100 * MS, &limit, asker(1, Routine)),
-            Err(Duration::from_millis(130))
+            slot(window.reserve(100 * MS, &limit, asker(2, Urgent))),
+            Err(Duration::from_millis(830))
+        );
+        // So runner 1's next query waits for runner 2 (its word holds
+        // until 1130 ms) even once the slot is free...
+        assert_eq!(
+            slot(window.reserve(1100 * MS, &limit, asker(1, Routine))),
+            Err(Duration::from_millis(30))
         );
         // ...which takes it when it comes back,
         assert_eq!(
-            window.reserve(1150 * MS, &limit, asker(2, Urgent)),
-            Ok(1175 * MS)
+            slot(window.reserve(1110 * MS, &limit, asker(2, Urgent))),
+            Ok(1135 * MS)
         );
         // and its own queries do not wait for what it said before.
         assert_eq!(
-            window.reserve(2300 * MS, &limit, asker(2, Routine)),
+            slot(window.reserve(2300 * MS, &limit, asker(2, Routine))),
             Ok(2325 * MS)
         );
         // Runner 2's word lapsed at 2525 ms; runner 1's is kept.
         assert_eq!(
-            window.reserve(3370 * MS, &limit, asker(1, Normal)),
+            slot(window.reserve(3370 * MS, &limit, asker(1, Normal))),
             Ok(3395 * MS)
         );
         assert_eq!(
@@ -905,18 +1169,87 @@ mod tests {
     }
 
     #[test]
+    fn a_runner_held_back_comes_back_when_a_slot_is_near_not_when_the_word_lapses() {
+        use Priority::{Normal, Urgent};
+        let limit = limit(2);
+        let mut window = Window::default();
+        assert_eq!(
+            slot(window.reserve(0, &limit, asker(2, Normal))),
+            Ok(25 * MS)
+        );
+        assert_eq!(
+            slot(window.reserve(0, &limit, asker(2, Normal))),
+            Ok(25 * MS)
+        );
+        // Runner 2's start: back at 930 ms, its word holding until 1130.
+        assert_eq!(
+            slot(window.reserve(100 * MS, &limit, asker(2, Urgent))),
+            Err(Duration::from_millis(830))
+        );
+        // Runner 1's acquire is back at 930 ms too, in case the start has
+        // gone by then (its word withdrawn)...
+        assert_eq!(
+            slot(window.reserve(100 * MS, &limit, asker(1, Normal))),
+            Err(Duration::from_millis(830))
+        );
+        // ...and, held back again, no sooner than 50 ms later.
+        assert_eq!(
+            slot(window.reserve(1000 * MS, &limit, asker(1, Normal))),
+            Err(Duration::from_millis(50))
+        );
+    }
+
+    #[test]
+    fn a_runner_withdraws_its_word_with_its_last_urgent_call_but_not_with_an_acquire() {
+        use Priority::{Normal, Routine, Urgent};
+        let limit = limit(10);
+        let mut window = Window::default();
+        let last = |runner, priority| Asker {
+            then: None,
+            ..asker(runner, priority)
+        };
+        // Runner 2's last start: nothing left waiting, nobody held back.
+        assert_eq!(
+            slot(window.reserve(0, &limit, last(2, Urgent))),
+            Ok(25 * MS)
+        );
+        assert_eq!(window.waiting, []);
+        assert_eq!(
+            slot(window.reserve(10 * MS, &limit, asker(1, Routine))),
+            Ok(35 * MS)
+        );
+        // Its last acquire: its start follows, so queries wait for it...
+        assert_eq!(
+            slot(window.reserve(40 * MS, &limit, last(2, Normal))),
+            Ok(65 * MS)
+        );
+        assert_eq!(
+            slot(window.reserve(50 * MS, &limit, asker(1, Routine))),
+            Err(Duration::from_millis(50))
+        );
+        // ...but another runner's acquires do not.
+        assert_eq!(
+            slot(window.reserve(50 * MS, &limit, asker(3, Normal))),
+            Ok(75 * MS)
+        );
+    }
+
+    #[test]
     fn a_runner_that_stopped_asking_holds_nobody_back() {
         use Priority::{Routine, Urgent};
         let limit = limit(10);
         let mut window = Window::default();
-        assert_eq!(window.reserve(0, &limit, asker(2, Urgent)), Ok(25 * MS));
+        assert_eq!(
+            slot(window.reserve(0, &limit, asker(2, Urgent))),
+            Ok(25 * MS)
+        );
         // Its word holds 200 ms past its slot.
         assert_eq!(
-            window.reserve(200 * MS, &limit, asker(1, Routine)),
+            slot(window.reserve(200 * MS, &limit, asker(1, Routine))),
             Err(Duration::from_millis(25))
         );
         assert_eq!(
-            window.reserve(225 * MS, &limit, asker(1, Routine)),
+            slot(window.reserve(225 * MS, &limit, asker(1, Routine))),
             Ok(250 * MS)
         );
     }
@@ -929,11 +1262,65 @@ mod tests {
         window.pause(100 * MS, Duration::from_millis(500));
         assert_eq!(window.paused_until, Some(2000 * MS));
         assert_eq!(
-            window.reserve(1500 * MS, &limit, ONE),
-            Err(Duration::from_millis(475))
+            slot(window.reserve(1500 * MS, &limit, ONE)),
+            Err(Duration::from_millis(375))
         );
-        assert_eq!(window.reserve(1800 * MS, &limit, ONE), Ok(2000 * MS));
-        assert_eq!(window.reserve(2000 * MS, &limit, ONE), Ok(2025 * MS));
+        assert_eq!(slot(window.reserve(1800 * MS, &limit, ONE)), Ok(2000 * MS));
+        assert_eq!(slot(window.reserve(2000 * MS, &limit, ONE)), Ok(2025 * MS));
+    }
+
+    /// A bucket with `waiting[i]` calls waiting in priority `i`; the
+    /// receivers keep them waiting.
+    fn bucket_with(waiting: [usize; 3]) -> (Bucket, Vec<oneshot::Receiver<()>>) {
+        let since = Instant::now();
+        let mut bucket = Bucket::default();
+        let mut receivers = Vec::new();
+        for (priority, count) in Priority::ALL.into_iter().zip(waiting) {
+            for _ in 0..count {
+                let (grant, granted) = oneshot::channel();
+                bucket.queues[priority.index()].push_back(Waiter {
+                    since,
+                    priority,
+                    grant,
+                });
+                receivers.push(granted);
+            }
+        }
+        (bucket, receivers)
+    }
+
+    #[test]
+    fn a_runner_says_what_it_still_waits_for_once_its_best_call_goes() {
+        use Priority::{Normal, Routine, Urgent};
+        let cases = [
+            ([1, 0, 0], None),
+            ([2, 0, 0], Some(Urgent)),
+            ([1, 3, 0], Some(Normal)),
+            ([0, 1, 1], Some(Routine)),
+            ([0, 0, 1], None),
+        ];
+        for (waiting, then) in cases {
+            let (bucket, _receivers) = bucket_with(waiting);
+            assert_eq!(bucket.best_waiting_after_one(), then, "{waiting:?}");
+        }
+    }
+
+    #[test]
+    fn a_runner_sharing_a_window_asks_it_rather_than_wait_on_its_own_copy() {
+        let limit = limit(2);
+        let now = Instant::now();
+        let (mut bucket, _receivers) = bucket_with([0, 1, 0]);
+        bucket.grant(now, &limit);
+        bucket.grant(now, &limit);
+        let free = now + limit.span();
+        assert_eq!(bucket.next_turn(now, &limit, false), Some(Err(free)));
+        assert_eq!(bucket.next_turn(now, &limit, true), Some(Ok(())));
+        // A 429's pause holds it either way.
+        bucket.paused_until = Some(now + Duration::from_secs(1));
+        assert_eq!(
+            bucket.next_turn(now, &limit, true),
+            Some(Err(now + Duration::from_secs(1)))
+        );
     }
 
     #[test]

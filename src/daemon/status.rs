@@ -376,6 +376,46 @@ impl Status {
             "429 answers from Agora.",
             waits.pauses,
         );
+        let slots = &waits.shared;
+        counter(
+            &mut out,
+            "recplan_rate_limit_shared_slots_total",
+            "Slots reserved in the rate limit shared with the other runners on the store.",
+            slots.reserved,
+        );
+        header(
+            &mut out,
+            "recplan_rate_limit_shared_slots_unused_total",
+            "Shared slots reserved and left unused (given back), by reason.",
+            "counter",
+        );
+        for (reason, count) in [
+            ("late", slots.late),
+            ("uncertain", slots.uncertain),
+            ("unclaimed", slots.unclaimed),
+        ] {
+            let _ = writeln!(
+                out,
+                "recplan_rate_limit_shared_slots_unused_total{{reason=\"{reason}\"}} {count}"
+            );
+        }
+        counter(
+            &mut out,
+            "recplan_rate_limit_shared_waits_total",
+            "Asks for a shared slot answered with a wait (window full, or a better priority waiting elsewhere).",
+            slots.waits,
+        );
+        header(
+            &mut out,
+            "recplan_rate_limit_shared_idle_seconds_total",
+            "Time the shared quota stood unused while calls waited, before the slots this runner reserved.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "recplan_rate_limit_shared_idle_seconds_total {:.3}",
+            slots.idle.as_secs_f64()
+        );
 
         header(
             &mut out,

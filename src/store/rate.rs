@@ -27,10 +27,7 @@ impl WindowChange {
     /// (none for a pause), or how long until one may be.
     pub fn apply(self, window: &mut Window, now: i64) -> Result<Option<Reservation>, Duration> {
         match self {
-            WindowChange::Take(limit, asker) => {
-                let at = window.reserve(now, &limit, asker)?;
-                Ok(Some(Reservation { at, now }))
-            }
+            WindowChange::Take(limit, asker) => window.reserve(now, &limit, asker).map(Some),
             WindowChange::Pause(pause) => {
                 window.pause(now, pause);
                 Ok(None)

@@ -12,6 +12,8 @@ use super::Place;
 const URGENT: Asker = Asker {
     runner: 1,
     priority: Priority::Urgent,
+    then: Some(Priority::Urgent),
+    gives_back: None,
 };
 
 on_each_backend!(place runners_on_one_store_share_one_window_per_app_id);
@@ -54,14 +56,8 @@ async fn a_runner_waiting_for_a_start_holds_back_another_runners_queries(place: 
     let limit = RateLimit::per_second(NonZeroU32::new(10).unwrap());
     let (first, second) = (place.open().await, place.open().await);
     let (first, second) = (first.rate_window().unwrap(), second.rate_window().unwrap());
-    let query = Asker {
-        runner: 1,
-        priority: Priority::Routine,
-    };
-    let start = Asker {
-        runner: 2,
-        priority: Priority::Urgent,
-    };
+    let query = Asker::new(1, Priority::Routine);
+    let start = Asker::new(2, Priority::Urgent);
     assert!(matches!(
         first.take("app-a", &limit, query).await.unwrap(),
         Slot::Reserved(_)
@@ -70,12 +66,25 @@ async fn a_runner_waiting_for_a_start_holds_back_another_runners_queries(place: 
         second.take("app-a", &limit, start).await.unwrap(),
         Slot::Reserved(_)
     ));
-    // Slots are free, but the second runner may still be waiting for
+    // Slots are free, but the second runner said it still waits for
     // another start: for 200 ms after its slot, it is taken at its word.
     let Slot::Wait(wait) = first.take("app-a", &limit, query).await.unwrap() else {
         panic!("a query went before a start");
     };
     assert!(wait <= RESERVE_AHEAD + WAITING_HOLDS, "{wait:?}");
+    // Once it says its last start is served, it holds nobody back.
+    let last = Asker {
+        then: None,
+        ..start
+    };
+    assert!(matches!(
+        second.take("app-a", &limit, last).unwrap(),
+        Slot::Reserved(_)
+    ));
+    assert!(matches!(
+        first.take("app-a", &limit, query).unwrap(),
+        Slot::Reserved(_)
+    ));
 }
 
 #[tokio::test]
