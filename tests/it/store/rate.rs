@@ -78,11 +78,11 @@ async fn a_runner_waiting_for_a_start_holds_back_another_runners_queries(place: 
         ..start
     };
     assert!(matches!(
-        second.take("app-a", &limit, last).unwrap(),
+        second.take("app-a", &limit, last).await.unwrap(),
         Slot::Reserved(_)
     ));
     assert!(matches!(
-        first.take("app-a", &limit, query).unwrap(),
+        first.take("app-a", &limit, query).await.unwrap(),
         Slot::Reserved(_)
     ));
 }
