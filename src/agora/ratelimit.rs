@@ -100,6 +100,16 @@ pub const RESERVE_WITHIN: Duration = Duration::from_millis(250);
 /// (every slot a window later is anchored on it).
 pub const COME_BACK_BEFORE: Duration = Duration::from_millis(125);
 
+/// The longest a 429 holds the calls, whatever its `Retry-After` says: the
+/// quota is per second, and every stop held back bills a recording.
+pub const LONGEST_PAUSE: Duration = Duration::from_secs(60);
+
+/// How many shared slots in a row a runner gives back because the clocks'
+/// offset is too uncertain before it uses the next anyway, leaving when it
+/// cannot be early: a store whose round trips stay slow (a distant server)
+/// then costs a little of the quota's margin, never every call.
+pub const UNCERTAIN_IN_A_ROW: u32 = 3;
+
 /// The shortest wait a runner held back by a better priority is told:
 /// it asks again no more often than this while the word holds.
 pub const REFUSED_FOR_AT_LEAST: Duration = Duration::from_millis(50);
@@ -342,13 +352,17 @@ impl ClockOffset {
     /// When a request may use the slot reserved at place instant `at`, in
     /// local microseconds, learnt at local `now`: from the first local
     /// instant that cannot be before `at`, to the last that cannot be more
-    /// than `tolerance` after it. `None` when the offset is too uncertain
-    /// for any instant to be both.
-    pub fn departure(&self, at: i64, now: i64, tolerance: Duration) -> Option<(i64, i64)> {
+    /// than `tolerance` after it. `Err` with the first when the offset is
+    /// too uncertain for any instant to be both.
+    pub fn departure(&self, at: i64, now: i64, tolerance: Duration) -> Result<(i64, i64), i64> {
         let local = at - self.offset;
         let uncertainty = self.uncertainty_at(now);
         let (from, by) = (local + uncertainty, local - uncertainty + micros(tolerance));
-        (from <= by).then_some((from, by))
+        if from <= by {
+            Ok((from, by))
+        } else {
+            Err(from)
+        }
     }
 }
 
@@ -616,7 +630,9 @@ impl RateLimiter {
     /// `retry_after` when Agora said, else for the configured pause. Returns
     /// that pause. A later pause extends an earlier one, never shortens it.
     pub fn pause(&self, app_id: &str, retry_after: Option<Duration>) -> Duration {
-        let pause = retry_after.unwrap_or(self.shared.limit.pause);
+        let pause = retry_after
+            .unwrap_or(self.shared.limit.pause)
+            .min(LONGEST_PAUSE);
         let until = Instant::now() + pause;
         let mut state = self.shared.lock();
         state.stats.pauses += 1;
@@ -728,14 +744,14 @@ impl Shared {
 
     /// When to hand over the slot `reservation`, asked for at `sent` and
     /// answered at `answered`, and the last instant it may still be used;
-    /// `None` if no instant is sure to be both late enough and early
-    /// enough.
+    /// `Err` with the first that cannot be early if no instant is sure to
+    /// be both late enough and early enough.
     fn departure(
         &self,
         reservation: Reservation,
         sent: Instant,
         answered: Instant,
-    ) -> Option<(Instant, Instant)> {
+    ) -> Result<(Instant, Instant), Instant> {
         let (sent, answered) = (self.local(sent), self.local(answered));
         let observed = ClockOffset::observed(sent, answered, reservation.now);
         let clock = {
@@ -746,9 +762,11 @@ impl Shared {
             state.clock = Some(clock);
             clock
         };
-        let (from, by) = clock.departure(reservation.at, answered, DEPARTURE_TOLERANCE)?;
         let instant = |local: i64| self.epoch + duration_of(local);
-        Some((instant(from), instant(by)))
+        clock
+            .departure(reservation.at, answered, DEPARTURE_TOLERANCE)
+            .map(|(from, by)| (instant(from), instant(by)))
+            .map_err(instant)
     }
 }
 
@@ -882,6 +900,7 @@ impl Dispatcher {
     async fn run(mut self) {
         let limit = self.shared.limit;
         let mut unreachable = false;
+        let mut uncertain_in_a_row = 0;
         loop {
             let (turn, best, then, since) = {
                 let mut state = self.shared.lock();
@@ -932,15 +951,22 @@ impl Dispatcher {
                             slots.reserved += 1;
                             slots.idle += duration_of(reservation.idle).min(waited);
                         });
-                        let Some((from, by)) = self.shared.departure(reservation, sent, answered)
-                        else {
-                            tracing::debug!(
-                                ?reservation,
-                                "a shared slot came back too late to be used"
-                            );
-                            self.unused(reservation, |slots| slots.uncertain += 1);
-                            continue;
+                        let (from, by) = match self.shared.departure(reservation, sent, answered) {
+                            Ok(departure) => departure,
+                            Err(from) if uncertain_in_a_row >= UNCERTAIN_IN_A_ROW => {
+                                (from, from + DEPARTURE_TOLERANCE)
+                            }
+                            Err(_) => {
+                                tracing::debug!(
+                                    ?reservation,
+                                    "the clocks' offset is too uncertain to use a shared slot"
+                                );
+                                uncertain_in_a_row += 1;
+                                self.unused(reservation, |slots| slots.uncertain += 1);
+                                continue;
+                            }
                         };
+                        uncertain_in_a_row = 0;
                         sleep_until(from).await;
                         if Instant::now() > by {
                             tracing::debug!(
@@ -959,10 +985,12 @@ impl Dispatcher {
                         continue;
                     }
                     // Without the shared window this process paces alone,
-                    // rather than not call Agora at all.
+                    // rather than not call Agora at all. A turn judged by
+                    // the shared window is judged again by its own first.
                     Err(error) => {
                         if !std::mem::replace(&mut unreachable, true) {
                             tracing::warn!(%error, "the shared rate limit is out of reach; pacing this process alone");
+                            continue;
                         }
                     }
                 }
@@ -1022,6 +1050,105 @@ mod tests {
     use super::*;
 
     const MS: i64 = 1000;
+
+    /// A shared window that answers after `round_trip`: a slot 25 ms ahead
+    /// on a clock of its own, or, once `fails_after` slots were given, an
+    /// error.
+    #[derive(Debug)]
+    struct Distant {
+        round_trip: Duration,
+        fails_after: Option<usize>,
+        given: std::sync::atomic::AtomicUsize,
+        epoch: Instant,
+    }
+
+    impl Distant {
+        fn new(round_trip: Duration, fails_after: Option<usize>) -> Arc<Distant> {
+            Arc::new(Distant {
+                round_trip,
+                fails_after,
+                given: std::sync::atomic::AtomicUsize::new(0),
+                epoch: Instant::now(),
+            })
+        }
+    }
+
+    impl SharedWindow for Distant {
+        fn take<'a>(&'a self, _: &'a str, _: &'a RateLimit, _: Asker) -> SharedFuture<'a, Slot> {
+            Box::pin(async move {
+                tokio::time::sleep(self.round_trip / 2).await;
+                // Its clock reads 7 s ahead of ours.
+                let now = micros(self.epoch.elapsed()) + 7_000 * MS;
+                tokio::time::sleep(self.round_trip / 2).await;
+                let given = self
+                    .given
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if self.fails_after.is_some_and(|after| given >= after) {
+                    return Err("the store is down".into());
+                }
+                Ok(Slot::Reserved(Reservation {
+                    at: now + micros(RESERVE_AHEAD),
+                    now,
+                    idle: 0,
+                }))
+            })
+        }
+
+        fn pause<'a>(&'a self, _: &'a str, _: Duration) -> SharedFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_distant_store_costs_given_back_slots_not_every_call() {
+        // A 30 ms round trip: the clocks' offset is known to 15 ms only,
+        // more than the 10 ms a departure may be late.
+        let limiter = RateLimiter::new(limit(10));
+        limiter.share(Some(Distant::new(Duration::from_millis(30), None)));
+        for _ in 0..3 {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                limiter.until_ready("app", Priority::Urgent),
+            )
+            .await
+            .expect("the call goes");
+        }
+        let shared = limiter.stats().shared;
+        assert_eq!(
+            shared.uncertain,
+            3 * u64::from(UNCERTAIN_IN_A_ROW),
+            "{shared:?}"
+        );
+        assert_eq!(shared.reserved, 3 * u64::from(UNCERTAIN_IN_A_ROW + 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_the_shared_window_fails_the_process_window_still_paces() {
+        // Two calls a second: the first two through the shared window, then
+        // it fails, and the third waits for this process's own window.
+        let limiter = RateLimiter::new(limit(2));
+        limiter.share(Some(Distant::new(Duration::ZERO, Some(2))));
+        let start = Instant::now();
+        let mut granted = Vec::new();
+        for _ in 0..3 {
+            limiter.until_ready("app", Priority::Urgent).await;
+            granted.push(start.elapsed());
+        }
+        assert!(granted[2] >= Duration::from_secs(1), "{granted:?}");
+    }
+
+    #[test]
+    fn a_429_holds_the_calls_a_minute_at_most() {
+        let limiter = RateLimiter::new(limit(10));
+        assert_eq!(
+            limiter.pause("app", Some(Duration::from_secs(u64::MAX / 2))),
+            LONGEST_PAUSE
+        );
+        assert_eq!(
+            limiter.pause("app", Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+    }
 
     fn limit(calls: u32) -> RateLimit {
         RateLimit::per_second(NonZeroU32::new(calls).unwrap())
@@ -1333,14 +1460,20 @@ mod tests {
         // Its 60 ms is our 12 ms, give or take 1.
         assert_eq!(
             clock.departure(60 * MS, 3 * MS, tolerance),
-            Some((13 * MS, 21 * MS))
+            Ok((13 * MS, 21 * MS))
         );
         // 10 s later the clocks may have drifted 5 ms apart.
         assert_eq!(clock.uncertainty_at(10_003 * MS), 6 * MS);
-        assert_eq!(clock.departure(10_060 * MS, 10_003 * MS, tolerance), None);
-        // A round trip of 12 ms leaves no instant sure to be on time.
+        // Then no instant is sure to be on time; the first that cannot be
+        // early is 6 ms after our 10,012 ms.
+        assert_eq!(
+            clock.departure(10_060 * MS, 10_003 * MS, tolerance),
+            Err(10_018 * MS)
+        );
+        // A round trip of 12 ms leaves no instant sure to be on time: its
+        // 60 ms is our 16 ms, give or take 6.
         let slow = ClockOffset::observed(0, 12 * MS, 50 * MS);
-        assert_eq!(slow.departure(60 * MS, 12 * MS, tolerance), None);
+        assert_eq!(slow.departure(60 * MS, 12 * MS, tolerance), Err(22 * MS));
     }
 
     #[test]
