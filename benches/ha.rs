@@ -317,6 +317,8 @@ struct Figures {
     /// sessions never orphaned.
     late_taken_ms: Vec<u64>,
     late_kept_ms: Vec<u64>,
+    /// Recordings whose step never went out.
+    steps_missing: usize,
     /// Channels whose recording was started (2xx) more than once,
     /// recordings stopped (200) once, and recordings stopped more than once.
     started_twice: usize,
@@ -593,6 +595,7 @@ fn figures(
 
     let mut late_taken_ms = Vec::new();
     let mut late_kept_ms = Vec::new();
+    let mut steps_missing = 0;
     for (cname, (daemon, sid)) in drivers {
         let Some(index) = cname
             .strip_prefix("ha-")
@@ -605,6 +608,7 @@ fn figures(
             .iter()
             .find(|r| is(r, "update") && sid_of(r) == Some(sid.as_str()))
         else {
+            steps_missing += 1;
             continue;
         };
         let late = ms(step.at.saturating_duration_since(due));
@@ -642,6 +646,7 @@ fn figures(
         called_ms,
         late_taken_ms,
         late_kept_ms,
+        steps_missing,
         started_twice: starts.values().filter(|&&n| n > 1).count(),
         stopped_once: stops.values().filter(|&&n| n == 1).count(),
         stopped_twice: stops.values().filter(|&&n| n > 1).count(),
@@ -716,9 +721,11 @@ fn print(number: usize, f: &Figures) {
         spread(&f.called_ms, f.orphans)
     );
     println!(
-        "  steps late after their offsets, median / worst: taken over {}; never orphaned {}",
+        "  steps late after their offsets, median / worst: taken over {}; never orphaned {}; \
+         never sent {}",
         spread(&f.late_taken_ms, f.orphans),
-        spread(&f.late_kept_ms, f.sessions - f.orphans)
+        spread(&f.late_kept_ms, f.sessions - f.orphans),
+        f.steps_missing
     );
     println!(
         "  channels recorded twice {}; recordings stopped once {} of {}, twice or more {}",

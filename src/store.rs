@@ -103,9 +103,10 @@ use sqlite::Sqlite;
 ///
 /// Every call is short: a few indexed statements on a local file, well under
 /// a millisecond for reads and one fsync for a write, or a round trip or
-/// two to PostgreSQL. Calls are async and block no thread of the caller's
-/// runtime: SQLite's run on its blocking pool, PostgreSQL's on the runtime
-/// itself, whose tasks drive its connections. So a store is opened, and
+/// two to PostgreSQL. Calls are async: SQLite's statements run on the
+/// runtime's blocking pool, PostgreSQL's on the runtime itself, whose tasks
+/// drive its connections (a SQLite store's lease files, a lock tried and a
+/// line written, are the caller's own). So a store is opened, and
 /// used, inside a tokio runtime. Transitions that many tasks record at
 /// once go through [`Store::record_queued`] instead, which writes all that
 /// are waiting with one commit.
@@ -197,8 +198,11 @@ impl Store {
     /// Connects to the PostgreSQL store at `url` (`postgres://` or
     /// `postgresql://`, with libpq's URL parameters), creating or migrating
     /// its tables in the connection's schema (the first of its
-    /// `search_path`). Plain connections only: no TLS. Its connections
-    /// run on the runtime this is called on, and end with it.
+    /// `search_path`). Plain connections only: no TLS. Its lease
+    /// connection runs on the runtime this is called on and ends with it
+    /// (leases then fail, and those held are freed): use the store on that
+    /// runtime. The other connection is made again on whichever runtime
+    /// calls next.
     pub async fn open_url(url: &str) -> Result<Store, StoreError> {
         Ok(Store::with(Backend::Postgres(
             Postgres::connect(url).await?,

@@ -500,7 +500,8 @@ pub struct SharedSlots {
     /// send within [`DEPARTURE_TOLERANCE`] of the instant.
     pub late: u64,
     /// Reserved, then unused because the clocks' offset was too uncertain
-    /// for any instant to be sure to be on time.
+    /// for any instant to be sure to be on time (at most
+    /// [`UNCERTAIN_IN_A_ROW`] in a row).
     pub uncertain: u64,
     /// Reserved, then unused because no call was left to send (it gave
     /// up meanwhile) or a 429's pause held it.

@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> u8 {
 }
 
 async fn list(args: &Args) -> u8 {
-    let store = match super::state::open_to_read(&args.state).await {
+    let store = match super::state::open_existing_store(&args.state).await {
         Ok(store) => store,
         Err(code) => return code,
     };

@@ -74,7 +74,7 @@ pub struct StopArgs {
 /// The state store, which must exist: reading never creates one. `Err` is
 /// the exit code, the reason reported: 2 for a directory without a store,
 /// as for any path that cannot be read.
-pub(super) async fn open_to_read(state: &connect::StateArgs) -> Result<Store, u8> {
+pub(super) async fn open_existing_store(state: &connect::StateArgs) -> Result<Store, u8> {
     match state.open_existing().await {
         Ok(connect::Existing::Open(store)) => Ok(store),
         Ok(connect::Existing::Missing(dir)) => {
@@ -189,7 +189,7 @@ pub fn status_command(args: &StatusArgs) -> u8 {
 }
 
 async fn status(args: &StatusArgs) -> u8 {
-    let store = match open_to_read(&args.state).await {
+    let store = match open_existing_store(&args.state).await {
         Ok(store) => store,
         Err(code) => return code,
     };
@@ -352,7 +352,7 @@ pub fn stop_command(args: &StopArgs) -> u8 {
         return exit::FAILED;
     };
     runtime.block_on(async {
-        let (context, _events) = match open_to_read(&args.state).await.and_then(context) {
+        let (context, _events) = match open_existing_store(&args.state).await.and_then(context) {
             Ok(pair) => pair,
             Err(code) => return code,
         };

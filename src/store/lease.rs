@@ -36,14 +36,16 @@ use super::{SessionId, StoreError};
 pub(super) struct Held(Arc<Mutex<HashSet<SessionId>>>);
 
 impl Held {
-    /// `ids` without those leased in this process.
+    /// `ids` without those leased, or being leased, in this process.
     pub(super) fn without(&self, mut ids: Vec<SessionId>) -> Vec<SessionId> {
         let held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         ids.retain(|id| !held.contains(id));
         ids
     }
 
-    /// Whether session `id` is leased in this process.
+    /// Whether session `id` is leased, or being leased, in this process:
+    /// for the moment a lease is being taken, the taker counts as its
+    /// holder, whether it gets it or not.
     pub(super) fn holds(&self, id: SessionId) -> bool {
         self.0
             .lock()
