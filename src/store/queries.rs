@@ -10,13 +10,13 @@
 //! batch does the same for each of its transitions, each in a savepoint of
 //! its own.
 
-use super::batch::{Change, Entry, Written};
-use super::database::{Connection, Database, Value, values};
-use super::notice::Noting;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use super::batch::{Change, Entry, Written};
+use super::database::{Connection, Database, Value, values};
+use super::notice::Noting;
 use super::row::{self, COLUMNS, EVENT_COLUMNS, Selection, State, event_from, session_from};
 use super::{
     Begin, HistoryEntry, NewSession, Noted, OccurrenceKey, SessionId, StoreError, StoredSession,
