@@ -41,7 +41,7 @@ pub struct Observed {
 impl Observed {
     fn progress(&mut self, event: &Progress, since_start: Duration) {
         let (recording, steps) = self.sessions.entry(event.cname.clone()).or_default();
-        match event.phase {
+        match event.stage {
             Stage::Recording if recording.is_none() => {
                 *recording = Some(since_start);
                 self.last_recording = self.last_recording.max(since_start);

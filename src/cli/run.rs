@@ -247,7 +247,7 @@ async fn print_progress(
                     .strip_prefix("recording; ")
                     .unwrap_or(&event.message)
             ),
-            None => format!("{:?}: {}", event.phase, event.message),
+            None => format!("{:?}: {}", event.stage, event.message),
         };
         errln!(
             "{:<width$}  {}/{}: {what}",

@@ -142,7 +142,7 @@ pub fn recover_command(args: &RecoverArgs) -> u8 {
                     "{}/{}: {:?}: {}",
                     event.cname,
                     event.uid,
-                    event.phase,
+                    event.stage,
                     event.message
                 );
             }

@@ -240,7 +240,7 @@ impl Status {
     pub fn observe_progress(&self, progress: &Progress) {
         let mut inner = self.lock();
         let key = (progress.cname.clone(), progress.uid.clone());
-        match progress.phase {
+        match progress.stage {
             Stage::Confirming => inner.counters.sessions_started += 1,
             Stage::Failed => inner.counters.sessions_failed += 1,
             Stage::Stopped => inner.counters.sessions_stopped += 1,
@@ -251,13 +251,13 @@ impl Status {
         {
             inner.lateness.observe(late);
         }
-        if matches!(progress.phase, Stage::Stopped | Stage::Failed) {
+        if matches!(progress.stage, Stage::Stopped | Stage::Failed) {
             inner.sessions.remove(&key);
         } else {
             let view = SessionView {
                 cname: progress.cname.clone(),
                 uid: progress.uid.clone(),
-                phase: progress.phase,
+                phase: progress.stage,
                 message: progress.message.clone(),
                 resource_id: progress.recording.as_ref().map(|r| r.resource_id.clone()),
                 sid: progress.recording.as_ref().map(|r| r.sid.clone()),

@@ -27,7 +27,7 @@ pub enum Stage {
 pub struct Progress {
     pub cname: String,
     pub uid: String,
-    pub phase: Stage,
+    pub stage: Stage,
     pub message: String,
     /// The recording once started: what must be stopped if recplan exits.
     pub recording: Option<Recording>,

@@ -517,12 +517,12 @@ impl Session {
         self.journal_or_report(transition).await;
         self.report.outcome = Some(outcome);
         self.report.ended_at = Some(self.journal.now());
-        let phase = if outcome == Outcome::Failed {
+        let stage = if outcome == Outcome::Failed {
             Stage::Failed
         } else {
             Stage::Stopped
         };
-        self.emit(phase, outcome.as_str(), None);
+        self.emit(stage, outcome.as_str(), None);
     }
 
     pub(super) async fn journal_or_report(&mut self, transition: &Transition) {
@@ -550,26 +550,26 @@ impl Session {
         }
     }
 
-    pub(super) fn emit(&self, phase: Stage, message: &str, recording: Option<&Recording>) {
-        self.send_progress(phase, message, recording, None);
+    pub(super) fn emit(&self, stage: Stage, message: &str, recording: Option<&Recording>) {
+        self.send_progress(stage, message, recording, None);
     }
 
     fn send_progress(
         &self,
-        phase: Stage,
+        stage: Stage,
         message: &str,
         recording: Option<&Recording>,
         step: Option<StepReport>,
     ) {
         // Logged here, inside the session's span, so that the line carries
         // the plan, channel, uid and session id.
-        let event = format!("{phase:?}").to_lowercase();
+        let event = format!("{stage:?}").to_lowercase();
         let sid = recording.map(|r| r.sid.as_str());
         tracing::info!(event, sid, "{message}");
         let _ = self.progress.send(Progress {
             cname: self.spec.cname.clone(),
             uid: self.spec.uid.clone(),
-            phase,
+            stage,
             message: message.to_owned(),
             recording: recording.cloned(),
             step,

@@ -126,7 +126,7 @@ impl Task {
         }
     }
 
-    pub(super) fn phase(&self, now: Instant, exiting: Duration) -> TaskLife {
+    pub(super) fn life(&self, now: Instant, exiting: Duration) -> TaskLife {
         if now >= self.gone_at(exiting) {
             return TaskLife::Gone;
         }
@@ -298,21 +298,21 @@ impl State {
             t.app_id == app_id
                 && t.cname == cname
                 && t.uid == uid
-                && t.phase(now, exiting) == TaskLife::Running
+                && t.life(now, exiting) == TaskLife::Running
         })
     }
 
     pub(super) fn running_count(&self, app_id: &str, now: Instant, exiting: Duration) -> usize {
         self.tasks
             .values()
-            .filter(|t| t.app_id == app_id && t.phase(now, exiting) == TaskLife::Running)
+            .filter(|t| t.app_id == app_id && t.life(now, exiting) == TaskLife::Running)
             .count()
     }
 
     /// Makes a running task die now.
     pub(super) fn kill(&mut self, sid: &str, now: Instant, exiting: Duration) -> bool {
         match self.tasks.get_mut(sid) {
-            Some(task) if task.phase(now, exiting) == TaskLife::Running => {
+            Some(task) if task.life(now, exiting) == TaskLife::Running => {
                 task.schedule_end(now, Exit::Died);
                 true
             }

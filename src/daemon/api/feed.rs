@@ -154,7 +154,7 @@ impl Update {
                 outcome: step.outcome.clone(),
             });
         }
-        Some(match progress.phase {
+        Some(match progress.stage {
             Stage::Confirming => Update::SessionStarted {
                 cname,
                 uid,

@@ -43,8 +43,8 @@ fn find_task<'s>(
         let (cname, uid) = sender.unwrap_or_default();
         return Err(ctx.not_found(cname, uid));
     };
-    let phase = task.phase(ctx.now, ctx.timings().exiting);
-    if phase == TaskLife::Gone {
+    let life = task.life(ctx.now, ctx.timings().exiting);
+    if life == TaskLife::Gone {
         let (cname, uid) = sender.unwrap_or((&task.cname, &task.uid));
         return Err(ctx.not_found(cname, uid));
     }
@@ -64,15 +64,15 @@ fn find_task<'s>(
             "cname or uid does not match the recording",
         ));
     }
-    Ok((task, phase))
+    Ok((task, life))
 }
 
 pub(super) fn query(state: &mut State, ctx: &Ctx<'_>) -> Outcome {
     let mode = ctx.mode()?;
     interrupted(state, ctx, ("", ""))?;
-    let (task, phase) = find_task(&mut state.tasks, ctx, mode, None)?;
+    let (task, life) = find_task(&mut state.tasks, ctx, mode, None)?;
     let ended_at = task.end().map_or(ctx.now, |(at, _)| at);
-    let (status, at) = match phase {
+    let (status, at) = match life {
         TaskLife::Running => (task.running_status(ctx.now, ctx.timings()), ctx.now),
         TaskLife::Exiting(Exit::Died) => (20, ended_at),
         TaskLife::Exiting(Exit::Idle | Exit::MaxRecordingHour) => (8, ended_at),
@@ -97,8 +97,8 @@ pub(super) fn update(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> 
     validate::update(mode, request, raw).map_err(|reason| ctx.invalid(&reason))?;
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
-    let (task, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != TaskLife::Running {
+    let (task, life) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
+    if life != TaskLife::Running {
         return Err(ctx.not_found(sender.0, sender.1));
     }
     if let Some(subscribe) = &request.stream_subscribe {
@@ -133,8 +133,8 @@ pub(super) fn update_layout(state: &mut State, ctx: &Ctx<'_>, body: Option<&Valu
     validate::update_layout(&envelope.client_request).map_err(|reason| ctx.invalid(&reason))?;
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
-    let (_, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != TaskLife::Running {
+    let (_, life) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
+    if life != TaskLife::Running {
         return Err(ctx.not_found(sender.0, sender.1));
     }
     // The layout changes nothing the API reports, so it is not kept.
@@ -146,8 +146,8 @@ pub(super) fn stop(state: &mut State, ctx: &Ctx<'_>, body: Option<&Value>) -> Ou
     let (envelope, _) = parse::<StopClientRequest>(ctx, body)?;
     let sender = (envelope.cname.as_str(), envelope.uid.as_str());
     interrupted(state, ctx, sender)?;
-    let (task, phase) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
-    if phase != TaskLife::Running {
+    let (task, life) = find_task(&mut state.tasks, ctx, mode, Some(sender))?;
+    if life != TaskLife::Running {
         // Already exiting: a repeated stop, an idle timeout, a dead worker.
         return Err(Reply::code(
             StatusCode::BAD_REQUEST,
